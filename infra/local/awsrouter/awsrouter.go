@@ -1,0 +1,165 @@
+// Package awsrouter is the one local endpoint every AWS client talks to.
+//
+// The AWS SDKs sign each request with SigV4, and the credential scope of that signature names the
+// service the request is for (AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-north-1/kms/aws4_request, ...).
+// The router reads that service name, from the Authorization header or, for presigned URLs, from the
+// X-Amz-Credential query parameter, and reverse-proxies the request unchanged to the stand-in that plays
+// the service. Signatures are not verified: the stand-ins accept any.
+//
+// The signing names the local stack uses are "dynamodb" (DynamoDB and DynamoDB Streams, which signs as
+// dynamodb too), "kms", "s3" and "ses" (SES v1 and v2).
+package awsrouter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// contextKey keys the chosen route in a request's context.
+type contextKey struct{}
+
+// route is what the router decided for one request.
+type route struct {
+	service string
+	target  *url.URL
+}
+
+// New returns an http.Handler that sends each request to routes[service], where service is the signing
+// name in the request's SigV4 credential scope, for example {"dynamodb": http://127.0.0.1:8000}.
+// A target's path, if any, is prefixed to the request path. A request with no credential scope, or
+// with a service that has no route (or a nil URL), gets 400 Bad Request with a one-line plain-text
+// reason; a backend that cannot be reached gives 502 Bad Gateway. Bodies are streamed both ways, never
+// buffered whole. New copies routes, so later changes to the map have no effect.
+func New(routes map[string]*url.URL) http.Handler {
+	rt := &router{routes: make(map[string]*url.URL, len(routes))}
+	for service, target := range routes {
+		if target != nil {
+			u := *target
+			rt.routes[strings.ToLower(service)] = &u
+		}
+	}
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:   rewrite,
+		Transport: newTransport(),
+		// Flush every write: an answer reaches the client as the stand-in produces it.
+		FlushInterval: -1,
+		ErrorHandler:  proxyError,
+	}
+	return rt
+}
+
+type router struct {
+	routes map[string]*url.URL
+	proxy  *httputil.ReverseProxy
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	service, err := Service(r)
+	if err != nil {
+		http.Error(w, "awsrouter: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	target, ok := rt.routes[service]
+	if !ok {
+		http.Error(w, fmt.Sprintf("awsrouter: no stand-in for AWS service %q (routed: %s)", service, rt.known()), http.StatusBadRequest)
+		return
+	}
+	ctx := context.WithValue(r.Context(), contextKey{}, route{service: service, target: target})
+	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// known lists the routed services for error messages.
+func (rt *router) known() string {
+	names := make([]string, 0, len(rt.routes))
+	for name := range rt.routes {
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// Service returns the signing name of the AWS service a request is for, lower-cased, taken from the
+// SigV4 (or SigV4a) credential scope in the Authorization header or the X-Amz-Credential query
+// parameter. It returns an error naming what is missing or malformed.
+func Service(r *http.Request) (string, error) {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		cred, ok := credentialFromAuthorization(auth)
+		if !ok {
+			return "", errors.New("no SigV4 Credential=... in the Authorization header; is the request signed by an AWS SDK?")
+		}
+		return serviceFromCredential(cred)
+	}
+	if cred := r.URL.Query().Get("X-Amz-Credential"); cred != "" {
+		return serviceFromCredential(cred)
+	}
+	return "", errors.New("request is not SigV4-signed: no Authorization header and no X-Amz-Credential query parameter")
+}
+
+// credentialFromAuthorization returns the value of Credential= in a SigV4 Authorization header:
+// "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-north-1/s3/aws4_request, SignedHeaders=..., Signature=...".
+func credentialFromAuthorization(auth string) (string, bool) {
+	_, rest, ok := strings.Cut(auth, "Credential=")
+	if !ok {
+		return "", false
+	}
+	cred, _, _ := strings.Cut(rest, ",")
+	return strings.TrimSpace(cred), true
+}
+
+// serviceFromCredential takes the service out of "AKID/date/region/service/aws4_request" (SigV4) or
+// "AKID/date/service/aws4_request" (SigV4a, which has no region in the scope).
+func serviceFromCredential(cred string) (string, error) {
+	parts := strings.Split(cred, "/")
+	n := len(parts)
+	if n < 4 || parts[n-1] != "aws4_request" || parts[n-2] == "" {
+		return "", fmt.Errorf("malformed SigV4 credential scope %q; want AKID/DATE/REGION/SERVICE/aws4_request", cred)
+	}
+	return strings.ToLower(parts[n-2]), nil
+}
+
+// rewrite points the outgoing request at the chosen stand-in. The Host header is kept as the client
+// sent (and signed) it, and Expect is dropped: the client-facing server already answered it.
+func rewrite(pr *httputil.ProxyRequest) {
+	rt, _ := pr.In.Context().Value(contextKey{}).(route)
+	pr.SetURL(rt.target)
+	pr.Out.Host = pr.In.Host
+	pr.Out.Header.Del("Expect")
+}
+
+// proxyError answers 502 naming the stand-in that failed.
+func proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	rt, _ := r.Context().Value(contextKey{}).(route)
+	if errors.Is(err, context.Canceled) {
+		// The client went away; nobody is listening for the answer.
+		w.WriteHeader(http.StatusBadGateway)
+		return
+	}
+	http.Error(w, fmt.Sprintf("awsrouter: %s stand-in at %s: %v", rt.service, rt.target, err), http.StatusBadGateway)
+}
+
+// newTransport is http.DefaultTransport's dialer with more idle connections per backend (the SDKs run
+// many requests in parallel against one stand-in) and no transparent gzip, so bodies pass as they are.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+}

@@ -1,0 +1,64 @@
+// Command run is `make run`: the whole Leadvault stack on 127.0.0.1, with data kept under .leadvault/.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"leadvault/infra/local/stack"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "make run:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	addr := os.Getenv("LEADVAULT_HTTP_ADDR")
+	dataDir, err := filepath.Abs(".leadvault/data")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	logFile, err := os.OpenFile(".leadvault/standins.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open stand-in log: %w", err)
+	}
+	defer logFile.Close()
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	s, err := stack.Start(ctx, stack.Options{Addr: addr, DataDir: dataDir, Log: log, StandinLog: logFile})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.WriteEnv(".leadvault/env"); err != nil {
+		return fmt.Errorf("write .leadvault/env: %w", err)
+	}
+	sb := s.Standins
+	fmt.Printf(`Leadvault is running locally (data in .leadvault/data, stand-in output in .leadvault/standins.log).
+
+  Demo form         %[1]s/demo/            (plain HTML post → 303)
+  fetch() variant   %[1]s/demo/fetch.html  (JSON → 201)
+  Intake API        POST %[1]s/v1/forms/demo-contact/submissions
+  Sent mail (SES)   %[2]s
+  AWS endpoint      %[3]s   (DynamoDB %[4]s, KMS %[5]s, S3 %[6]s, SES %[7]s)
+  Schedules         sweeper hourly (sent-mail copies older than 24 h)
+  Functions         make invoke FN=intake EVENT=events/intake/urlencoded.json
+
+Ctrl-C stops everything.
+`, s.GatewayURL, sb.SESStoreURL, sb.Endpoint, sb.DynamoDBURL, sb.KMSURL, sb.S3URL, sb.SESURL)
+	<-ctx.Done()
+	fmt.Println("\nstopping…")
+	return nil
+}

@@ -1,0 +1,269 @@
+// Package stack runs Leadvault on one machine: the AWS stand-ins, the functions' handlers behind a local
+// API Gateway, the table's stream driving the notifier, and the schedules. `make run` and the end-to-end
+// tests both start it, so what a developer clicks is what the tests check.
+package stack
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"leadvault/infra/local/awsclients"
+	"leadvault/infra/local/gateway"
+	"leadvault/infra/local/standins"
+	"leadvault/infra/local/streams"
+	"leadvault/shared/app"
+	"leadvault/shared/awsconfig"
+	"leadvault/shared/formapi"
+	"leadvault/shared/notify"
+	"leadvault/shared/provision"
+	"leadvault/shared/store"
+	"leadvault/shared/sweep"
+	"leadvault/shared/vault"
+)
+
+//go:embed web
+var web embed.FS
+
+// Names of the local resources (on AWS, CloudFormation generates them).
+const (
+	Table       = "leadvault-local"
+	SentBucket  = "leadvault-sent-local"
+	DemoTenant  = "demo"
+	NotifyFrom  = "Leadvault <notifications@leadvault.localhost>"
+	DefaultAddr = "127.0.0.1:8080"
+	// IntakeRoute is the HTTP API route of the intake function, as in infra/stacks.
+	IntakeRoute = "/v1/forms/{formID}/submissions"
+)
+
+// Options configure a local stack.
+type Options struct {
+	// Addr is the gateway's listen address; "" = DefaultAddr. Use "127.0.0.1:0" for a free port.
+	Addr string
+	// DataDir keeps data across restarts; "" keeps everything in memory.
+	DataDir string
+	// Log receives the stack's and the handlers' JSON logs; StandinLog the stand-ins' own output.
+	Log        *slog.Logger
+	StandinLog io.Writer
+	// SweepEvery is the sweeper's schedule; 0 = hourly as on AWS.
+	SweepEvery time.Duration
+}
+
+// Stack is a running local Leadvault.
+type Stack struct {
+	GatewayURL string
+	Standins   *standins.Stack
+	AWS        awsclients.Clients
+	Settings   app.Settings
+	Store      *store.Store
+	Vault      *vault.Vault
+	Sweeper    *sweep.Sweeper
+
+	server *http.Server
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// Start brings the stack up and seeds the demo tenant and form. Close stops it.
+func Start(ctx context.Context, o Options) (_ *Stack, err error) {
+	if o.Addr == "" {
+		o.Addr = DefaultAddr
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if o.SweepEvery == 0 {
+		o.SweepEvery = time.Hour
+	}
+	if host, _, err := net.SplitHostPort(o.Addr); err != nil || (host != "127.0.0.1" && host != "localhost") {
+		return nil, fmt.Errorf("gateway address %q: the local stack listens on 127.0.0.1 only", o.Addr)
+	}
+	sb, err := standins.Start(ctx, standins.Options{DataDir: o.DataDir, Log: o.StandinLog})
+	if err != nil {
+		return nil, fmt.Errorf("start stand-ins: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	s := &Stack{Standins: sb, cancel: cancel}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	cfg, err := awsconfig.LoadEndpoint(ctx, sb.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	s.AWS = awsclients.Clients{Config: cfg}
+	s.Settings = app.Settings{Stage: "local", Table: Table, KeyID: sb.KeyARN, SentBucket: SentBucket, NotifyFrom: NotifyFrom}
+	if err := s.provision(ctx); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway listen: %w", err)
+	}
+	s.GatewayURL = "http://" + ln.Addr().String()
+	if err := s.seed(ctx); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	intakeHandler, err := formapi.FromConfig(cfg, s.Settings, o.Log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	notifier, err := notify.FromConfig(cfg, s.Settings, o.Log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if s.Sweeper, err = sweep.FromConfig(cfg, s.Settings, o.Log); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	api := gateway.New([]gateway.Route{{Method: "ANY", Path: IntakeRoute, Handler: intakeHandler.Handle}}, gateway.Options{Log: o.Log})
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api)
+	mux.Handle("/demo/", demoPages())
+	mux.Handle("/{$}", http.RedirectHandler("/demo/", http.StatusFound))
+	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			o.Log.Error("gateway stopped", "error", err.Error())
+		}
+	}()
+
+	table, err := s.AWS.DynamoDB().DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(Table)})
+	if err != nil {
+		return nil, fmt.Errorf("describe table: %w", err)
+	}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		err := streams.Run(runCtx, s.AWS.DynamoDBStreams(), notifier.HandleStream, streams.Options{
+			// From the oldest record kept, like a new event source mapping at TRIM_HORIZON: nothing inserted
+			// before the poller got its iterators is missed, and replays are harmless because the notifier
+			// sends once per lead.
+			StreamARN: aws.ToString(table.Table.LatestStreamArn), Log: o.Log,
+			Filter: NotifierFilter,
+		})
+		if err != nil && runCtx.Err() == nil {
+			o.Log.Error("stream poller stopped", "error", err.Error())
+		}
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.schedule(runCtx, o.SweepEvery, o.Log)
+	}()
+	return s, nil
+}
+
+// NotifierFilter is the event source mapping's filter of infra/stacks: inserted lead items only.
+func NotifierFilter(r events.DynamoDBEventRecord) bool {
+	return r.EventName == string(events.DynamoDBOperationTypeInsert) && r.Change.Keys[store.AttrSK].String() == "LEAD"
+}
+
+// provision creates the table and bucket as CloudFormation would on AWS.
+func (s *Stack) provision(ctx context.Context) error {
+	if err := store.CreateTable(ctx, s.AWS.DynamoDB(), Table); err != nil {
+		return err
+	}
+	_, err := s.AWS.S3().CreateBucket(ctx, &s3.CreateBucketInput{
+		Bucket:                    aws.String(SentBucket),
+		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(awsconfig.Region)},
+	})
+	var owned *s3types.BucketAlreadyOwnedByYou
+	var exists *s3types.BucketAlreadyExists
+	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) && !strings.Contains(err.Error(), "BucketAlreadyExists") {
+		return fmt.Errorf("create bucket %s: %w", SentBucket, err)
+	}
+	s.Store = store.New(s.AWS.DynamoDB(), Table)
+	s.Vault = vault.New(s.AWS.KMS(), s.Settings.KeyID)
+	return nil
+}
+
+// seed creates the demo tenant and (re)writes the demo form so its origins match this gateway.
+func (s *Stack) seed(ctx context.Context) error {
+	if _, err := provision.EnsureTenant(ctx, s.Store, s.Vault, DemoTenant, "Demo ApS", time.Now()); err != nil {
+		return fmt.Errorf("seed tenant: %w", err)
+	}
+	if err := s.Store.PutForm(ctx, provision.DemoForm(DemoTenant, s.GatewayURL)); err != nil {
+		return fmt.Errorf("seed form: %w", err)
+	}
+	return nil
+}
+
+// schedule runs the sweeper like the EventBridge rule does: at start and then every period.
+func (s *Stack) schedule(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := s.Sweeper.SentMail(ctx); err != nil && ctx.Err() == nil {
+			log.Error("scheduled sweep failed", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func demoPages() http.Handler {
+	sub, _ := fs.Sub(web, "web")
+	files := http.FileServerFS(sub)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The demo pages hold themselves to what Leadvault promises its customers' sites: no third-party
+		// code, no cookies (E3).
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'")
+		w.Header().Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// WriteEnv writes the environment a function needs to reach this stack (used by `make invoke`).
+func (s *Stack) WriteEnv(path string) error {
+	lines := append(s.Standins.Env(),
+		"LEADVAULT_STAGE=local", "LEADVAULT_TABLE="+Table, "LEADVAULT_SENT_BUCKET="+SentBucket,
+		"LEADVAULT_NOTIFY_FROM="+NotifyFrom)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
+}
+
+// Close stops everything the stack started. It is safe to call more than once.
+func (s *Stack) Close() {
+	s.once.Do(func() {
+		s.cancel()
+		if s.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = s.server.Shutdown(ctx)
+			cancel()
+		}
+		s.wg.Wait()
+		_ = s.Standins.Close()
+	})
+}

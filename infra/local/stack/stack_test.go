@@ -1,0 +1,153 @@
+package stack_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"leadvault/infra/local/stack"
+	"leadvault/shared/domain"
+	"leadvault/shared/vault"
+)
+
+var local *stack.Stack
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var err error
+	local, err = stack.Start(ctx, stack.Options{Addr: "127.0.0.1:0", Log: slog.New(slog.NewJSONHandler(logOut(), nil))})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "start local stack:", err)
+		return 1
+	}
+	defer local.Close()
+	return m.Run()
+}
+
+func demoKey(t *testing.T) *vault.TenantKey {
+	t.Helper()
+	ctx := context.Background()
+	ten, err := local.Store.Tenant(ctx, stack.DemoTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := local.Vault.TenantKey(ctx, stack.DemoTenant, ten.WrappedKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
+
+// leadByEmail finds the one stored lead of a subject the way a data-subject request would: by blind index.
+func leadByEmail(t *testing.T, email string) domain.Lead {
+	t.Helper()
+	tk := demoKey(t)
+	ids, err := local.Store.LeadIDsBySubject(context.Background(), tk, email, "")
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("LeadIDsBySubject(%q) = %v, %v; want one lead", email, ids, err)
+	}
+	lead, err := local.Store.Lead(context.Background(), tk, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lead
+}
+
+// sentTo waits for the SES stand-in to hold a mail whose text mentions needle.
+func sentTo(t *testing.T, needle string) (to []string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(local.Standins.SESStoreURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var store struct {
+			Emails []struct {
+				Destination struct{ To []string } `json:"destination"`
+				Body        struct{ Text string } `json:"body"`
+			}
+		}
+		err = json.NewDecoder(resp.Body).Decode(&store)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range store.Emails {
+			if strings.Contains(m.Body.Text, needle) {
+				return m.Destination.To
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no notification mentioning %q reached SES", needle)
+	return nil
+}
+
+func TestStack_endToEnd(t *testing.T) {
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	form := url.Values{"name": {"End To End"}, "email": {"e2e@example.dk"}, "phone": {"20 44 55 66"},
+		"message": {"Hej"}, "consent": {"on"}, "_gotcha": {""}}
+	req, _ := http.NewRequest(http.MethodPost, local.GatewayURL+"/v1/forms/demo-contact/submissions", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", local.GatewayURL)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != local.GatewayURL+"/demo/thanks.html" {
+		t.Fatalf("POST = %d, Location %q; want 303 to the thank-you page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	id := resp.Header.Get("Leadvault-Submission-Id")
+	lead := leadByEmail(t, "e2e@example.dk")
+	if lead.ID != id || lead.Personal.Phone != "+4520445566" {
+		t.Errorf("stored lead = %s %+v; want %s with phone +4520445566", lead.ID, lead.Personal, id)
+	}
+	// The stream carries the insert to the notifier, which mails the demo form's recipient.
+	if to := sentTo(t, id); len(to) != 1 || to[0] != "sales@demo.localhost" {
+		t.Errorf("notification went to %v; want [sales@demo.localhost]", to)
+	}
+	if _, err := local.Store.Notified(context.Background(), stack.DemoTenant, id); err != nil {
+		t.Errorf("recipient log of %s: %v", id, err)
+	}
+}
+
+func TestStack_demoPages(t *testing.T) {
+	for _, page := range []string{"/demo/", "/demo/fetch.html", "/demo/fetch.js", "/demo/thanks.html"} {
+		resp, err := http.Get(local.GatewayURL + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s = %d; want 200", page, resp.StatusCode)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+			t.Errorf("GET %s CSP = %q; want default-src 'self'", page, csp)
+		}
+		if len(resp.Cookies()) > 0 || strings.Contains(string(body), "://cdn") || strings.Contains(string(body), "googletagmanager") {
+			t.Errorf("GET %s sets cookies or loads third-party code", page)
+		}
+	}
+}
+
+// logOut shows the stack's logs with LEADVAULT_TEST_LOG=1.
+func logOut() io.Writer {
+	if os.Getenv("LEADVAULT_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
+}

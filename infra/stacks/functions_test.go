@@ -1,0 +1,236 @@
+package stacks_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"leadvault/infra/stacks"
+)
+
+// stateless returns a stage's stateless template.
+func stateless(t *testing.T, stage string) cfnTemplate {
+	t.Helper()
+	return getFixture(t).templates[stage+"/Stateless"]
+}
+
+// only returns the single resource of type typ in tpl.
+func only(t *testing.T, tpl cfnTemplate, typ string) (string, map[string]any) {
+	t.Helper()
+	rs := tpl.resources(typ)
+	if len(rs) != 1 {
+		t.Fatalf("found %d %s; want 1", len(rs), typ)
+	}
+	for lid, r := range rs {
+		return lid, r
+	}
+	return "", nil
+}
+
+func TestFunctions(t *testing.T) {
+	wantEnv := map[string][]string{
+		"intake":   {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID"},
+		"notifier": {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_SENT_BUCKET", "LEADVAULT_NOTIFY_FROM", "LEADVAULT_SES_CONFIGURATION_SET"},
+		"sweeper":  {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_SENT_BUCKET"},
+	}
+	wantTimeout := map[string]float64{"intake": 10, "notifier": 30, "sweeper": 300}
+	for _, stage := range stageNames {
+		tpl := stateless(t, stage)
+		fns := tpl.resources("AWS::Lambda::Function")
+		if len(fns) != len(stacks.FunctionNames) {
+			t.Errorf("%s has %d functions; want %d", stage, len(fns), len(stacks.FunctionNames))
+		}
+		roles := map[string]string{}
+		logGroups := tpl.resources("AWS::Logs::LogGroup")
+		for lid, r := range fns {
+			p := props(r)
+			name := strings.TrimPrefix(p["Description"].(string), "Leadvault ")
+			checks := []struct {
+				field string
+				got   any
+				want  any
+			}{
+				{"Architectures", jsonString(p["Architectures"]), `["arm64"]`},
+				{"Runtime", p["Runtime"], "provided.al2023"},
+				{"Handler", p["Handler"], "bootstrap"},
+				{"TracingConfig", jsonString(p["TracingConfig"]), `{"Mode":"Active"}`},
+				{"Timeout", p["Timeout"], wantTimeout[name]},
+				{"LoggingConfig.LogFormat", p["LoggingConfig"].(map[string]any)["LogFormat"], "JSON"},
+			}
+			for _, c := range checks {
+				if !reflect.DeepEqual(c.got, c.want) {
+					t.Errorf("%s %s (%s) %s = %v; want %v", stage, lid, name, c.field, c.got, c.want)
+				}
+			}
+			if m, _ := p["MemorySize"].(float64); m < 128 {
+				t.Errorf("%s %s MemorySize = %v; want explicit >= 128", stage, lid, p["MemorySize"])
+			}
+			if (name == "intake" || name == "notifier") && p["MemorySize"] != 256.0 {
+				t.Errorf("%s %s MemorySize = %v; want 256", stage, lid, p["MemorySize"])
+			}
+
+			ref, _ := p["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)["Ref"].(string)
+			lg, ok := logGroups[ref]
+			if !ok {
+				t.Errorf("%s %s LoggingConfig.LogGroup = %v; want a log group of this stack", stage, lid, ref)
+			} else if props(lg)["RetentionInDays"] == nil {
+				t.Errorf("%s log group %s has no retention", stage, ref)
+			}
+
+			env, _ := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			for _, k := range wantEnv[name] {
+				if _, ok := env[k]; !ok {
+					t.Errorf("%s %s environment lacks %s", stage, name, k)
+				}
+			}
+			if env["LEADVAULT_STAGE"] != stage {
+				t.Errorf("%s %s LEADVAULT_STAGE = %v; want %q", stage, name, env["LEADVAULT_STAGE"], stage)
+			}
+
+			role := jsonString(p["Role"])
+			if other, dup := roles[role]; dup {
+				t.Errorf("%s functions %s and %s share role %s; want one role each", stage, other, name, role)
+			}
+			roles[role] = name
+		}
+	}
+}
+
+func TestNotifier_eventSourceMapping(t *testing.T) {
+	for _, stage := range stageNames {
+		tpl := stateless(t, stage)
+		_, r := only(t, tpl, "AWS::Lambda::EventSourceMapping")
+		p := props(r)
+
+		filters := p["FilterCriteria"].(map[string]any)["Filters"].([]any)
+		if len(filters) != 1 {
+			t.Fatalf("%s ESM has %d filters; want 1", stage, len(filters))
+		}
+		var got, want any
+		if err := json.Unmarshal([]byte(filters[0].(map[string]any)["Pattern"].(string)), &got); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(`{"eventName":["INSERT"],"dynamodb":{"Keys":{"sk":{"S":["LEAD"]}}}}`), &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s ESM filter = %v; want %v", stage, got, want)
+		}
+
+		queue, _ := only(t, tpl, "AWS::SQS::Queue")
+		checks := []struct {
+			field string
+			got   any
+			want  any
+		}{
+			{"BatchSize", p["BatchSize"], 10.0},
+			{"StartingPosition", p["StartingPosition"], "LATEST"},
+			{"MaximumRetryAttempts", p["MaximumRetryAttempts"], 5.0},
+			{"BisectBatchOnFunctionError", p["BisectBatchOnFunctionError"], true},
+			{"FunctionResponseTypes", jsonString(p["FunctionResponseTypes"]), `["ReportBatchItemFailures"]`},
+			{"MaximumRecordAgeInSeconds", p["MaximumRecordAgeInSeconds"], 6 * 3600.0},
+			{"DestinationConfig", jsonString(p["DestinationConfig"]), `{"OnFailure":{"Destination":{"Fn::GetAtt":["` + queue + `","Arn"]}}}`},
+		}
+		for _, c := range checks {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("%s ESM %s = %v; want %v", stage, c.field, c.got, c.want)
+			}
+		}
+	}
+}
+
+func TestSweeper_schedule(t *testing.T) {
+	for _, stage := range stageNames {
+		tpl := stateless(t, stage)
+		_, r := only(t, tpl, "AWS::Events::Rule")
+		p := props(r)
+		if p["ScheduleExpression"] != "rate(1 hour)" {
+			t.Errorf("%s sweeper ScheduleExpression = %v; want rate(1 hour)", stage, p["ScheduleExpression"])
+		}
+		targets := p["Targets"].([]any)
+		if len(targets) != 1 {
+			t.Fatalf("%s sweeper rule has %d targets; want 1", stage, len(targets))
+		}
+		target := targets[0].(map[string]any)
+		if got := target["RetryPolicy"].(map[string]any)["MaximumRetryAttempts"]; got != 2.0 {
+			t.Errorf("%s sweeper target MaximumRetryAttempts = %v; want 2", stage, got)
+		}
+		if target["DeadLetterConfig"] == nil {
+			t.Errorf("%s sweeper target has no DeadLetterConfig", stage)
+		}
+	}
+}
+
+func TestFailureQueues(t *testing.T) {
+	forEachTemplate(t, func(t *testing.T, key string, tpl cfnTemplate) {
+		queues := tpl.resources("AWS::SQS::Queue")
+		alarms := tpl.resources("AWS::CloudWatch::Alarm")
+		if len(queues) != 1 || len(alarms) != 1 {
+			t.Fatalf("%s has %d queues and %d alarms; want one DLQ with one alarm", key, len(queues), len(alarms))
+		}
+		for lid, q := range queues {
+			p := props(q)
+			if p["MessageRetentionPeriod"] != 14*86400.0 {
+				t.Errorf("%s %s MessageRetentionPeriod = %v; want 14 days", key, lid, p["MessageRetentionPeriod"])
+			}
+			if p["SqsManagedSseEnabled"] != true && p["KmsMasterKeyId"] == nil {
+				t.Errorf("%s %s is not encrypted", key, lid)
+			}
+			for _, a := range alarms {
+				ap := props(a)
+				got := []any{ap["MetricName"], ap["Threshold"], ap["ComparisonOperator"], jsonString(ap["Dimensions"])}
+				want := []any{"ApproximateNumberOfMessagesVisible", 1.0, "GreaterThanOrEqualToThreshold",
+					`[{"Name":"QueueName","Value":{"Fn::GetAtt":["` + lid + `","QueueName"]}}]`}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("%s DLQ alarm = %v; want %v", key, got, want)
+				}
+			}
+		}
+		for lid, qp := range tpl.resources("AWS::SQS::QueuePolicy") {
+			if doc := jsonString(props(qp)["PolicyDocument"]); !strings.Contains(doc, `"aws:SecureTransport":"false"`) {
+				t.Errorf("%s %s does not enforce TLS: %s", key, lid, doc)
+			}
+		}
+	})
+}
+
+func TestIntakeAPI(t *testing.T) {
+	for _, stage := range stageNames {
+		tpl := stateless(t, stage)
+		_, route := only(t, tpl, "AWS::ApiGatewayV2::Route")
+		if got := props(route)["RouteKey"]; got != "ANY "+stacks.SubmissionsPath {
+			t.Errorf("%s RouteKey = %v; want ANY %s", stage, got, stacks.SubmissionsPath)
+		}
+		_, api := only(t, tpl, "AWS::ApiGatewayV2::Api")
+		if props(api)["CorsConfiguration"] != nil {
+			t.Errorf("%s API has CorsConfiguration; the function answers CORS itself", stage)
+		}
+		_, st := only(t, tpl, "AWS::ApiGatewayV2::Stage")
+		p := props(st)
+		if got := jsonString(p["DefaultRouteSettings"]); got != `{"ThrottlingBurstLimit":200,"ThrottlingRateLimit":100}` {
+			t.Errorf("%s stage DefaultRouteSettings = %s; want burst 200, rate 100", stage, got)
+		}
+		als, _ := p["AccessLogSettings"].(map[string]any)
+		format, _ := als["Format"].(string)
+		var fields map[string]string
+		if err := json.Unmarshal([]byte(format), &fields); err != nil {
+			t.Fatalf("%s access log format %q is not JSON: %v", stage, format, err)
+		}
+		for _, k := range []string{"requestId", "routeKey", "status", "responseLength", "integrationLatency", "requestTime"} {
+			if _, ok := fields[k]; !ok {
+				t.Errorf("%s access log format lacks %s: %s", stage, k, format)
+			}
+		}
+		// The visitor's IP address and user agent are personal data.
+		for _, leak := range []string{"sourceIp", "userAgent", "identity"} {
+			if strings.Contains(format, leak) {
+				t.Errorf("%s access log format logs %s: %s", stage, leak, format)
+			}
+		}
+		outputs, _ := tpl["Outputs"].(map[string]any)
+		if _, ok := outputs["IntakeApiUrl"]; !ok {
+			t.Errorf("%s has no IntakeApiUrl output; outputs: %v", stage, sortedKeys(outputs))
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package stacks_test
+
+import (
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
+
+	"leadvault/infra/stacks"
+)
+
+// nagFinding matches messages of both applied cdk-nag packs.
+var nagFinding = assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*|Serverless-.*"))
+
+func TestNag_noUnsuppressedFindings(t *testing.T) {
+	f := getFixture(t)
+	// Annotations_FromStack re-synthesizes the whole app (both stages) on every
+	// call, and any error annotation in either stage makes that synthesis fail,
+	// so the stacks of one stage are enough to query.
+	for _, id := range stackIDs {
+		key := "production/" + id
+		t.Run(id, func(t *testing.T) {
+			var a assertions.Annotations
+			if err := catch(func() { a = assertions.Annotations_FromStack(f.stacks[key]) }); err != nil {
+				// Error annotations make synthesis itself fail (annotationsInValidationReport).
+				report, _ := os.ReadFile(filepath.Join(testOutDir, "validation-report.json"))
+				t.Fatalf("synthesis failed: %v\n%.4000s", err, report)
+			}
+			for _, m := range *a.FindError(jsii.String("*"), nagFinding) {
+				t.Errorf("%s: unsuppressed cdk-nag error: %s", key, jsonString(m))
+			}
+			for _, m := range *a.FindWarning(jsii.String("*"), nagFinding) {
+				t.Errorf("%s: unsuppressed cdk-nag warning: %s", key, jsonString(m))
+			}
+		})
+	}
+}
+
+// wantSuppressed is every acknowledged cdk-nag finding of a stage: rule, path
+// below the stage and, for granular suppressions, the finding. A new
+// suppression must be added here, i.e. reviewed.
+var wantSuppressed = []string{
+	"AwsSolutions-APIG4 Stateless/Intake/Api/ANY--v1--forms--{formID}--submissions/Resource",
+	"AwsSolutions-IAM5 Stateless/Intake/Role/DefaultPolicy/Resource [Resource::*]",
+	"AwsSolutions-IAM5 Stateless/Notifier/Role/DefaultPolicy/Resource [Resource::*]",
+	"AwsSolutions-IAM5 Stateless/Notifier/Role/DefaultPolicy/Resource [Resource::<SentMailBucket.Arn>/*]",
+	"AwsSolutions-IAM5 Stateless/Sweeper/Role/DefaultPolicy/Resource [Resource::*]",
+	"AwsSolutions-IAM5 Stateless/Sweeper/Role/DefaultPolicy/Resource [Resource::<SentMailBucket.Arn>/*]",
+	"AwsSolutions-SQS3 Stateful/Mail/DeliveryLogFailures/Queue/Resource",
+	"Serverless-LambdaDLQ Stateless/Intake/Function/Resource",
+	"Serverless-LambdaDLQ Stateless/Notifier/Function/Resource",
+	"Serverless-SQSRedrivePolicy Stateful/Mail/DeliveryLogFailures/Queue/Resource",
+	"Serverless-SQSRedrivePolicy Stateless/Failures/Queue/Resource",
+}
+
+func TestNag_suppressionsAreKnown(t *testing.T) {
+	getFixture(t)
+	for _, stage := range stageNames {
+		reports, err := filepath.Glob(filepath.Join(testOutDir, "*-"+stage+"-"+stage+"-*-NagReport.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reports) != 2*len(stackIDs) {
+			t.Fatalf("%s: found nag reports %v; want one per pack and stack (did the packs run?)", stage, reports)
+		}
+		var got []string
+		for _, path := range reports {
+			rows, err := readCSV(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, row := range rows[1:] { // Rule ID,Resource ID,Compliance,Exception Reason,...
+				if row[2] != "Suppressed" {
+					continue
+				}
+				s := row[0] + " " + strings.TrimPrefix(row[1], stage+"/")
+				if strings.HasPrefix(row[3], "[") {
+					s += " " + row[3][:strings.Index(row[3], "]")+1]
+				}
+				got = append(got, s)
+			}
+		}
+		sort.Strings(got)
+		if !reflect.DeepEqual(got, wantSuppressed) {
+			t.Errorf("%s suppressed findings =\n  %s\nwant\n  %s", stage, strings.Join(got, "\n  "), strings.Join(wantSuppressed, "\n  "))
+		}
+	}
+}
+
+// readCSV reads a whole CSV file.
+func readCSV(path string) ([][]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return csv.NewReader(f).ReadAll()
+}
+
+func TestApplyNagChecks_warningIsFatal(t *testing.T) {
+	app, err := newTestApp(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As under `cdk synth`: synthesis records errors instead of throwing.
+	app.Node().SetContext(jsii.String("@aws-cdk/core:appMode"), "process")
+	stack := awscdk.NewStack(app, jsii.String("Probe"), &awscdk.StackProps{
+		Env: &awscdk.Environment{Region: jsii.String(stacks.Region)},
+	})
+	// Infinite retention is only a cdk-nag warning (Serverless-CloudWatchLogGroupRetentionPeriod).
+	awslogs.NewLogGroup(stack, jsii.String("Forever"), &awslogs.LogGroupProps{
+		Retention:     awslogs.RetentionDays_INFINITE,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	stacks.ApplyNagChecks(app)
+
+	app.Synth(nil)
+	errs := stacks.SynthErrors(app)
+	const want = "Probe/Forever/Resource: Serverless-CloudWatchLogGroupRetentionPeriod: The CloudWatch Log Group does not have an explicit retention policy defined. (cdk-nag warning, fatal"
+	found := false
+	for _, e := range errs {
+		found = found || strings.HasPrefix(e, want)
+	}
+	if !found {
+		t.Errorf("SynthErrors() = %q; want an error starting %q", errs, want)
+	}
+}
+
+// catch runs fn and returns the error a jsii call in it raised as a panic.
+func catch(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	fn()
+	return nil
+}

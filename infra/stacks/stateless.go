@@ -1,0 +1,52 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// StatelessStackProps configures NewStatelessStack.
+type StatelessStackProps struct {
+	awscdk.StackProps
+	// Stage is the stage name passed to the functions as LEADVAULT_STAGE.
+	Stage        string
+	NotifyDomain string
+	AssetDir     string
+	// Data and Mail come from the stage's StatefulStack.
+	Data *Data
+	Mail *Mail
+}
+
+// StatelessStack holds the functions and the API; it can be destroyed and
+// recreated without losing data.
+type StatelessStack struct {
+	awscdk.Stack
+	Intake   *IntakeAPI
+	Notifier *Notifier
+	Sweeper  *Sweeper
+	// Failures is the dead-letter queue shared by the notifier and sweeper.
+	Failures *FailureQueue
+}
+
+// NewStatelessStack creates the stateless stack.
+func NewStatelessStack(scope constructs.Construct, id string, props *StatelessStackProps) *StatelessStack {
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	s := &StatelessStack{Stack: stack}
+	s.Failures = NewFailureQueue(stack, "Failures")
+	s.Intake = NewIntakeAPI(stack, "Intake", &IntakeAPIProps{
+		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data,
+	})
+	s.Notifier = NewNotifier(stack, "Notifier", &NotifierProps{
+		Stage: props.Stage, AssetDir: props.AssetDir, NotifyDomain: props.NotifyDomain,
+		Data: props.Data, Mail: props.Mail, Failures: s.Failures,
+	})
+	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
+		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Failures: s.Failures,
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("IntakeApiUrl"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Base URL of the public intake API; forms POST to v1/forms/{formID}/submissions"),
+		Value:       s.Intake.URL(),
+	})
+	return s
+}

@@ -1,0 +1,23 @@
+package formapi
+
+import (
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"leadvault/shared/app"
+	"leadvault/shared/awsconfig"
+	"leadvault/shared/intake"
+	"leadvault/shared/store"
+	"leadvault/shared/vault"
+)
+
+// FromConfig builds the intake handler with its clients.
+func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Handler, error) {
+	if err := s.Require("LEADVAULT_TABLE", "LEADVAULT_KEY_ID"); err != nil {
+		return nil, err
+	}
+	st := store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table)
+	return New(intake.New(st, vault.New(kms.NewFromConfig(cfg.AWS), s.KeyID), log), log), nil
+}

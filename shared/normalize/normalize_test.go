@@ -1,0 +1,225 @@
+package normalize
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestText_normalises(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty", "", ""},
+		{"only space", " \t\r\n ", ""},
+		{"trims", "  hej  ", "hej"},
+		{"trims unicode space", "\u00a0hej\u2003", "hej"},
+		{"nfd to nfc", "e\u0301", "é"},
+		{"nfd danish", "A\u030angstro\u0308m", "Ångström"},
+		{"nfc kept", "Æblegrød på Østerbro", "Æblegrød på Østerbro"},
+		{"crlf", "a\r\nb", "a\nb"},
+		{"lone cr", "a\rb\r\rc", "a\nb\n\nc"},
+		{"internal blank lines kept", "a\n\n\nb", "a\n\n\nb"},
+		{"internal spaces kept", "a   b\t c", "a   b\t c"},
+		{"trailing crlf trimmed", "hej\r\n\r\n", "hej"},
+		{"invalid utf-8 replaced", "a\xffb", "a\uFFFDb"},
+		{"compatibility chars kept", "ﬁ ２", "ﬁ ２"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Text(tt.in); got != tt.want {
+				t.Errorf("Text(%q) = %q; want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestText_idempotent(t *testing.T) {
+	for _, in := range []string{"  e\u0301\r\n x ", "a\rb", "\u212b", "\xff\xfe"} {
+		once := Text(in)
+		if twice := Text(once); twice != once {
+			t.Errorf("Text(Text(%q)) = %q; want %q", in, twice, once)
+		}
+	}
+}
+
+func TestEmail_valid(t *testing.T) {
+	tests := []struct {
+		in, want string
+	}{
+		{"anna@example.com", "anna@example.com"},
+		{"  anna@example.com\n", "anna@example.com"},
+		{"Anna.Hansen@Example.COM", "Anna.Hansen@example.com"},
+		{"anna+leads@sub.example.co.uk", "anna+leads@sub.example.co.uk"},
+		{"a_b-c'd!#$%&*/=?^`{|}~@example.dk", "a_b-c'd!#$%&*/=?^`{|}~@example.dk"},
+		{"x@a-b.dk", "x@a-b.dk"},
+		{"x@123.dk", "x@123.dk"},
+		{"søren@æøå.dk", "søren@æøå.dk"},
+		{"søren@ÆØÅ.DK", "søren@æøå.dk"},
+		{"se\u0301bastien@exa\u0301mple.fr", "sébastien@exámple.fr"}, // NFD in, NFC out
+		{"用户@例子.广告", "用户@例子.广告"},
+		{"x@xn--bcher-kva.example", "x@xn--bcher-kva.example"},
+		{strings.Repeat("a", 64) + "@example.com", strings.Repeat("a", 64) + "@example.com"},
+		{"a@" + strings.Repeat("b", 63) + ".dk", "a@" + strings.Repeat("b", 63) + ".dk"},
+		{maxLenEmail(), maxLenEmail()},
+	}
+	for _, tt := range tests {
+		got, err := Email(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("Email(%q) = %q, %v; want %q, nil", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// maxLenEmail returns a valid address of exactly 254 bytes.
+func maxLenEmail() string {
+	local := strings.Repeat("a", 64)
+	domain := strings.Repeat("b", 63) + "." + strings.Repeat("c", 63) + "." + strings.Repeat("d", 58) + ".dk"
+	return local + "@" + domain
+}
+
+func TestEmail_invalid(t *testing.T) {
+	tests := []struct {
+		name, in string
+	}{
+		{"empty", ""},
+		{"space only", "   "},
+		{"no at", "anna.example.com"},
+		{"two ats", "anna@hansen@example.com"},
+		{"display name", "Anna Hansen <anna@example.com>"},
+		{"angle brackets", "<anna@example.com>"},
+		{"inner space", "anna hansen@example.com"},
+		{"space in domain", "anna@exam ple.com"},
+		{"tab", "anna\t@example.com"},
+		{"empty local", "@example.com"},
+		{"empty domain", "anna@"},
+		{"no dot in domain", "anna@localhost"},
+		{"leading dot local", ".anna@example.com"},
+		{"trailing dot local", "anna.@example.com"},
+		{"double dot local", "an..na@example.com"},
+		{"quoted local", `"anna"@example.com`},
+		{"comma", "anna,b@example.com"},
+		{"semicolon list", "a@example.com;b@example.com"},
+		{"leading dot domain", "anna@.example.com"},
+		{"trailing dot domain", "anna@example.com."},
+		{"double dot domain", "anna@example..com"},
+		{"leading hyphen label", "anna@-example.com"},
+		{"trailing hyphen label", "anna@example-.com"},
+		{"underscore domain", "anna@ex_ample.com"},
+		{"ip literal", "anna@[192.0.2.1]"},
+		{"bare ip", "anna@192.0.2.1"},
+		{"local too long", strings.Repeat("a", 65) + "@example.com"},
+		{"label too long", "a@" + strings.Repeat("b", 64) + ".dk"},
+		{"too long", "a" + maxLenEmail()},
+		{"invalid utf-8", "an\xffna@example.com"},
+		{"control char", "an\x00na@example.com"},
+		{"mailto", "mailto:anna@example.com"},
+		{"emoji domain symbol", "anna@ex☃mple.com"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Email(tt.in)
+			if !errors.Is(err, ErrInvalidEmail) {
+				t.Fatalf("Email(%q) = %q, %v; want error wrapping ErrInvalidEmail", tt.in, got, err)
+			}
+			if got != "" {
+				t.Errorf("Email(%q) = %q with error; want \"\"", tt.in, got)
+			}
+		})
+	}
+}
+
+// TestEmail_errorHidesInput checks that the error, which may be logged, does not repeat the address.
+func TestEmail_errorHidesInput(t *testing.T) {
+	for _, in := range []string{"secret.person@exa mple.com", "secret.person", "secret..person@example.com"} {
+		_, err := Email(in)
+		if err == nil {
+			t.Fatalf("Email(%q) = nil error; want an error", in)
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("Email(%q) error %q contains the input", in, err)
+		}
+	}
+}
+
+func TestPhone_valid(t *testing.T) {
+	tests := []struct {
+		in, region, want string
+	}{
+		{"22 34 56 78", "", "+4522345678"},
+		{"22345678", "DK", "+4522345678"},
+		{"22345678", "dk", "+4522345678"},
+		{"+45 22 34 56 78", "", "+4522345678"},
+		{"+45 22 34 56 78", "SE", "+4522345678"},
+		{"0045 22 34 56 78", "", "+4522345678"},
+		{"(+45) 22-34-56-78", "", "+4522345678"},
+		{"tlf. 70 12 34 56", "", "+4570123456"},
+		{"+46 8 123 456 78", "", "+46812345678"},
+		{"0046 8 123 456 78", "", "+46812345678"},
+		{"08-123 456 78", "SE", "+46812345678"},
+		{"+49 30 1234567", "", "+49301234567"},
+		{"  +45 22 34 56 78\n", "", "+4522345678"},
+		{"２２３４５６７８", "", "+4522345678"}, // full-width digits
+	}
+	for _, tt := range tests {
+		got, err := Phone(tt.in, tt.region)
+		if err != nil || got != tt.want {
+			t.Errorf("Phone(%q, %q) = %q, %v; want %q, nil", tt.in, tt.region, got, err, tt.want)
+		}
+	}
+}
+
+func TestPhone_invalid(t *testing.T) {
+	tests := []struct {
+		name, in, region string
+	}{
+		{"empty", "", ""},
+		{"blank", "  ", ""},
+		{"garbage", "hello there", ""},
+		{"punctuation", "-- / --", ""},
+		{"too short", "1234", ""},
+		// Danish subscriber numbers never start with 1 (1xx are short service codes), so this
+		// well-formed-looking number is not valid.
+		{"dk starting with 1", "12 34 56 78", ""},
+		{"dk starting with 1 international", "+45 12 34 56 78", ""},
+		{"too long dk", "123456789", ""},
+		{"bad country code", "+999 12345678", ""},
+		{"unknown region", "12345678", "ZZ"},
+		{"extension", "+45 22 34 56 78 ext. 12", ""},
+		{"letters mixed", "12ab34cd", ""},
+		{"too long input", strings.Repeat("1", 300), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Phone(tt.in, tt.region)
+			if !errors.Is(err, ErrInvalidPhone) {
+				t.Fatalf("Phone(%q, %q) = %q, %v; want error wrapping ErrInvalidPhone", tt.in, tt.region, got, err)
+			}
+			if got != "" {
+				t.Errorf("Phone(%q, %q) = %q with error; want \"\"", tt.in, tt.region, got)
+			}
+		})
+	}
+}
+
+func FuzzEmail(f *testing.F) {
+	for _, s := range []string{"anna@example.com", "A@B.DK", "søren@æøå.dk", "a@b", "İ@İ.dk", "@"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := Email(in)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidEmail) {
+				t.Fatalf("Email(%q) error %v does not wrap ErrInvalidEmail", in, err)
+			}
+			return
+		}
+		if len(got) > maxEmailLen {
+			t.Fatalf("Email(%q) = %q; longer than %d bytes", in, got, maxEmailLen)
+		}
+		again, err := Email(got)
+		if err != nil || again != got {
+			t.Fatalf("Email(%q) = %q, %v; want it idempotent (%q)", got, again, err, got)
+		}
+	})
+}

@@ -1,0 +1,326 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/shared/domain"
+	"leadvault/shared/vault"
+)
+
+// ErrIdempotencyConflict means an idempotency key came back with a different request.
+var ErrIdempotencyConflict = errors.New("idempotency key reused with a different request")
+
+// Idempotency identifies a submission so that a retry stores nothing twice.
+type Idempotency struct {
+	// Key is tenant-scoped and already pseudonymised by the caller.
+	Key string
+	// RequestHash is a keyed hash of the normalised request; a retry must match it.
+	RequestHash string
+	TTL         time.Duration
+}
+
+// Lead blind-index kinds.
+const (
+	kindEmail = "email"
+	kindPhone = "phone"
+)
+
+// SubjectID returns the ID of the data subject a lead belongs to: derived from the blind index of the
+// e-mail address, else of the phone number, else the lead itself.
+func SubjectID(tk *vault.TenantKey, p domain.Personal, leadID string) string {
+	switch {
+	case p.Email != "":
+		return "e." + tk.BlindIndex(kindEmail, p.Email)
+	case p.Phone != "":
+		return "p." + tk.BlindIndex(kindPhone, p.Phone)
+	}
+	return "r." + leadID
+}
+
+// PutLead encrypts the lead's personal data under its subject's key, creating the key for a new subject,
+// and stores the lead and its idempotency record in one transaction. It returns the ID under which the
+// submission is stored: lead.ID when created, or the earlier lead's ID (created false) when the
+// idempotency key was already used by the same request.
+func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Lead, idem Idempotency) (id string, created bool, err error) {
+	tenant := lead.TenantID
+	if tk.Tenant() != tenant {
+		return "", false, fmt.Errorf("put lead %s: key of tenant %s used for tenant %s", lead.ID, tk.Tenant(), tenant)
+	}
+	lead.SubjectID = SubjectID(tk, lead.Personal, lead.ID)
+	plain, err := json.Marshal(lead.Personal)
+	if err != nil {
+		return "", false, fmt.Errorf("put lead %s: encode: %w", lead.ID, err)
+	}
+	sk, wrapped, err := tk.NewSubjectKey(lead.SubjectID)
+	if err != nil {
+		return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
+	}
+	now := s.now()
+	exp := lead.ExpiresAt.Unix()
+	mode := keyCreate
+	for attempt := 0; ; attempt++ {
+		item := s.leadItem(tk, lead, sk.Seal(plain, vault.RecordAAD(tenant, lead.ID)))
+		items := []types.TransactWriteItem{
+			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{
+				TableName: &s.table,
+				Item: map[string]types.AttributeValue{
+					AttrPK: str(idemPK(tenant, idem.Key)), AttrSK: str(skIdem),
+					"lead": str(lead.ID), "rh": str(idem.RequestHash), AttrExpiresAt: num(now.Add(idem.TTL).Unix()),
+				},
+				ConditionExpression:                 aws.String(notExpiredOrAbsent),
+				ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.Unix())},
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			}},
+			s.subjectKeyOp(tenant, lead.SubjectID, mode, wrapped, now.Unix(), exp),
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return lead.ID, true, nil
+		}
+		var cancelled *types.TransactionCanceledException
+		if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != len(items) || attempt == 4 {
+			return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
+		}
+		reasons := cancelled.CancellationReasons
+		switch {
+		case code(reasons[1]) == "ConditionalCheckFailed":
+			return s.earlierSubmission(ctx, tenant, idem, reasons[1].Item)
+		case code(reasons[2]) == "ConditionalCheckFailed":
+			// The subject key is not as assumed: decide again from the item as it is now.
+			current := reasons[2].Item
+			if current == nil {
+				current, err = s.get(ctx, subjectPK(tenant, lead.SubjectID), skKey)
+				if err != nil && !errors.Is(err, ErrNotFound) {
+					return "", false, fmt.Errorf("put lead %s: read subject key: %w", lead.ID, err)
+				}
+			}
+			switch {
+			case current == nil || s.expired(current):
+				mode = keyCreate
+				if sk, wrapped, err = tk.NewSubjectKey(lead.SubjectID); err != nil {
+					return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
+				}
+			default:
+				// A returning subject: encrypt under the key it already has, and keep that key alive at
+				// least as long as this lead.
+				if sk, err = tk.OpenSubjectKey(lead.SubjectID, getB(current, "wk")); err != nil {
+					return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
+				}
+				mode = keyCheck
+				if getN(current, AttrExpiresAt) < exp {
+					mode = keyExtend
+				}
+			}
+		case code(reasons[0]) == "ConditionalCheckFailed":
+			return "", false, fmt.Errorf("put lead %s: %w", lead.ID, ErrExists)
+		default:
+			// A transaction conflict with a concurrent writer of the same subject: try again shortly.
+			select {
+			case <-ctx.Done():
+				return "", false, fmt.Errorf("put lead %s: %w", lead.ID, ctx.Err())
+			case <-time.After(time.Duration(10*(attempt+1)) * time.Millisecond):
+			}
+		}
+	}
+}
+
+type keyMode int
+
+const (
+	keyCreate keyMode = iota // a new subject: store the new key
+	keyExtend                // a known subject whose key expires before the new lead: extend it
+	keyCheck                 // a known subject whose key outlives the new lead: check it is still there
+)
+
+// subjectKeyOp is the subject-key part of the lead transaction. A subject key expires with the last lead
+// sealed under it, never before.
+func (s *Store) subjectKeyOp(tenant, subject string, mode keyMode, wrapped []byte, now, exp int64) types.TransactWriteItem {
+	k := key(subjectPK(tenant, subject), skKey)
+	vals := map[string]types.AttributeValue{":now": num(now), ":exp": num(exp)}
+	switch mode {
+	case keyExtend:
+		return types.TransactWriteItem{Update: &types.Update{
+			TableName: &s.table, Key: k,
+			UpdateExpression:                    aws.String("SET expiresAt = :exp"),
+			ConditionExpression:                 aws.String("attribute_exists(pk) AND expiresAt > :now AND expiresAt < :exp"),
+			ExpressionAttributeValues:           vals,
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}}
+	case keyCheck:
+		return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+			TableName: &s.table, Key: k,
+			ConditionExpression:                 aws.String("attribute_exists(pk) AND expiresAt >= :exp"),
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":exp": num(exp)},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}}
+	}
+	item := k
+	item["wk"] = bin(wrapped)
+	item[AttrExpiresAt] = num(exp)
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: &s.table, Item: item,
+		ConditionExpression:                 aws.String(notExpiredOrAbsent),
+		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now)},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
+}
+
+func code(r types.CancellationReason) string { return aws.ToString(r.Code) }
+
+func (s *Store) earlierSubmission(ctx context.Context, tenant string, idem Idempotency, item map[string]types.AttributeValue) (string, bool, error) {
+	if item == nil {
+		var err error
+		if item, err = s.get(ctx, idemPK(tenant, idem.Key), skIdem); err != nil {
+			return "", false, fmt.Errorf("read idempotency record: %w", err)
+		}
+	}
+	if getS(item, "rh") != idem.RequestHash {
+		return "", false, ErrIdempotencyConflict
+	}
+	return getS(item, "lead"), false, nil
+}
+
+// EarlierSubmission returns the lead stored under an idempotency key that is still valid.
+func (s *Store) EarlierSubmission(ctx context.Context, tenant string, idem Idempotency) (string, error) {
+	id, _, err := s.earlierSubmission(ctx, tenant, idem, nil)
+	return id, err
+}
+
+func (s *Store) leadItem(tk *vault.TenantKey, l domain.Lead, sealed []byte) map[string]types.AttributeValue {
+	created := l.CreatedAt.UTC().Format(time.RFC3339Nano)
+	item := map[string]types.AttributeValue{
+		AttrPK: str(leadPK(l.TenantID, l.ID)), AttrSK: str(skLead),
+		"v": num(1), "tenant": str(l.TenantID), "id": str(l.ID), "form": str(l.FormID), "campaign": str(l.CampaignID),
+		AttrCampaign: str("T#" + l.TenantID + "#C#" + l.CampaignID),
+		AttrCreated:  str(created + "#" + l.ID),
+		"createdAt":  str(created), AttrExpiresAt: num(l.ExpiresAt.Unix()),
+		"src": str(string(l.Source)), "spam": &types.AttributeValueMemberBOOL{Value: l.Spam},
+		"subj": str(l.SubjectID), "pd": bin(sealed),
+	}
+	if v := emailIndexValue(tk, l.Personal.Email); v != "" {
+		item[AttrEmailBI] = str(v)
+	}
+	if v := phoneIndexValue(tk, l.Personal.Phone); v != "" {
+		item[AttrPhoneBI] = str(v)
+	}
+	if c := l.Consent; c != nil {
+		item["consent"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
+			"given": &types.AttributeValueMemberBOOL{Value: c.Given}, "version": str(c.Version),
+			"givenAt": str(c.GivenAt.UTC().Format(time.RFC3339Nano)), "source": str(c.Source),
+		}}
+	}
+	if len(l.Flags) > 0 {
+		item["flags"] = &types.AttributeValueMemberSS{Value: l.Flags}
+	}
+	if len(l.Meta) > 0 {
+		m := map[string]types.AttributeValue{}
+		for k, v := range l.Meta {
+			m[k] = str(v)
+		}
+		item["meta"] = &types.AttributeValueMemberM{Value: m}
+	}
+	return item
+}
+
+// Lead reads and decrypts one lead of the key's tenant.
+func (s *Store) Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (domain.Lead, error) {
+	tenant := tk.Tenant()
+	item, err := s.get(ctx, leadPK(tenant, leadID), skLead)
+	if err != nil {
+		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
+	}
+	l := decodeLead(item)
+	keyItem, err := s.get(ctx, subjectPK(tenant, l.SubjectID), skKey)
+	if err != nil {
+		// A lead whose subject key is gone has been crypto-shredded.
+		return domain.Lead{}, fmt.Errorf("get lead %s/%s: subject key: %w", tenant, leadID, err)
+	}
+	sk, err := tk.OpenSubjectKey(l.SubjectID, getB(keyItem, "wk"))
+	if err != nil {
+		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
+	}
+	plain, err := sk.Open(getB(item, "pd"), vault.RecordAAD(tenant, leadID))
+	if err != nil {
+		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
+	}
+	if err := json.Unmarshal(plain, &l.Personal); err != nil {
+		return domain.Lead{}, fmt.Errorf("get lead %s/%s: decode: %w", tenant, leadID, err)
+	}
+	return l, nil
+}
+
+func decodeLead(item map[string]types.AttributeValue) domain.Lead {
+	created, _ := time.Parse(time.RFC3339Nano, getS(item, "createdAt"))
+	l := domain.Lead{
+		TenantID: getS(item, "tenant"), ID: getS(item, "id"), FormID: getS(item, "form"), CampaignID: getS(item, "campaign"),
+		Source: domain.Source(getS(item, "src")), CreatedAt: created, ExpiresAt: time.Unix(getN(item, AttrExpiresAt), 0).UTC(),
+		Spam: getBool(item, "spam"), SubjectID: getS(item, "subj"),
+	}
+	if m, ok := item["consent"].(*types.AttributeValueMemberM); ok {
+		at, _ := time.Parse(time.RFC3339Nano, getS(m.Value, "givenAt"))
+		l.Consent = &domain.ConsentRecord{Given: getBool(m.Value, "given"), Version: getS(m.Value, "version"), GivenAt: at, Source: getS(m.Value, "source")}
+	}
+	if ss, ok := item["flags"].(*types.AttributeValueMemberSS); ok {
+		l.Flags = ss.Value
+	}
+	if m, ok := item["meta"].(*types.AttributeValueMemberM); ok {
+		l.Meta = map[string]string{}
+		for k := range m.Value {
+			l.Meta[k] = getS(m.Value, k)
+		}
+	}
+	return l
+}
+
+// Notification is the recipient log of one lead notification: who was told, when, and SES's message ID.
+// It holds the controller's chosen recipients, never the lead's content.
+type Notification struct {
+	TenantID, LeadID, MessageID string
+	Recipients                  []string
+	SentAt, ExpiresAt           time.Time
+}
+
+// PutNotification records a sent notification; a second record for the same lead fails with ErrExists.
+func (s *Store) PutNotification(ctx context.Context, n Notification) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table,
+		Item: map[string]types.AttributeValue{
+			AttrPK: str(leadPK(n.TenantID, n.LeadID)), AttrSK: str(skNotified),
+			"msg": str(n.MessageID), "to": &types.AttributeValueMemberSS{Value: n.Recipients},
+			"sentAt": str(n.SentAt.UTC().Format(time.RFC3339Nano)), AttrExpiresAt: num(n.ExpiresAt.Unix()),
+		},
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	var cond *types.ConditionalCheckFailedException
+	if errors.As(err, &cond) {
+		return fmt.Errorf("put notification %s/%s: %w", n.TenantID, n.LeadID, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("put notification %s/%s: %w", n.TenantID, n.LeadID, err)
+	}
+	return nil
+}
+
+// Notified returns the notification record of a lead, or ErrNotFound.
+func (s *Store) Notified(ctx context.Context, tenant, leadID string) (Notification, error) {
+	item, err := s.get(ctx, leadPK(tenant, leadID), skNotified)
+	if err != nil {
+		return Notification{}, fmt.Errorf("get notification %s/%s: %w", tenant, leadID, err)
+	}
+	sent, _ := time.Parse(time.RFC3339Nano, getS(item, "sentAt"))
+	var to []string
+	if ss, ok := item["to"].(*types.AttributeValueMemberSS); ok {
+		to = ss.Value
+	}
+	return Notification{TenantID: tenant, LeadID: leadID, MessageID: getS(item, "msg"), Recipients: to, SentAt: sent,
+		ExpiresAt: time.Unix(getN(item, AttrExpiresAt), 0).UTC()}, nil
+}

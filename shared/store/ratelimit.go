@@ -1,0 +1,37 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// RateWindow is the length of a fixed rate-limit window.
+const RateWindow = time.Minute
+
+// CountHit adds one hit to a tenant's fixed-window counter named scope and returns the count so far in
+// the current window and when the window ends. Counters expire by TTL a window after they close; since
+// the window start is part of the key, an old counter is never read again.
+func (s *Store) CountHit(ctx context.Context, tenant, scope string) (count int64, windowEnd time.Time, err error) {
+	now := s.now()
+	start := now.Truncate(RateWindow)
+	end := start.Add(RateWindow)
+	pk := fmt.Sprintf("T#%s#RL#%s#%d", tenant, scope, start.Unix())
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:        &s.table,
+		Key:              key(pk, skCounter),
+		UpdateExpression: aws.String("ADD n :one SET expiresAt = :exp"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":one": num(1), ":exp": num(end.Add(RateWindow).Unix()),
+		},
+		ReturnValues: types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, end, fmt.Errorf("count hit %s/%s: %w", tenant, scope, err)
+	}
+	return getN(out.Attributes, "n"), end, nil
+}

@@ -1,0 +1,187 @@
+// Package store keeps Leadvault's data in one DynamoDB table.
+//
+// Every key of tenant data begins with "T#<tenant>#" (or is "T#<tenant>"), and every method takes the tenant
+// explicitly, so no caller can reach another tenant's items. The one exception is the form route
+// "FORM#<formID>", which maps a public form ID to its tenant and holds no personal data. Expired items are
+// never returned, whether or not DynamoDB's TTL has deleted them yet.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// DynamoDB is the part of the DynamoDB API the store uses.
+type DynamoDB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ DynamoDB = (*dynamodb.Client)(nil)
+
+// Errors callers match with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+)
+
+// Store reads and writes the table.
+type Store struct {
+	db    DynamoDB
+	table string
+	now   func() time.Time
+}
+
+// New returns a Store for the named table.
+func New(db DynamoDB, table string) *Store {
+	return &Store{db: db, table: table, now: time.Now}
+}
+
+// WithClock returns a copy of the store that reads time from now (tests of expiry).
+func (s *Store) WithClock(now func() time.Time) *Store {
+	c := *s
+	c.now = now
+	return &c
+}
+
+// Key builders. Tenant IDs, form IDs and lead IDs never contain '#' (see domain.ValidID and uuid).
+func tenantPK(tenant string) string           { return "T#" + tenant }
+func leadPK(tenant, lead string) string       { return "T#" + tenant + "#L#" + lead }
+func subjectPK(tenant, subject string) string { return "T#" + tenant + "#S#" + subject }
+func idemPK(tenant, key string) string        { return "T#" + tenant + "#IDEM#" + key }
+func routePK(form string) string              { return "FORM#" + form }
+
+const (
+	skTenant   = "TENANT"
+	skRoute    = "ROUTE"
+	skLead     = "LEAD"
+	skKey      = "KEY"
+	skIdem     = "IDEM"
+	skCounter  = "RL"
+	skNotified = "NOTIFIED"
+	formSK     = "FORM#"
+)
+
+// ParseLeadKey returns the tenant and lead ID of a lead item's primary key, as found in stream records.
+func ParseLeadKey(pk, sk string) (tenant, lead string, ok bool) {
+	if sk != skLead {
+		return "", "", false
+	}
+	rest, ok := strings.CutPrefix(pk, "T#")
+	if !ok {
+		return "", "", false
+	}
+	tenant, lead, ok = strings.Cut(rest, "#L#")
+	if !ok || tenant == "" || lead == "" {
+		return "", "", false
+	}
+	return tenant, lead, true
+}
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+func bin(b []byte) types.AttributeValue { return &types.AttributeValueMemberB{Value: b} }
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(sk)}
+}
+
+func getS(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func getN(item map[string]types.AttributeValue, name string) int64 {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func getB(item map[string]types.AttributeValue, name string) []byte {
+	if v, ok := item[name].(*types.AttributeValueMemberB); ok {
+		return v.Value
+	}
+	return nil
+}
+
+func getBool(item map[string]types.AttributeValue, name string) bool {
+	v, ok := item[name].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
+// expired reports whether an item's expiry has passed; items without expiry never expire.
+func (s *Store) expired(item map[string]types.AttributeValue) bool {
+	exp := getN(item, AttrExpiresAt)
+	return exp != 0 && exp <= s.now().Unix()
+}
+
+// get reads one item with a strongly consistent read and hides expired items.
+func (s *Store) get(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	if out.Item == nil || s.expired(out.Item) {
+		return nil, ErrNotFound
+	}
+	return out.Item, nil
+}
+
+// notExpiredOrAbsent is the condition for writing an item whose previous, expired version may linger.
+const notExpiredOrAbsent = "attribute_not_exists(pk) OR expiresAt <= :now"
+
+// Tenant is a controller account.
+type Tenant struct {
+	ID   string
+	Name string
+	// WrappedKey is the tenant key as KMS returned it (see package vault).
+	WrappedKey []byte
+	CreatedAt  time.Time
+}
+
+// PutTenant creates a tenant; it fails with ErrExists if the ID is taken.
+func (s *Store) PutTenant(ctx context.Context, t Tenant) error {
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table,
+		Item: map[string]types.AttributeValue{
+			AttrPK: str(tenantPK(t.ID)), AttrSK: str(skTenant),
+			"name": str(t.Name), "tk": bin(t.WrappedKey), "createdAt": str(t.CreatedAt.UTC().Format(time.RFC3339Nano)),
+		},
+		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+	})
+	var cond *types.ConditionalCheckFailedException
+	if errors.As(err, &cond) {
+		return fmt.Errorf("put tenant %s: %w", t.ID, ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("put tenant %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// Tenant reads a tenant.
+func (s *Store) Tenant(ctx context.Context, id string) (Tenant, error) {
+	item, err := s.get(ctx, tenantPK(id), skTenant)
+	if err != nil {
+		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	created, _ := time.Parse(time.RFC3339Nano, getS(item, "createdAt"))
+	return Tenant{ID: id, Name: getS(item, "name"), WrappedKey: getB(item, "tk"), CreatedAt: created}, nil
+}

@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/shared/vault"
+)
+
+// LeadIDsBySubject returns the IDs of the key's tenant's leads whose normalised e-mail or phone equals the
+// given ones (either may be empty), oldest first. It queries the blind-index GSIs; it never scans. The
+// indexes are eventually consistent: a lead stored a moment ago may be missing.
+func (s *Store) LeadIDsBySubject(ctx context.Context, tk *vault.TenantKey, email, phone string) ([]string, error) {
+	tenant := tk.Tenant()
+	seen := map[string]string{} // lead ID → created sort key
+	lookups := []struct{ index, attr, value string }{
+		{IndexByEmail, AttrEmailBI, emailIndexValue(tk, email)},
+		{IndexByPhone, AttrPhoneBI, phoneIndexValue(tk, phone)},
+	}
+	for _, l := range lookups {
+		if l.value == "" {
+			continue
+		}
+		p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+			TableName: &s.table, IndexName: aws.String(l.index),
+			KeyConditionExpression:    aws.String("#k = :v"),
+			ExpressionAttributeNames:  map[string]string{"#k": l.attr},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":v": str(l.value)},
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("query %s for tenant %s: %w", l.index, tenant, err)
+			}
+			for _, item := range page.Items {
+				// Keys-only index: expiry is checked when the lead itself is read.
+				if t, lead, ok := ParseLeadKey(getS(item, AttrPK), getS(item, AttrSK)); ok && t == tenant {
+					seen[lead] = getS(item, AttrCreated)
+				}
+			}
+		}
+	}
+	ids := make([]string, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return seen[ids[i]] < seen[ids[j]] })
+	return ids, nil
+}
+
+func emailIndexValue(tk *vault.TenantKey, email string) string {
+	if email == "" {
+		return ""
+	}
+	return "T#" + tk.Tenant() + "#E#" + tk.BlindIndex(kindEmail, email)
+}
+
+func phoneIndexValue(tk *vault.TenantKey, phone string) string {
+	if phone == "" {
+		return ""
+	}
+	return "T#" + tk.Tenant() + "#P#" + tk.BlindIndex(kindPhone, phone)
+}
