@@ -28,7 +28,8 @@ help: ## List the targets.
 
 .PHONY: run
 run: deps ## Run the whole stack locally (gateway :8080, DynamoDB, S3, KMS, SES, schedules). Ctrl-C stops it.
-	$(GO) run ./infra/local/run
+	$(GO) build -o $(BIN)/leadvault-run ./infra/local/run
+	exec $(BIN)/leadvault-run
 
 .PHONY: test
 test: deps browser-deps lint test-go synth ## Everything CI checks.
