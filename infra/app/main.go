@@ -1,8 +1,11 @@
 // Command app is the Leadvault CDK app: it synthesizes the staging and
 // production stages (run it through `npx cdk synth`, see cdk.json).
 //
-// Context: -c notifyDomain=<domain> (default leadvault.example) and
-// -c assetDir=<dir with intake.zip, notifier.zip, sweeper.zip> (default dist).
+// Context: -c notifyDomain=<domain> (default leadvault.example),
+// -c assetDir=<dir with intake.zip, notifier.zip, sweeper.zip, email-intake.zip>
+// (default dist), -c inboundRegion=<region SES receives mail in> (default
+// eu-west-1; see stacks.InboundRegions) and -c inboundDomain=<domain whose
+// mail becomes leads> (default in.<notifyDomain>).
 // It exits non-zero if a stage cannot be built or synthesis reports an error,
 // including every unsuppressed cdk-nag finding.
 package main
@@ -41,11 +44,22 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// Empty means the stage default (see stacks.StageProps).
+	inboundRegion, err := contextString(app, "inboundRegion", "")
+	if err != nil {
+		return err
+	}
+	inboundDomain, err := contextString(app, "inboundDomain", "")
+	if err != nil {
+		return err
+	}
 	props := stacks.StageProps{
-		Account:      os.Getenv("CDK_DEFAULT_ACCOUNT"),
-		Region:       stacks.Region,
-		NotifyDomain: domain,
-		AssetDir:     assetDir,
+		Account:       os.Getenv("CDK_DEFAULT_ACCOUNT"),
+		Region:        stacks.Region,
+		NotifyDomain:  domain,
+		AssetDir:      assetDir,
+		InboundRegion: inboundRegion,
+		InboundDomain: inboundDomain,
 	}
 	// NewStage also applies the cdk-nag packs to each stage: aspects added to
 	// the app would not reach the stacks inside the stages.

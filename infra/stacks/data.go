@@ -93,21 +93,7 @@ func NewData(scope constructs.Construct, id string, _ *DataProps) *Data {
 	}
 	overrideLogicalID(d.Table, LogicalIDLeadsTable)
 
-	d.AccessLogsBucket = awss3.NewBucket(c, jsii.String("AccessLogs"), &awss3.BucketProps{
-		// S3 server access log delivery cannot write to SSE-KMS buckets.
-		Encryption:        awss3.BucketEncryption_S3_MANAGED,
-		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
-		EnforceSSL:        jsii.Bool(true),
-		MinimumTLSVersion: jsii.Number(1.2),
-		// Log delivery is authorised by bucket policy, so ACLs stay disabled.
-		ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
-		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:         jsii.String("expire-access-logs"),
-			Expiration: awscdk.Duration_Days(jsii.Number(90)),
-		}},
-		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
-	})
-	overrideLogicalID(d.AccessLogsBucket, LogicalIDAccessLogsBucket)
+	d.AccessLogsBucket = newAccessLogsBucket(c, "AccessLogs", LogicalIDAccessLogsBucket)
 
 	d.SentMailBucket = awss3.NewBucket(c, jsii.String("SentMail"), &awss3.BucketProps{
 		Encryption:        awss3.BucketEncryption_KMS,
@@ -140,6 +126,27 @@ func (d *Data) TableArns() *[]*string {
 		arns = append(arns, awscdk.Fn_Join(jsii.String(""), &[]*string{d.Table.TableArn(), jsii.String("/index/" + ix.Name)}))
 	}
 	return &arns
+}
+
+// newAccessLogsBucket creates a retained bucket for S3 server access logs
+// with the stable logical ID logicalID. Logs are kept for 90 days.
+func newAccessLogsBucket(scope constructs.Construct, id, logicalID string) awss3.Bucket {
+	b := awss3.NewBucket(scope, jsii.String(id), &awss3.BucketProps{
+		// S3 server access log delivery cannot write to SSE-KMS buckets.
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: jsii.Number(1.2),
+		// Log delivery is authorised by bucket policy, so ACLs stay disabled.
+		ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:         jsii.String("expire-access-logs"),
+			Expiration: awscdk.Duration_Days(jsii.Number(90)),
+		}},
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+	})
+	overrideLogicalID(b, logicalID)
+	return b
 }
 
 // overrideLogicalID pins the logical ID of c's CloudFormation resource.

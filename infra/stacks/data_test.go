@@ -127,18 +127,18 @@ func TestSentMailBucket(t *testing.T) {
 }
 
 func TestBuckets_enforceTLS(t *testing.T) {
-	for _, stage := range stageNames {
-		tpl := getFixture(t).templates[stage+"/Stateful"]
-		for lid, r := range tpl.resources("AWS::S3::BucketPolicy") {
+	forEachTemplate(t, func(t *testing.T, key string, tpl cfnTemplate) {
+		buckets, policies := tpl.resources("AWS::S3::Bucket"), tpl.resources("AWS::S3::BucketPolicy")
+		for lid, r := range policies {
 			doc := jsonString(props(r)["PolicyDocument"])
 			if !strings.Contains(doc, `"Condition":{"Bool":{"aws:SecureTransport":"false"}},"Effect":"Deny"`) {
-				t.Errorf("%s %s does not deny non-TLS requests: %s", stage, lid, doc)
+				t.Errorf("%s %s does not deny non-TLS requests: %s", key, lid, doc)
 			}
 		}
-		if n := len(tpl.resources("AWS::S3::BucketPolicy")); n != 2 {
-			t.Errorf("%s has %d bucket policies; want 2 (one per bucket)", stage, n)
+		if len(policies) != len(buckets) {
+			t.Errorf("%s has %d buckets and %d bucket policies; want one per bucket", key, len(buckets), len(policies))
 		}
-	}
+	})
 }
 
 func TestMail(t *testing.T) {

@@ -17,10 +17,12 @@ type FailureQueue struct {
 	Alarm awscloudwatch.Alarm
 }
 
-// NewFailureQueue creates the queue and its depth alarm. Messages are failure
-// metadata (stream batch positions, scheduler and EventBridge events), never
-// lead data, so SQS-managed encryption suffices.
-func NewFailureQueue(scope constructs.Construct, id string) *FailureQueue {
+// NewFailureQueue creates the queue and its depth alarm; what names what
+// failed, for the alarm description. Messages are failure metadata (stream
+// batch positions, scheduler and EventBridge events, S3 event records of
+// inbound mail: bucket, object key, size), never lead data, so SQS-managed
+// encryption suffices.
+func NewFailureQueue(scope constructs.Construct, id, what string) *FailureQueue {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	f := &FailureQueue{Construct: c}
 	f.Queue = awssqs.NewQueue(c, jsii.String("Queue"), &awssqs.QueueProps{
@@ -31,7 +33,7 @@ func NewFailureQueue(scope constructs.Construct, id string) *FailureQueue {
 	suppress(f.Queue, false, nagReason{id: "Serverless-SQSRedrivePolicy",
 		reason: "This queue is itself a dead-letter queue; a redrive target for it would only move the problem. Its depth alarm is the signal."})
 	f.Alarm = awscloudwatch.NewAlarm(c, jsii.String("DepthAlarm"), &awscloudwatch.AlarmProps{
-		AlarmDescription: jsii.String("Messages in a Leadvault dead-letter queue: a notification, sweep or delivery-log write failed after all retries"),
+		AlarmDescription: jsii.String("Messages in a Leadvault dead-letter queue: " + what + " failed after all retries"),
 		Metric: f.Queue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{
 			Period:    awscdk.Duration_Minutes(jsii.Number(1)),
 			Statistic: jsii.String("Maximum"),

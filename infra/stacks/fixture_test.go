@@ -22,7 +22,7 @@ import (
 
 var (
 	stageNames = []string{"staging", "production"}
-	stackIDs   = []string{"Stateful", "Stateless"}
+	stackIDs   = []string{"Stateful", "Stateless", "Inbound"}
 
 	// testAssetDir holds placeholder function zips, so tests need no make build.
 	testAssetDir string
@@ -161,7 +161,14 @@ func buildFixture() (*appFixture, error) {
 			}
 			key := name + "/" + id
 			f.stacks[key] = awscdk.Stack_Of(child)
-			b, err := json.Marshal(assertions.Template_FromStack(f.stacks[key], nil).ToJSON())
+			var synthesized assertions.Template
+			// Template_FromStack also refuses a template with a dependency
+			// cycle, which CDK's synthesis lets through.
+			if err := catch(func() { synthesized = assertions.Template_FromStack(f.stacks[key], nil) }); err != nil {
+				report, _ := os.ReadFile(filepath.Join(testOutDir, "validation-report.json"))
+				return nil, fmt.Errorf("synthesizing %s: %v\n%.4000s", key, err, report)
+			}
+			b, err := json.Marshal(synthesized.ToJSON())
 			if err != nil {
 				return nil, err
 			}
@@ -219,4 +226,15 @@ func jsonString(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// catch runs fn and returns the error a jsii call in it raised as a panic.
+func catch(fn func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	fn()
+	return nil
 }

@@ -3,6 +3,7 @@ package stacks_test
 import (
 	"encoding/json"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
@@ -33,67 +34,94 @@ func TestFunctions(t *testing.T) {
 		"intake":   {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID"},
 		"notifier": {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_SENT_BUCKET", "LEADVAULT_NOTIFY_FROM", "LEADVAULT_SES_CONFIGURATION_SET"},
 		"sweeper":  {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_SENT_BUCKET"},
+		"email-intake": {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_DATA_REGION",
+			"LEADVAULT_INBOUND_BUCKET", "LEADVAULT_INBOUND_DOMAIN"},
 	}
-	wantTimeout := map[string]float64{"intake": 10, "notifier": 30, "sweeper": 300}
+	wantTimeout := map[string]float64{"intake": 10, "notifier": 30, "sweeper": 300, "email-intake": 120}
+	wantMemory := map[string]float64{"intake": 256, "notifier": 256, "email-intake": 512}
+	// Every function lives in exactly one of these stacks.
+	wantFunctions := map[string][]string{"Stateless": {"intake", "notifier", "sweeper"}, "Inbound": {"email-intake"}}
+	var all []string
+	for _, names := range wantFunctions {
+		all = append(all, names...)
+	}
+	if len(all) != len(stacks.FunctionNames) {
+		t.Errorf("test covers functions %v; stacks.FunctionNames = %v", all, stacks.FunctionNames)
+	}
 	for _, stage := range stageNames {
-		tpl := stateless(t, stage)
-		fns := tpl.resources("AWS::Lambda::Function")
-		if len(fns) != len(stacks.FunctionNames) {
-			t.Errorf("%s has %d functions; want %d", stage, len(fns), len(stacks.FunctionNames))
+		for _, stackID := range sortedKeys(wantFunctions) {
+			key := stage + "/" + stackID
+			tpl := getFixture(t).templates[key]
+			fns := tpl.resources("AWS::Lambda::Function")
+			var got []string
+			for _, r := range fns {
+				got = append(got, strings.TrimPrefix(props(r)["Description"].(string), "Leadvault "))
+			}
+			sort.Strings(got)
+			if !reflect.DeepEqual(got, wantFunctions[stackID]) {
+				t.Errorf("%s functions = %v; want %v", key, got, wantFunctions[stackID])
+			}
+			checkFunctions(t, key, stage, tpl, fns, wantEnv, wantTimeout, wantMemory)
 		}
-		roles := map[string]string{}
-		logGroups := tpl.resources("AWS::Logs::LogGroup")
-		for lid, r := range fns {
-			p := props(r)
-			name := strings.TrimPrefix(p["Description"].(string), "Leadvault ")
-			checks := []struct {
-				field string
-				got   any
-				want  any
-			}{
-				{"Architectures", jsonString(p["Architectures"]), `["arm64"]`},
-				{"Runtime", p["Runtime"], "provided.al2023"},
-				{"Handler", p["Handler"], "bootstrap"},
-				{"TracingConfig", jsonString(p["TracingConfig"]), `{"Mode":"Active"}`},
-				{"Timeout", p["Timeout"], wantTimeout[name]},
-				{"LoggingConfig.LogFormat", p["LoggingConfig"].(map[string]any)["LogFormat"], "JSON"},
-			}
-			for _, c := range checks {
-				if !reflect.DeepEqual(c.got, c.want) {
-					t.Errorf("%s %s (%s) %s = %v; want %v", stage, lid, name, c.field, c.got, c.want)
-				}
-			}
-			if m, _ := p["MemorySize"].(float64); m < 128 {
-				t.Errorf("%s %s MemorySize = %v; want explicit >= 128", stage, lid, p["MemorySize"])
-			}
-			if (name == "intake" || name == "notifier") && p["MemorySize"] != 256.0 {
-				t.Errorf("%s %s MemorySize = %v; want 256", stage, lid, p["MemorySize"])
-			}
+	}
+}
 
-			ref, _ := p["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)["Ref"].(string)
-			lg, ok := logGroups[ref]
-			if !ok {
-				t.Errorf("%s %s LoggingConfig.LogGroup = %v; want a log group of this stack", stage, lid, ref)
-			} else if props(lg)["RetentionInDays"] == nil {
-				t.Errorf("%s log group %s has no retention", stage, ref)
-			}
-
-			env, _ := p["Environment"].(map[string]any)["Variables"].(map[string]any)
-			for _, k := range wantEnv[name] {
-				if _, ok := env[k]; !ok {
-					t.Errorf("%s %s environment lacks %s", stage, name, k)
-				}
-			}
-			if env["LEADVAULT_STAGE"] != stage {
-				t.Errorf("%s %s LEADVAULT_STAGE = %v; want %q", stage, name, env["LEADVAULT_STAGE"], stage)
-			}
-
-			role := jsonString(p["Role"])
-			if other, dup := roles[role]; dup {
-				t.Errorf("%s functions %s and %s share role %s; want one role each", stage, other, name, role)
-			}
-			roles[role] = name
+// checkFunctions checks the conventions every function of a stack follows.
+func checkFunctions(t *testing.T, key, stage string, tpl cfnTemplate, fns map[string]map[string]any,
+	wantEnv map[string][]string, wantTimeout, wantMemory map[string]float64) {
+	t.Helper()
+	roles := map[string]string{}
+	logGroups := tpl.resources("AWS::Logs::LogGroup")
+	for lid, r := range fns {
+		p := props(r)
+		name := strings.TrimPrefix(p["Description"].(string), "Leadvault ")
+		checks := []struct {
+			field string
+			got   any
+			want  any
+		}{
+			{"Architectures", jsonString(p["Architectures"]), `["arm64"]`},
+			{"Runtime", p["Runtime"], "provided.al2023"},
+			{"Handler", p["Handler"], "bootstrap"},
+			{"TracingConfig", jsonString(p["TracingConfig"]), `{"Mode":"Active"}`},
+			{"Timeout", p["Timeout"], wantTimeout[name]},
+			{"LoggingConfig.LogFormat", p["LoggingConfig"].(map[string]any)["LogFormat"], "JSON"},
 		}
+		for _, c := range checks {
+			if !reflect.DeepEqual(c.got, c.want) {
+				t.Errorf("%s %s (%s) %s = %v; want %v", key, lid, name, c.field, c.got, c.want)
+			}
+		}
+		if m, _ := p["MemorySize"].(float64); m < 128 {
+			t.Errorf("%s %s MemorySize = %v; want explicit >= 128", key, lid, p["MemorySize"])
+		}
+		if want, ok := wantMemory[name]; ok && p["MemorySize"] != want {
+			t.Errorf("%s %s MemorySize = %v; want %v", key, lid, p["MemorySize"], want)
+		}
+
+		ref, _ := p["LoggingConfig"].(map[string]any)["LogGroup"].(map[string]any)["Ref"].(string)
+		lg, ok := logGroups[ref]
+		if !ok {
+			t.Errorf("%s %s LoggingConfig.LogGroup = %v; want a log group of this stack", key, lid, ref)
+		} else if props(lg)["RetentionInDays"] == nil {
+			t.Errorf("%s log group %s has no retention", key, ref)
+		}
+
+		env, _ := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+		for _, k := range wantEnv[name] {
+			if _, ok := env[k]; !ok {
+				t.Errorf("%s %s environment lacks %s", key, name, k)
+			}
+		}
+		if env["LEADVAULT_STAGE"] != stage {
+			t.Errorf("%s %s LEADVAULT_STAGE = %v; want %q", key, name, env["LEADVAULT_STAGE"], stage)
+		}
+
+		role := jsonString(p["Role"])
+		if other, dup := roles[role]; dup {
+			t.Errorf("%s functions %s and %s share role %s; want one role each", key, other, name, role)
+		}
+		roles[role] = name
 	}
 }
 

@@ -58,7 +58,7 @@ func NewMail(scope constructs.Construct, id string, _ *MailProps) *Mail {
 		// Evidence of delivery must outlive a stack replacement.
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 	})
-	m.Failures = NewFailureQueue(c, "DeliveryLogFailures")
+	m.Failures = NewFailureQueue(c, "DeliveryLogFailures", "a delivery-log write")
 	suppress(m.Failures.Queue, false, nagReason{id: "AwsSolutions-SQS3",
 		reason: "This queue is the dead-letter queue of the SES-events rule target; cdk-nag recognises only SQS redrive and Lambda DeadLetterConfig as DLQ uses."})
 

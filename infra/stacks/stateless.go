@@ -33,7 +33,7 @@ type StatelessStack struct {
 func NewStatelessStack(scope constructs.Construct, id string, props *StatelessStackProps) *StatelessStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &StatelessStack{Stack: stack}
-	s.Failures = NewFailureQueue(stack, "Failures")
+	s.Failures = NewFailureQueue(stack, "Failures", "a notification or sweep")
 	s.Intake = NewIntakeAPI(stack, "Intake", &IntakeAPIProps{
 		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data,
 	})

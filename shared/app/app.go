@@ -25,6 +25,11 @@ type Settings struct {
 	SentBucket       string // LEADVAULT_SENT_BUCKET
 	NotifyFrom       string // LEADVAULT_NOTIFY_FROM
 	ConfigurationSet string // LEADVAULT_SES_CONFIGURATION_SET (optional)
+	InboundBucket    string // LEADVAULT_INBOUND_BUCKET: where SES stores received mail
+	InboundDomain    string // LEADVAULT_INBOUND_DOMAIN: mail to <alias>@this domain is routed
+	// DataRegion is where the table and stage key live (LEADVAULT_DATA_REGION), when a function runs in
+	// another region: e-mail intake runs where SES receives mail. "" = the function's own region.
+	DataRegion string
 }
 
 // SettingsFromEnv reads Settings from the environment.
@@ -33,6 +38,8 @@ func SettingsFromEnv() Settings {
 		Stage: os.Getenv("LEADVAULT_STAGE"), Table: os.Getenv("LEADVAULT_TABLE"), KeyID: os.Getenv("LEADVAULT_KEY_ID"),
 		SentBucket: os.Getenv("LEADVAULT_SENT_BUCKET"), NotifyFrom: os.Getenv("LEADVAULT_NOTIFY_FROM"),
 		ConfigurationSet: os.Getenv("LEADVAULT_SES_CONFIGURATION_SET"),
+		InboundBucket:    os.Getenv("LEADVAULT_INBOUND_BUCKET"), InboundDomain: os.Getenv("LEADVAULT_INBOUND_DOMAIN"),
+		DataRegion: os.Getenv("LEADVAULT_DATA_REGION"),
 	}
 }
 
@@ -41,7 +48,8 @@ func (s Settings) Require(names ...string) error {
 	values := map[string]string{
 		"LEADVAULT_STAGE": s.Stage, "LEADVAULT_TABLE": s.Table, "LEADVAULT_KEY_ID": s.KeyID,
 		"LEADVAULT_SENT_BUCKET": s.SentBucket, "LEADVAULT_NOTIFY_FROM": s.NotifyFrom,
-		"LEADVAULT_SES_CONFIGURATION_SET": s.ConfigurationSet,
+		"LEADVAULT_SES_CONFIGURATION_SET": s.ConfigurationSet, "LEADVAULT_INBOUND_BUCKET": s.InboundBucket,
+		"LEADVAULT_INBOUND_DOMAIN": s.InboundDomain, "LEADVAULT_DATA_REGION": s.DataRegion,
 	}
 	var errs []error
 	for _, n := range names {

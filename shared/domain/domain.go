@@ -88,7 +88,20 @@ type Form struct {
 	PhoneRegion       string     `json:"phoneRegion,omitempty"`
 	RateLimits        RateLimits `json:"rateLimits,omitempty"`
 	AllowAttachments  bool       `json:"allowAttachments,omitempty"`
+	// InboundAlias, when set, makes mail to <alias>@<inbound domain> a lead of this form. Mail fields are
+	// mapped through Fields like posted ones, under the names in MailFields.
+	InboundAlias string `json:"inboundAlias,omitempty"`
 }
+
+// The field names an e-mail is posted under, for a form's Fields mapping. A subject the form does not map
+// becomes the first line of the message, so no part of the mail is silently lost.
+const (
+	MailName    = "name"
+	MailEmail   = "email"
+	MailPhone   = "phone"
+	MailSubject = "subject"
+	MailMessage = "message"
+)
 
 var (
 	idPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
@@ -187,6 +200,9 @@ func (f Form) Validate() error {
 	if f.PhoneRegion != "" && !regionPattern.MatchString(f.PhoneRegion) {
 		bad("phoneRegion: %q must be an ISO 3166-1 alpha-2 code", f.PhoneRegion)
 	}
+	if f.InboundAlias != "" && !ValidID(f.InboundAlias) {
+		bad("inboundAlias: %q must be 2-63 lower-case letters, digits or hyphens", f.InboundAlias)
+	}
 	if f.RateLimits.PerIPPerMinute < 0 || f.RateLimits.PerFormPerMinute < 0 {
 		bad("rateLimits: limits must not be negative")
 	}
@@ -250,6 +266,16 @@ type Personal struct {
 	Company string            `json:"company,omitempty"`
 	Message string            `json:"message,omitempty"`
 	Custom  map[string]string `json:"custom,omitempty"`
+	// Attachments describes files that came with a mail. Their content is not kept; their names can
+	// name people, so they are personal data too.
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment describes a file that came with a lead but was not stored.
+type Attachment struct {
+	Name        string `json:"name"`
+	ContentType string `json:"contentType,omitempty"`
+	Size        int64  `json:"size"`
 }
 
 // Get returns a lead field by its name (see the Field constants).

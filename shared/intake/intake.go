@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -92,7 +93,7 @@ func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("rate limit per %s reached; retry after %s", e.Scope, e.RetryAfter)
 }
 
-// Submission is one POST to a form, already parsed.
+// Submission is one POST to a form, or one e-mail to its alias, already parsed.
 type Submission struct {
 	Body formbody.Body
 	// Origin is the browser origin that posted (from Origin or Referer), "" if none was sent.
@@ -100,6 +101,14 @@ type Submission struct {
 	// ClientIP is used only for the per-IP limit, as a keyed hash; it is never stored.
 	ClientIP       string
 	IdempotencyKey string
+
+	// Mail marks an e-mail: no browser waits for an answer, so rules only a form can satisfy (required
+	// fields, the consent checkbox) do not apply, over-long text is truncated and flagged rather than
+	// refused, and the guard's reject policy redacts. Via names the alias address it came through.
+	Mail bool
+	Via  string
+	// Spam marks a submission found to be spam outside intake (SES's spam verdict).
+	Spam bool
 }
 
 // Result says what happened to a submission.
@@ -231,6 +240,35 @@ func (s *Service) Submit(ctx context.Context, f domain.Form, sub Submission) (Re
 	return Result{LeadID: id, Created: created, Spam: lead.Spam}, nil
 }
 
+// SubmitMail stores an e-mail to form f. The mail's Message-ID (or, lacking one, its storage key) is the
+// idempotency key, so a redelivered message stores nothing twice.
+func (s *Service) SubmitMail(ctx context.Context, f domain.Form, sub Submission) (Result, error) {
+	if !sub.Mail || sub.IdempotencyKey == "" {
+		return Result{}, errors.New("submit mail: not a mail submission with a message ID")
+	}
+	tk, err := s.tenantKey(ctx, f.TenantID)
+	if err != nil {
+		return Result{}, err
+	}
+	lead, err := Build(f, sub, s.now().UTC())
+	if err != nil {
+		return Result{}, err
+	}
+	lead.ID = s.newID()
+	id, created, err := s.store.PutLead(ctx, tk, lead, idempotency(tk, f, sub.IdempotencyKey, lead))
+	if errors.Is(err, store.ErrIdempotencyConflict) {
+		// The same Message-ID with other content: a different mail reusing an ID. Keep it; key it by
+		// its content instead, which is what a retry would repeat.
+		id, created, err = s.store.PutLead(ctx, tk, lead, idempotency(tk, f, "", lead))
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("store mail to form %s: %w", f.ID, err)
+	}
+	s.log.InfoContext(ctx, "lead stored", "tenant", f.TenantID, "form", f.ID, "lead", id, "source", "email",
+		"created", created, "spam", lead.Spam, "flags", lead.Flags)
+	return Result{LeadID: id, Created: created, Spam: lead.Spam}, nil
+}
+
 // countHit counts the submission against the form's and the client's windows, both at once.
 func (s *Service) countHit(ctx context.Context, tk *vault.TenantKey, f domain.Form, clientIP string) (*RateLimitedError, error) {
 	limits := f.Limits()
@@ -297,9 +335,13 @@ func consentGiven(v string) bool {
 func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 	lead := domain.Lead{
 		TenantID: f.TenantID, FormID: f.ID, CampaignID: f.CampaignID, Source: domain.SourceForm, CreatedAt: now,
+		Spam: sub.Spam,
+	}
+	if sub.Mail {
+		lead.Source = domain.SourceEmail
 	}
 	fields := sub.Body.Fields
-	if f.Honeypot != "" && strings.TrimSpace(strings.Join(fields[f.Honeypot], "")) != "" {
+	if !sub.Mail && f.Honeypot != "" && strings.TrimSpace(strings.Join(fields[f.Honeypot], "")) != "" {
 		lead.Spam = true
 	}
 	var problems []FieldError
@@ -348,13 +390,24 @@ func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 		if !ok {
 			limit = maxCustomLen
 		}
+		if len(value) > limit && sub.Mail {
+			value = truncate(value, limit)
+			lead.Flags = append(lead.Flags, "truncated:"+target)
+		}
 		if len(value) > limit {
 			problem(posted, "too_long", fmt.Sprintf("must be at most %d bytes", limit))
 			continue
 		}
 		lead.Personal.Set(target, value)
 	}
+	if sub.Mail {
+		// What a mail lacks or gets wrong is not the sender's to fix: keep what is valid.
+		problems = nil
+	}
 	for _, r := range f.Required {
+		if sub.Mail {
+			break
+		}
 		if lead.Personal.Get(r) == "" && !hasProblem(problems, postedName[r]) {
 			name := postedName[r]
 			if name == "" {
@@ -363,7 +416,7 @@ func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 			problem(name, "required", "is required")
 		}
 	}
-	if c := f.Consent; c != nil {
+	if c := f.Consent; c != nil && !sub.Mail {
 		given := consentGiven(strings.Join(fields[c.Field], ""))
 		if c.Required && !given {
 			problem(c.Field, "consent_required", "consent must be given to submit this form")
@@ -373,10 +426,10 @@ func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 			lead.Consent.GivenAt = now
 		}
 	}
-	guardFreeText(f, &lead, postedName, problem)
+	guardFreeText(f, &lead, postedName, sub.Mail, problem)
 
 	lead.ExpiresAt = now.Add(f.Retention(lead.Spam))
-	if len(dropped) > 0 || sub.Origin != "" || len(sub.Body.Files) > 0 {
+	if len(dropped) > 0 || sub.Origin != "" || sub.Via != "" || len(sub.Body.Files) > 0 {
 		lead.Meta = map[string]string{}
 		if len(dropped) > 0 {
 			sort.Strings(dropped)
@@ -386,8 +439,16 @@ func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 		if sub.Origin != "" {
 			lead.Meta["origin"] = sub.Origin
 		}
+		if sub.Via != "" {
+			lead.Meta["via"] = sub.Via
+		}
 		if n := len(sub.Body.Files); n > 0 {
 			lead.Meta["attachmentsNotStored"] = fmt.Sprint(n)
+		}
+		if sub.Mail {
+			for _, file := range sub.Body.Files {
+				lead.Personal.Attachments = append(lead.Personal.Attachments, domain.Attachment{Name: file.Filename, Size: file.Size})
+			}
 		}
 	}
 	if lead.Spam || len(problems) == 0 {
@@ -425,9 +486,10 @@ func consentSource(f domain.Form, origin string) string {
 
 // guardFreeText applies the form's special-category policy to every free-text field (all but e-mail and
 // phone, which are validated by format). A spam submission is always redacted, never refused.
-func guardFreeText(f domain.Form, lead *domain.Lead, postedName map[string]string, problem func(field, code, msg string)) {
+func guardFreeText(f domain.Form, lead *domain.Lead, postedName map[string]string, mail bool, problem func(field, code, msg string)) {
 	policy := f.Policy()
-	if lead.Spam {
+	if lead.Spam || (mail && policy == domain.PolicyReject) {
+		// Nobody waits for an answer to refuse: keep the rest and remove what must not be kept.
 		policy = domain.PolicyRedact
 	}
 	targets := []string{domain.FieldName, domain.FieldAddress, domain.FieldCompany, domain.FieldMessage}
@@ -466,6 +528,14 @@ func guardFreeText(f domain.Form, lead *domain.Lead, postedName map[string]strin
 			lead.Personal.Set(target, redacted)
 		}
 	}
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func describe(k guard.Kind) string {

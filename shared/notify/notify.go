@@ -211,8 +211,14 @@ func Render(from string, f domain.Form, l domain.Lead, now time.Time) []byte {
 		}
 		line(label, field.Value)
 	}
+	for _, a := range l.Personal.Attachments {
+		line("Attachment", fmt.Sprintf("%s (%d bytes; not kept by Leadvault)", a.Name, a.Size))
+	}
 	if c := l.Consent; c != nil {
 		line("Consent", fmt.Sprintf("given=%t, text version %s", c.Given, c.Version))
+	}
+	if l.Source == domain.SourceEmail {
+		line("Received", "by e-mail to "+l.Meta["via"])
 	}
 	for _, fl := range l.Flags {
 		line("Flag", fl)

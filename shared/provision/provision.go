@@ -63,5 +63,6 @@ func DemoForm(tenantID, gatewayURL string) domain.Form {
 		Recipients:     []string{"sales@demo.localhost"},
 		FreeTextPolicy: domain.PolicyRedact,
 		RetentionDays:  365,
+		InboundAlias:   "demo-contact",
 	}
 }

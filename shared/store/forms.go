@@ -13,8 +13,9 @@ import (
 	"leadvault/shared/domain"
 )
 
-// PutForm creates or replaces a form. Form IDs are public and unique across tenants: another tenant's ID
-// fails with ErrExists. The configuration and its route are written in one transaction.
+// PutForm creates or replaces a form. Form IDs and inbound aliases are public and unique across tenants:
+// another tenant's ID or alias fails with ErrExists. The configuration, its route and its alias route are
+// written in one transaction; an alias the form no longer uses is released in the same transaction.
 func (s *Store) PutForm(ctx context.Context, f domain.Form) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("put form %s: %w", f.ID, err)
@@ -23,7 +24,12 @@ func (s *Store) PutForm(ctx context.Context, f domain.Form) error {
 	if err != nil {
 		return fmt.Errorf("put form %s: %w", f.ID, err)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	previous, err := s.Form(ctx, f.TenantID, f.ID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("put form %s: %w", f.ID, err)
+	}
+	owner := map[string]types.AttributeValue{":t": str(f.TenantID), ":f": str(f.ID)}
+	items := []types.TransactWriteItem{
 		{Put: &types.Put{
 			TableName:                 &s.table,
 			Item:                      map[string]types.AttributeValue{AttrPK: str(routePK(f.ID)), AttrSK: str(skRoute), "tenant": str(f.TenantID)},
@@ -33,28 +39,57 @@ func (s *Store) PutForm(ctx context.Context, f domain.Form) error {
 		{Put: &types.Put{
 			TableName: &s.table,
 			Item:      map[string]types.AttributeValue{AttrPK: str(tenantPK(f.TenantID)), AttrSK: str(formSK + f.ID), "cfg": str(string(cfg))},
-			// A form belongs to an existing tenant.
 		}},
+		// A form belongs to an existing tenant.
 		{ConditionCheck: &types.ConditionCheck{
 			TableName:           &s.table,
 			Key:                 key(tenantPK(f.TenantID), skTenant),
 			ConditionExpression: aws.String("attribute_exists(pk)"),
 		}},
-	}})
+	}
+	if f.InboundAlias != "" {
+		items = append(items, types.TransactWriteItem{Put: &types.Put{
+			TableName: &s.table,
+			Item: map[string]types.AttributeValue{
+				AttrPK: str(aliasPK(f.InboundAlias)), AttrSK: str(skRoute), "tenant": str(f.TenantID), "form": str(f.ID),
+			},
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR (tenant = :t AND form = :f)"),
+			ExpressionAttributeValues: owner,
+		}})
+	}
+	if old := previous.InboundAlias; old != "" && old != f.InboundAlias {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: &s.table, Key: key(aliasPK(old), skRoute),
+			ConditionExpression:       aws.String("tenant = :t AND form = :f"),
+			ExpressionAttributeValues: owner,
+		}})
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var cancelled *types.TransactionCanceledException
-	if errors.As(err, &cancelled) {
+	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == len(items) {
 		reasons := cancelled.CancellationReasons
-		if len(reasons) == 3 && aws.ToString(reasons[2].Code) == "ConditionalCheckFailed" {
+		switch {
+		case code(reasons[2]) == "ConditionalCheckFailed":
 			return fmt.Errorf("put form %s: tenant %s: %w", f.ID, f.TenantID, ErrNotFound)
-		}
-		if len(reasons) > 0 && aws.ToString(reasons[0].Code) == "ConditionalCheckFailed" {
-			return fmt.Errorf("put form %s: %w", f.ID, ErrExists)
+		case code(reasons[0]) == "ConditionalCheckFailed":
+			return fmt.Errorf("put form %s: form ID taken: %w", f.ID, ErrExists)
+		case len(reasons) > 3 && code(reasons[3]) == "ConditionalCheckFailed" && f.InboundAlias != "":
+			return fmt.Errorf("put form %s: inbound alias %s taken: %w", f.ID, f.InboundAlias, ErrExists)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("put form %s: %w", f.ID, err)
 	}
 	return nil
+}
+
+// FormByAlias resolves an inbound mail alias to its form.
+func (s *Store) FormByAlias(ctx context.Context, alias string) (domain.Form, error) {
+	route, err := s.get(ctx, aliasPK(alias), skRoute)
+	if err != nil {
+		return domain.Form{}, fmt.Errorf("route alias %s: %w", alias, err)
+	}
+	return s.Form(ctx, getS(route, "tenant"), getS(route, "form"))
 }
 
 // FormByID resolves a public form ID to its tenant's configuration.

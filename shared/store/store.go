@@ -1,8 +1,9 @@
 // Package store keeps Leadvault's data in one DynamoDB table.
 //
 // Every key of tenant data begins with "T#<tenant>#" (or is "T#<tenant>"), and every method takes the tenant
-// explicitly, so no caller can reach another tenant's items. The one exception is the form route
-// "FORM#<formID>", which maps a public form ID to its tenant and holds no personal data. Expired items are
+// explicitly, so no caller can reach another tenant's items. The exceptions are the routes "FORM#<formID>"
+// and "ALIAS#<alias>", which map a public form ID or inbound mail alias to its tenant and hold no personal
+// data. Expired items are
 // never returned, whether or not DynamoDB's TTL has deleted them yet.
 package store
 
@@ -61,6 +62,7 @@ func leadPK(tenant, lead string) string       { return "T#" + tenant + "#L#" + l
 func subjectPK(tenant, subject string) string { return "T#" + tenant + "#S#" + subject }
 func idemPK(tenant, key string) string        { return "T#" + tenant + "#IDEM#" + key }
 func routePK(form string) string              { return "FORM#" + form }
+func aliasPK(alias string) string             { return "ALIAS#" + alias }
 
 const (
 	skTenant   = "TENANT"

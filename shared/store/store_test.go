@@ -356,3 +356,35 @@ func TestParseLeadKey(t *testing.T) {
 		}
 	}
 }
+
+func TestForms_inboundAlias(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	form := testenv.Form("acme", "contact")
+	form.InboundAlias = "sales"
+	if err := f.st.PutForm(ctx, form); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.st.FormByAlias(ctx, "sales"); err != nil || got.ID != "contact" || got.TenantID != "acme" {
+		t.Errorf("FormByAlias(sales) = %s/%s, %v; want acme/contact", got.TenantID, got.ID, err)
+	}
+	other := testenv.Form("globex", "globex-contact")
+	other.InboundAlias = "sales"
+	if err := f.st.PutForm(ctx, other); !errors.Is(err, store.ErrExists) {
+		t.Errorf("PutForm(other tenant, same alias) error = %v; want ErrExists", err)
+	}
+	// Renaming the alias releases the old one, atomically.
+	form.InboundAlias = "enquiries"
+	if err := f.st.PutForm(ctx, form); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.st.FormByAlias(ctx, "sales"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("FormByAlias(released alias) error = %v; want ErrNotFound", err)
+	}
+	if err := f.st.PutForm(ctx, other); err != nil {
+		t.Errorf("PutForm(other tenant, released alias) error = %v; want nil", err)
+	}
+	if got, err := f.st.FormByAlias(ctx, "enquiries"); err != nil || got.ID != "contact" {
+		t.Errorf("FormByAlias(enquiries) = %s, %v; want contact", got.ID, err)
+	}
+}

@@ -23,7 +23,7 @@ func main() {
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	addr := os.Getenv("LEADVAULT_HTTP_ADDR")
+	addr, smtpAddr := os.Getenv("LEADVAULT_HTTP_ADDR"), os.Getenv("LEADVAULT_SMTP_ADDR")
 	dataDir, err := filepath.Abs(".leadvault/data")
 	if err != nil {
 		return err
@@ -37,7 +37,7 @@ func run() error {
 	}
 	defer logFile.Close()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	s, err := stack.Start(ctx, stack.Options{Addr: addr, DataDir: dataDir, Log: log, StandinLog: logFile})
+	s, err := stack.Start(ctx, stack.Options{Addr: addr, SMTPAddr: smtpAddr, DataDir: dataDir, Log: log, StandinLog: logFile})
 	if err != nil {
 		return err
 	}
@@ -51,13 +51,14 @@ func run() error {
   Demo form         %[1]s/demo/            (plain HTML post → 303)
   fetch() variant   %[1]s/demo/fetch.html  (JSON → 201)
   Intake API        POST %[1]s/v1/forms/demo-contact/submissions
+  Inbound mail      smtp://%[8]s  (mail to demo-contact@%[9]s becomes a lead)
   Sent mail (SES)   %[2]s
   AWS endpoint      %[3]s   (DynamoDB %[4]s, KMS %[5]s, S3 %[6]s, SES %[7]s)
   Schedules         sweeper hourly (sent-mail copies older than 24 h)
   Functions         make invoke FN=intake EVENT=events/intake/urlencoded.json
 
 Ctrl-C stops everything.
-`, s.GatewayURL, sb.SESStoreURL, sb.Endpoint, sb.DynamoDBURL, sb.KMSURL, sb.S3URL, sb.SESURL)
+`, s.GatewayURL, sb.SESStoreURL, sb.Endpoint, sb.DynamoDBURL, sb.KMSURL, sb.S3URL, sb.SESURL, s.SMTPAddr, stack.InboundDomain)
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
 	return nil

@@ -21,7 +21,7 @@ var benchEnv = []string{
 	"LEADVAULT_TABLE=bench",
 	"LEADVAULT_KEY_ID=bench",
 	"LEADVAULT_SENT_BUCKET=bench",
-	"LEADVAULT_NOTIFY_FROM=bench@example.invalid",
+	"LEADVAULT_NOTIFY_FROM=bench@example.invalid", "LEADVAULT_INBOUND_DOMAIN=in.example.invalid",
 }
 
 // benchFunction is one function to benchmark: the hello baseline or a directory under functions/.

@@ -27,11 +27,14 @@ import (
 
 	"leadvault/infra/local/awsclients"
 	"leadvault/infra/local/gateway"
+	"leadvault/infra/local/sesinbound"
+	"leadvault/infra/local/smtpd"
 	"leadvault/infra/local/standins"
 	"leadvault/infra/local/streams"
 	"leadvault/shared/app"
 	"leadvault/shared/awsconfig"
 	"leadvault/shared/formapi"
+	"leadvault/shared/mailintake"
 	"leadvault/shared/notify"
 	"leadvault/shared/provision"
 	"leadvault/shared/store"
@@ -44,11 +47,17 @@ var web embed.FS
 
 // Names of the local resources (on AWS, CloudFormation generates them).
 const (
-	Table       = "leadvault-local"
-	SentBucket  = "leadvault-sent-local"
-	DemoTenant  = "demo"
-	NotifyFrom  = "Leadvault <notifications@leadvault.localhost>"
-	DefaultAddr = "127.0.0.1:8080"
+	Table      = "leadvault-local"
+	SentBucket = "leadvault-sent-local"
+	// InboundBucket and InboundDomain stand in for SES receiving: mail to <alias>@InboundDomain.
+	InboundBucket = "leadvault-inbound-local"
+	InboundDomain = "in.localhost"
+	// InboundRegion is where SES receives mail for the stages (see infra/stacks): the local S3 events say so.
+	InboundRegion   = "eu-west-1"
+	DefaultSMTPAddr = "127.0.0.1:2525"
+	DemoTenant      = "demo"
+	NotifyFrom      = "Leadvault <notifications@leadvault.localhost>"
+	DefaultAddr     = "127.0.0.1:8080"
 	// IntakeRoute is the HTTP API route of the intake function, as in infra/stacks.
 	IntakeRoute = "/v1/forms/{formID}/submissions"
 )
@@ -57,6 +66,8 @@ const (
 type Options struct {
 	// Addr is the gateway's listen address; "" = DefaultAddr. Use "127.0.0.1:0" for a free port.
 	Addr string
+	// SMTPAddr is the inbound mail listener's address; "" = DefaultSMTPAddr.
+	SMTPAddr string
 	// DataDir keeps data across restarts; "" keeps everything in memory.
 	DataDir string
 	// Log receives the stack's and the handlers' JSON logs; StandinLog the stand-ins' own output.
@@ -69,14 +80,17 @@ type Options struct {
 // Stack is a running local Leadvault.
 type Stack struct {
 	GatewayURL string
-	Standins   *standins.Stack
-	AWS        awsclients.Clients
-	Settings   app.Settings
-	Store      *store.Store
-	Vault      *vault.Vault
-	Sweeper    *sweep.Sweeper
+	// SMTPAddr is where the local "MX" listens for mail to <alias>@InboundDomain.
+	SMTPAddr string
+	Standins *standins.Stack
+	AWS      awsclients.Clients
+	Settings app.Settings
+	Store    *store.Store
+	Vault    *vault.Vault
+	Sweeper  *sweep.Sweeper
 
 	server *http.Server
+	smtp   *smtpd.Server
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
@@ -89,6 +103,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	if o.SMTPAddr == "" {
+		o.SMTPAddr = DefaultSMTPAddr
 	}
 	if o.SweepEvery == 0 {
 		o.SweepEvery = time.Hour
@@ -112,7 +129,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.AWS = awsclients.Clients{Config: cfg}
-	s.Settings = app.Settings{Stage: "local", Table: Table, KeyID: sb.KeyARN, SentBucket: SentBucket, NotifyFrom: NotifyFrom}
+	s.Settings = app.Settings{Stage: "local", Table: Table, KeyID: sb.KeyARN, SentBucket: SentBucket, NotifyFrom: NotifyFrom,
+		InboundBucket: InboundBucket, InboundDomain: InboundDomain}
 	if err := s.provision(ctx); err != nil {
 		return nil, err
 	}
@@ -140,6 +158,22 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		ln.Close()
 		return nil, err
 	}
+	mailIntake, err := mailintake.FromConfig(cfg, s.Settings, o.Log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	// What SES receiving does on AWS: accept mail for the inbound domain, store it under inbound/ with
+	// SSE-KMS, and invoke email-intake with the S3 event.
+	receiver := sesinbound.New(sesinbound.Options{
+		S3: s.AWS.S3(), Bucket: InboundBucket, Prefix: mailintake.InboundPrefix, KMSKeyID: sb.KeyARN,
+		Region: InboundRegion, Invoke: mailIntake.Handle, Log: o.Log,
+	})
+	if s.smtp, err = smtpd.Start(smtpd.Options{Addr: o.SMTPAddr, Domain: InboundDomain, Deliver: receiver.Deliver, Log: o.Log}); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("start smtp listener: %w", err)
+	}
+	s.SMTPAddr = s.smtp.Addr()
 
 	api := gateway.New([]gateway.Route{{Method: "ANY", Path: IntakeRoute, Handler: intakeHandler.Handle}}, gateway.Options{Log: o.Log})
 	mux := http.NewServeMux()
@@ -185,19 +219,21 @@ func NotifierFilter(r events.DynamoDBEventRecord) bool {
 	return r.EventName == string(events.DynamoDBOperationTypeInsert) && r.Change.Keys[store.AttrSK].String() == "LEAD"
 }
 
-// provision creates the table and bucket as CloudFormation would on AWS.
+// provision creates the table and buckets as CloudFormation would on AWS.
 func (s *Stack) provision(ctx context.Context) error {
 	if err := store.CreateTable(ctx, s.AWS.DynamoDB(), Table); err != nil {
 		return err
 	}
-	_, err := s.AWS.S3().CreateBucket(ctx, &s3.CreateBucketInput{
-		Bucket:                    aws.String(SentBucket),
-		CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(awsconfig.Region)},
-	})
-	var owned *s3types.BucketAlreadyOwnedByYou
-	var exists *s3types.BucketAlreadyExists
-	if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) && !strings.Contains(err.Error(), "BucketAlreadyExists") {
-		return fmt.Errorf("create bucket %s: %w", SentBucket, err)
+	for _, bucket := range []string{SentBucket, InboundBucket} {
+		_, err := s.AWS.S3().CreateBucket(ctx, &s3.CreateBucketInput{
+			Bucket:                    aws.String(bucket),
+			CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(awsconfig.Region)},
+		})
+		var owned *s3types.BucketAlreadyOwnedByYou
+		var exists *s3types.BucketAlreadyExists
+		if err != nil && !errors.As(err, &owned) && !errors.As(err, &exists) && !strings.Contains(err.Error(), "BucketAlreadyExists") {
+			return fmt.Errorf("create bucket %s: %w", bucket, err)
+		}
 	}
 	s.Store = store.New(s.AWS.DynamoDB(), Table)
 	s.Vault = vault.New(s.AWS.KMS(), s.Settings.KeyID)
@@ -247,7 +283,7 @@ func demoPages() http.Handler {
 func (s *Stack) WriteEnv(path string) error {
 	lines := append(s.Standins.Env(),
 		"LEADVAULT_STAGE=local", "LEADVAULT_TABLE="+Table, "LEADVAULT_SENT_BUCKET="+SentBucket,
-		"LEADVAULT_NOTIFY_FROM="+NotifyFrom)
+		"LEADVAULT_NOTIFY_FROM="+NotifyFrom, "LEADVAULT_INBOUND_BUCKET="+InboundBucket, "LEADVAULT_INBOUND_DOMAIN="+InboundDomain)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
@@ -258,6 +294,9 @@ func (s *Stack) WriteEnv(path string) error {
 func (s *Stack) Close() {
 	s.once.Do(func() {
 		s.cancel()
+		if s.smtp != nil {
+			_ = s.smtp.Close()
+		}
 		if s.server != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = s.server.Shutdown(ctx)

@@ -7,11 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/smtp"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"leadvault/infra/local/stack"
 	"leadvault/shared/domain"
@@ -26,7 +30,7 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var err error
-	local, err = stack.Start(ctx, stack.Options{Addr: "127.0.0.1:0", Log: slog.New(slog.NewJSONHandler(logOut(), nil))})
+	local, err = stack.Start(ctx, stack.Options{Addr: "127.0.0.1:0", SMTPAddr: "127.0.0.1:0", Log: slog.New(slog.NewJSONHandler(logOut(), nil))})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start local stack:", err)
 		return 1
@@ -150,4 +154,50 @@ func logOut() io.Writer {
 		return os.Stderr
 	}
 	return io.Discard
+}
+
+func TestStack_inboundMail(t *testing.T) {
+	c, err := smtp.Dial(local.SMTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := "From: Mail Sender <mailer@example.dk>\r\nTo: demo-contact@in.localhost\r\nSubject: Tilbud\r\n" +
+		"Message-ID: <e2e-1@example.dk>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHej, ring på 20 30 40 50.\r\n"
+	send := func() {
+		t.Helper()
+		if err := c.Mail("mailer@example.dk"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Rcpt("demo-contact@" + stack.InboundDomain); err != nil {
+			t.Fatal(err)
+		}
+		w, err := c.Data()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(w, msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("SMTP DATA = %v; want accepted", err)
+		}
+	}
+	send()
+	send() // the same message again: no second lead
+	lead := leadByEmail(t, "mailer@example.dk")
+	if lead.Source != domain.SourceEmail || lead.Personal.Name != "Mail Sender" || !strings.Contains(lead.Personal.Message, "Tilbud") {
+		t.Errorf("mail lead = %s %+v; want an e-mail lead from Mail Sender with the subject", lead.Source, lead.Personal)
+	}
+	if to := sentTo(t, lead.ID); len(to) != 1 || to[0] != "sales@demo.localhost" {
+		t.Errorf("notification of the mail lead went to %v; want [sales@demo.localhost]", to)
+	}
+	// Nothing of the raw mail is left in the inbound bucket.
+	out, err := local.AWS.S3().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(stack.InboundBucket)})
+	if err != nil || len(out.Contents) != 0 {
+		t.Errorf("inbound bucket holds %d objects after processing (%v); want none", len(out.Contents), err)
+	}
+	if err := c.Rcpt("x@elsewhere.example"); err == nil {
+		t.Errorf("RCPT to another domain accepted; want refused")
+	}
 }
