@@ -1,5 +1,5 @@
 // Command sweeper is the Lambda function on an hourly EventBridge schedule that deletes sent-mail copies
-// older than their deadline.
+// (in eu-north-1) and raw inbound mail (in the receiving region) before their 24-hour deadline.
 package main
 
 import (
@@ -19,6 +19,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, _ events.EventBridgeEvent) (any, error) { return sw.SentMail(ctx) }, nil
+		return func(ctx context.Context, _ events.EventBridgeEvent) (any, error) { return sw.Run(ctx) }, nil
 	})
 }

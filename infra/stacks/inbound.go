@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsses"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"leadvault/shared/layout"
 )
 
 // Stable CloudFormation logical IDs of the inbound stack's retained resources
@@ -24,8 +26,8 @@ const (
 // Key prefixes of the inbound bucket: SES writes each message under
 // InboundPrefix; email-intake moves mail it cannot parse to QuarantinePrefix.
 const (
-	InboundPrefix    = "inbound/"
-	QuarantinePrefix = "quarantine/"
+	InboundPrefix    = layout.InboundPrefix
+	QuarantinePrefix = layout.QuarantinePrefix
 )
 
 // InboundMailExpiry is how long S3 keeps raw inbound mail under either prefix
@@ -259,7 +261,8 @@ type InboundStack struct {
 	awscdk.Stack
 	Mail        *InboundMail
 	EmailIntake *EmailIntake
-	// Failures is email-intake's on-failure destination.
+	Sweeper     *Sweeper
+	// Failures is email-intake's and the sweeper's on-failure destination.
 	Failures *FailureQueue
 }
 
@@ -281,10 +284,18 @@ func NewInboundStack(scope constructs.Construct, id string, props *InboundStackP
 	s := &InboundStack{Stack: stack}
 	s.Mail = NewInboundMail(stack, "Mail", &InboundMailProps{Stage: props.Stage, Domain: props.Domain})
 	s.Failures = NewFailureQueue(stack, "Failures", "processing an inbound mail")
-	suppress(s.Failures.Queue, false, nagReason{id: "AwsSolutions-SQS3",
-		reason: "This queue is the on-failure destination of email-intake's asynchronous invocations; cdk-nag recognises only SQS redrive and Lambda DeadLetterConfig as DLQ uses."})
 	s.EmailIntake = NewEmailIntake(stack, "EmailIntake", &EmailIntakeProps{
 		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Inbound: s.Mail, Failures: s.Failures,
+	})
+	// Raw mail is deleted as soon as it is handled; what a failure or the quarantine leaves is swept
+	// here, hourly, because the bucket's lifecycle rule can run a day late (E11).
+	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
+		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures,
+		Targets: []SweepTarget{{
+			EnvVar: "LEADVAULT_INBOUND_BUCKET", BucketName: jsii.String(s.Mail.BucketName), BucketArn: s.Mail.bucketArn(),
+			Prefixes:       []string{InboundPrefix, QuarantinePrefix},
+			ObjectsFinding: func(p string) string { return inboundObjectsFinding(s.Mail, p) },
+		}},
 	})
 
 	region := *stack.Region()

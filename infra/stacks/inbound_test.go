@@ -29,12 +29,18 @@ func inboundResource(t *testing.T, stage, lid string) map[string]any {
 // emailIntake returns the logical ID and resource of a stage's email-intake function.
 func emailIntake(t *testing.T, stage string) (string, map[string]any) {
 	t.Helper()
+	return inboundFunction(t, stage, "email-intake")
+}
+
+// inboundFunction returns the logical ID and resource of a function of a stage's inbound stack.
+func inboundFunction(t *testing.T, stage, name string) (string, map[string]any) {
+	t.Helper()
 	for lid, r := range inbound(t, stage).resources("AWS::Lambda::Function") {
-		if props(r)["Description"] == "Leadvault email-intake" {
+		if props(r)["Description"] == "Leadvault "+name {
 			return lid, r
 		}
 	}
-	t.Fatalf("%s/Inbound has no email-intake function", stage)
+	t.Fatalf("%s/Inbound has no %s function", stage, name)
 	return "", nil
 }
 
@@ -220,8 +226,20 @@ func TestInboundBucket_notifiesEmailIntake(t *testing.T) {
 			t.Errorf("%s InboundBucket NotificationConfiguration =\n  %s\nwant\n  %s", stage, got, want)
 		}
 
-		permLID, perm := only(t, tpl, "AWS::Lambda::Permission")
-		p := props(perm)
+		// The one permission S3 has; the other is the sweeper schedule's.
+		var permLID string
+		var p map[string]any
+		for lid, r := range tpl.resources("AWS::Lambda::Permission") {
+			if jsonString(props(r)["Principal"]) == `"s3.amazonaws.com"` {
+				if permLID != "" {
+					t.Fatalf("%s has two S3 invoke permissions: %s and %s", stage, permLID, lid)
+				}
+				permLID, p = lid, props(r)
+			}
+		}
+		if permLID == "" {
+			t.Fatalf("%s has no S3 invoke permission", stage)
+		}
 		checks := []struct{ field, got, want string }{
 			{"Action", jsonString(p["Action"]), `"lambda:InvokeFunction"`},
 			{"FunctionName", jsonString(p["FunctionName"]), getAtt(fnLID, "Arn")},
@@ -274,7 +292,13 @@ func TestEmailIntake_asyncInvokeConfig(t *testing.T) {
 // role's identity policies, as action -> resources (JSON) -> conditions (JSON).
 func emailIntakeStatements(t *testing.T, stage string) map[string]map[string]string {
 	t.Helper()
-	_, fn := emailIntake(t, stage)
+	return inboundStatements(t, stage, "email-intake")
+}
+
+// inboundStatements returns a function's allowed actions: action → resource → condition (JSON).
+func inboundStatements(t *testing.T, stage, name string) map[string]map[string]string {
+	t.Helper()
+	_, fn := inboundFunction(t, stage, name)
 	role := props(fn)["Role"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
 	out := map[string]map[string]string{}
 	tpl := inbound(t, stage)
@@ -302,7 +326,7 @@ func emailIntakeStatements(t *testing.T, stage string) map[string]map[string]str
 		}
 	}
 	if len(out) == 0 {
-		t.Fatalf("%s email-intake role has no policy statements", stage)
+		t.Fatalf("%s %s role has no policy statements", stage, name)
 	}
 	return out
 }
@@ -457,6 +481,39 @@ func TestInboundMXRecord(t *testing.T) {
 	} {
 		if got := stacks.InboundMXRecord(region); got != want {
 			t.Errorf("InboundMXRecord(%q) = %q; want %q", region, got, want)
+		}
+	}
+}
+
+// TestInboundSweeper checks that raw mail left by a failure or the quarantine is swept hourly in the
+// receiving region (E11: S3 lifecycle alone can run a day late), and that the sweeper can list and delete
+// under inbound/ and quarantine/ only.
+func TestInboundSweeper(t *testing.T) {
+	for _, stage := range stageNames {
+		got := inboundStatements(t, stage, "sweeper")
+		objects := func(prefix string) string { return inboundBucketArn(stage) + `/` + prefix + `*"]]}` }
+		want := map[string]map[string]string{
+			"s3:ListBucket":   {inboundBucketArn(stage) + `"]]}`: `{"StringEquals":{"s3:prefix":["inbound/","quarantine/"]}}`},
+			"s3:DeleteObject": {objects("inbound/"): "null", objects("quarantine/"): "null"},
+		}
+		for action, w := range want {
+			if !reflect.DeepEqual(got[action], w) {
+				t.Errorf("%s inbound sweeper %s on\n  %v\nwant\n  %v", stage, action, got[action], w)
+			}
+		}
+		for action := range got {
+			if strings.HasPrefix(action, "s3:") && want[action] == nil {
+				t.Errorf("%s inbound sweeper may also %s; want only list and delete", stage, action)
+			}
+		}
+		var schedules []string
+		for _, r := range inbound(t, stage).resources("AWS::Events::Rule") {
+			if e, ok := props(r)["ScheduleExpression"].(string); ok {
+				schedules = append(schedules, e)
+			}
+		}
+		if !reflect.DeepEqual(schedules, []string{"rate(1 hour)"}) {
+			t.Errorf("%s/Inbound schedules = %v; want [rate(1 hour)]", stage, schedules)
 		}
 	}
 }

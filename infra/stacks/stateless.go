@@ -4,6 +4,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"leadvault/shared/layout"
 )
 
 // StatelessStackProps configures NewStatelessStack.
@@ -42,7 +44,12 @@ func NewStatelessStack(scope constructs.Construct, id string, props *StatelessSt
 		Data: props.Data, Mail: props.Mail, Failures: s.Failures,
 	})
 	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
-		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Failures: s.Failures,
+		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures,
+		Targets: []SweepTarget{{
+			EnvVar: "LEADVAULT_SENT_BUCKET", BucketName: props.Data.SentMailBucket.BucketName(),
+			BucketArn: props.Data.SentMailBucket.BucketArn(), Prefixes: []string{layout.SentPrefix},
+			ObjectsFinding: func(p string) string { return "Resource::<" + LogicalIDSentMailBucket + ".Arn>/" + p + "*" },
+		}},
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("IntakeApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Base URL of the public intake API; forms POST to v1/forms/{formID}/submissions"),

@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"strings"
+
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
@@ -9,28 +11,46 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
+// SweepTarget is a bucket whose objects under Prefixes the sweeper deletes
+// before their 24-hour deadline (obligation E11).
+type SweepTarget struct {
+	// EnvVar tells the function the bucket: LEADVAULT_SENT_BUCKET or
+	// LEADVAULT_INBOUND_BUCKET (see shared/sweep.FromConfig).
+	EnvVar     string
+	BucketName *string
+	BucketArn  *string
+	Prefixes   []string
+	// ObjectsFinding returns the cdk-nag appliesTo token of the object ARN
+	// pattern of a prefix, as cdk-nag renders it for this bucket.
+	ObjectsFinding func(prefix string) string
+}
+
 // SweeperProps configures NewSweeper.
 type SweeperProps struct {
 	Stage    string
 	AssetDir string
-	Data     *Data
+	Targets  []SweepTarget
 	// Failures receives schedule events that could not be delivered or
 	// processed.
 	Failures *FailureQueue
 }
 
-// Sweeper deletes sent-mail copies older than 24 hours on a schedule.
+// Sweeper deletes objects older than 24 hours on a schedule: sent-mail
+// copies in eu-north-1, raw inbound mail in the receiving region. S3
+// lifecycle rules back it up but run lazily, up to a day late.
 type Sweeper struct {
 	constructs.Construct
 	Function awslambda.Function
 	Rule     awsevents.Rule
 }
 
-// NewSweeper creates the sweeper function and its hourly schedule.
+// NewSweeper creates a sweeper function and its hourly schedule.
 func NewSweeper(scope constructs.Construct, id string, props *SweeperProps) *Sweeper {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	env := baseEnv(props.Stage, props.Data)
-	env["LEADVAULT_SENT_BUCKET"] = props.Data.SentMailBucket.BucketName()
+	env := map[string]*string{"LEADVAULT_STAGE": jsii.String(props.Stage)}
+	for _, t := range props.Targets {
+		env[t.EnvVar] = t.BucketName
+	}
 	fn := newFunction(c, functionSpec{
 		name:     "sweeper",
 		assetDir: props.AssetDir,
@@ -40,17 +60,30 @@ func NewSweeper(scope constructs.Construct, id string, props *SweeperProps) *Swe
 		// Asynchronous invocations that fail all Lambda retries land here too.
 		dlq: props.Failures.Queue,
 	})
-	fn.addPolicy([]string{"s3:ListBucket"}, jsii.Strings(*props.Data.SentMailBucket.BucketArn()), nil)
-	fn.addPolicy([]string{"s3:DeleteObject"}, jsii.Strings(*props.Data.SentMailBucket.ArnForObjects(jsii.String("*"))), nil)
-	fn.suppressWildcards(xrayReason, nagReason{
-		id:        "AwsSolutions-IAM5",
-		reason:    "The sweeper deletes any sent-mail copy older than 24 h, so s3:DeleteObject needs the bucket's object ARN pattern; it is the only action on it.",
-		appliesTo: []string{"Resource::<SentMailBucket.Arn>/*"},
-	})
+	var findings []nagReason
+	for _, t := range props.Targets {
+		fn.addPolicy([]string{"s3:ListBucket"}, jsii.Strings(*t.BucketArn), map[string]interface{}{
+			"StringEquals": map[string]interface{}{"s3:prefix": t.Prefixes},
+		})
+		for _, p := range t.Prefixes {
+			fn.addPolicy([]string{"s3:DeleteObject"}, jsii.Strings(*t.BucketArn+"/"+p+"*"), nil)
+			findings = append(findings, nagReason{
+				id: "AwsSolutions-IAM5",
+				reason: "The sweeper deletes any object under " + p + " older than 24 h, so s3:DeleteObject needs that prefix's object ARN pattern; " +
+					"it is the only action there and no other prefix is reachable.",
+				appliesTo: []string{t.ObjectsFinding(p)},
+			})
+		}
+	}
+	fn.suppressWildcards(xrayReason, findings...)
 
+	var what []string
+	for _, t := range props.Targets {
+		what = append(what, strings.Join(t.Prefixes, ", "))
+	}
 	rule := awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
-		Description: jsii.String("Runs the Leadvault sweeper: deletes sent-mail copies older than 24 h"),
-		// Hourly, so no copy outlives 24 h by more than an hour (obligation E11).
+		Description: jsii.String("Runs the Leadvault sweeper: deletes objects under " + strings.Join(what, ", ") + " older than 24 h"),
+		// Hourly, and objects go an hour before their deadline, so none outlives 24 h (E11).
 		Schedule: awsevents.Schedule_Rate(awscdk.Duration_Hours(jsii.Number(1))),
 	})
 	rule.AddTarget(awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{

@@ -25,6 +25,7 @@ import (
 	"leadvault/shared/domain"
 	"leadvault/shared/formbody"
 	"leadvault/shared/intake"
+	"leadvault/shared/layout"
 	"leadvault/shared/mailparse"
 	"leadvault/shared/metrics"
 	"leadvault/shared/store"
@@ -32,8 +33,8 @@ import (
 
 // Prefixes of the inbound bucket: SES writes under InboundPrefix; unparseable mail moves to QuarantinePrefix.
 const (
-	InboundPrefix    = "inbound/"
-	QuarantinePrefix = "quarantine/"
+	InboundPrefix    = layout.InboundPrefix
+	QuarantinePrefix = layout.QuarantinePrefix
 	// setupNotification is the object SES writes when a receipt rule's S3 action is created.
 	setupNotification = "AMAZON_SES_SETUP_NOTIFICATION"
 	// headerCapture bounds the copy of a message's head kept to read the envelope recipient.
@@ -144,6 +145,10 @@ func (s *Service) Process(ctx context.Context, bucket, key string) (Outcome, err
 		return s.quarantine(ctx, bucket, key, "malformed MIME")
 	case err != nil:
 		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	if msg.Truncated {
+		// A partial mail would make a partial lead that looks whole: refuse it, visibly.
+		return s.quarantine(ctx, bucket, key, "truncated MIME")
 	}
 	if strings.EqualFold(msg.VirusVerdict, "FAIL") {
 		return s.done(ctx, Virus, key, "", s.delete(ctx, bucket, key))

@@ -14,11 +14,12 @@
 // step that failed, never an address, a subject or body text: those are personal data. The package does
 // not log.
 //
-// Truncated input: Parse keeps what it could read. A multipart cut short after its first part has begun
-// (a missing closing boundary, a message cut mid-part) yields the parts read so far, a truncated body being
-// still a body. Input that is not a message at all (no header block ended by an empty line, header lines
-// that are not fields, binary junk), or a message in which no body part can be found at all (a multipart
-// whose boundary never occurs), is ErrMalformed.
+// Truncated input: Parse keeps what it could read and says so. A multipart cut short after its first part
+// has begun (a missing closing boundary, a message cut mid-part) yields the parts read so far and sets
+// Message.Truncated; the caller decides whether a partial message is acceptable. Input that is not a
+// message at all (no header block ended by an empty line, header lines that are not fields, binary junk),
+// or a message in which no body part can be found at all (a multipart whose boundary never occurs), is
+// ErrMalformed.
 package mailparse
 
 import (
@@ -91,6 +92,8 @@ type Message struct {
 	SpamVerdict, VirusVerdict string
 
 	Size int64 // bytes read
+	// Truncated reports that a multipart ended before its closing boundary: what was read is kept.
+	Truncated bool
 }
 
 // Parse reads one raw RFC 5322 message from r, reading at most MaxBytes+1 bytes. A longer message is

@@ -641,6 +641,9 @@ func TestParse_truncated(t *testing.T) {
 	// A multipart missing its closing boundary, cut inside a base64 attachment: the text and what there
 	// is of the attachment.
 	m := mustParseFile(t, "truncated.eml")
+	if !m.Truncated {
+		t.Errorf("Parse(truncated.eml) = Truncated false; want true")
+	}
 	if want := "Denne mail mangler sin afsluttende boundary."; m.Text != want {
 		t.Errorf("Parse(truncated.eml) = Text %q; want %q", m.Text, want)
 	}

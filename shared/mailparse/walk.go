@@ -150,6 +150,9 @@ func (w *walker) walkMultipart(r io.Reader, boundary string, c *content, depth i
 			}
 			if n == 0 {
 				w.broken = true
+			} else {
+				// Cut short: a part began but the closing boundary never came.
+				w.m.Truncated = true
 			}
 			return nil
 		}

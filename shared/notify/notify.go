@@ -23,6 +23,7 @@ import (
 	sestypes "github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 
 	"leadvault/shared/domain"
+	"leadvault/shared/layout"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
 )
@@ -59,7 +60,7 @@ var (
 )
 
 // SentPrefix is where copies of sent mail live in the sent-mail bucket.
-const SentPrefix = "sent/"
+const SentPrefix = layout.SentPrefix
 
 // Config names where mail comes from and where copies go.
 type Config struct {

@@ -256,7 +256,7 @@ func (s *Stack) schedule(ctx context.Context, every time.Duration, log *slog.Log
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := s.Sweeper.SentMail(ctx); err != nil && ctx.Err() == nil {
+		if _, err := s.Sweeper.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("scheduled sweep failed", "error", err.Error())
 		}
 		select {
