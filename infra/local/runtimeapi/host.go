@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"leadvault/infra/local/syncw"
 )
 
 // Defaults for the zero values in Options.
@@ -549,22 +551,11 @@ func syncWriters(stdout, stderr io.Writer) (io.Writer, io.Writer) {
 		if w == io.Discard {
 			return w
 		}
-		return &lockedWriter{w: w}
+		return syncw.New(w)
 	}
 	if stdout == stderr {
 		w := wrap(stdout)
 		return w, w
 	}
 	return wrap(stdout), wrap(stderr)
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

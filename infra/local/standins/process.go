@@ -175,18 +175,6 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// syncWriter serialises writes from several stand-ins to one io.Writer.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
 // lineWriter writes whole lines, each with a prefix, so the output of several stand-ins interleaves by
 // line.
 type lineWriter struct {

@@ -42,6 +42,8 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 
 	"leadvault/infra/local/awsrouter"
+
+	"leadvault/infra/local/syncw"
 )
 
 // Region is the region the stand-ins and Env use.
@@ -114,7 +116,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	}
 	var logw io.Writer
 	if o.Log != nil {
-		logw = &syncWriter{w: o.Log}
+		logw = syncw.New(o.Log)
 	}
 
 	// Check what the child processes need before starting anything.
