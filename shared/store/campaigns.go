@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/shared/domain"
+	"leadvault/shared/vault"
+)
+
+// ErrBadCursor means a page cursor was not issued for this query.
+var ErrBadCursor = errors.New("invalid page cursor")
+
+// Page asks for one page of a campaign's leads, newest first, created in [From, To).
+type Page struct {
+	From, To time.Time // zero = unbounded
+	Limit    int       // 1-100, default 50
+	Cursor   string
+}
+
+// MaxPage is the largest page.
+const MaxPage = 100
+
+// LeadsByCampaign lists one page of a campaign's leads, decrypted, newest first. A page costs one Query on
+// the byCampaign index and one BatchGetItem for the subject keys it needs. Expired leads are never
+// returned. The returned cursor, "" on the last page, is bound to the tenant, campaign and range.
+func (s *Store) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campaign string, p Page) ([]domain.Lead, string, error) {
+	tenant := tk.Tenant()
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, MaxPage)
+	scope := fmt.Sprintf("%s|%s|%d|%d", tenant, campaign, p.From.Unix(), p.To.Unix())
+	in := &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(IndexByCampaign), ScanIndexForward: aws.Bool(false),
+		Limit:                    aws.Int32(int32(limit)),
+		KeyConditionExpression:   aws.String("camp = :c"),
+		FilterExpression:         aws.String("expiresAt > :now"),
+		ExpressionAttributeNames: map[string]string{},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":c": str("T#" + tenant + "#C#" + campaign), ":now": num(s.now().Unix()),
+		},
+	}
+	switch {
+	case !p.From.IsZero() && !p.To.IsZero():
+		in.KeyConditionExpression = aws.String("camp = :c AND ct BETWEEN :from AND :to")
+	case !p.From.IsZero():
+		in.KeyConditionExpression = aws.String("camp = :c AND ct >= :from")
+	case !p.To.IsZero():
+		in.KeyConditionExpression = aws.String("camp = :c AND ct <= :to")
+	}
+	if !p.From.IsZero() {
+		in.ExpressionAttributeValues[":from"] = str(p.From.UTC().Format(time.RFC3339Nano))
+	}
+	if !p.To.IsZero() {
+		// ct is "<createdAt>#<id>": everything created before To sorts below To itself.
+		in.ExpressionAttributeValues[":to"] = str(p.To.UTC().Format(time.RFC3339Nano))
+	}
+	if len(in.ExpressionAttributeNames) == 0 {
+		in.ExpressionAttributeNames = nil
+	}
+	if p.Cursor != "" {
+		start, err := openCursor(tk, scope, p.Cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		in.ExclusiveStartKey = start
+	}
+	out, err := s.db.Query(ctx, in)
+	if err != nil {
+		return nil, "", fmt.Errorf("list campaign %s/%s: %w", tenant, campaign, err)
+	}
+	leads, err := s.openLeads(ctx, tk, out.Items)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if out.LastEvaluatedKey != nil {
+		next = sealCursor(tk, scope, out.LastEvaluatedKey)
+	}
+	return leads, next, nil
+}
+
+// openLeads decrypts lead items of one tenant, fetching their subject keys in one BatchGetItem.
+func (s *Store) openLeads(ctx context.Context, tk *vault.TenantKey, items []map[string]types.AttributeValue) ([]domain.Lead, error) {
+	tenant := tk.Tenant()
+	subjects := map[string]bool{}
+	var keys []map[string]types.AttributeValue
+	for _, it := range items {
+		if sub := getS(it, "subj"); !subjects[sub] {
+			subjects[sub] = true
+			keys = append(keys, key(subjectPK(tenant, sub), skKey))
+		}
+	}
+	wrapped := map[string][]byte{}
+	for len(keys) > 0 {
+		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			s.table: {Keys: keys, ConsistentRead: aws.Bool(true)},
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("read subject keys of %s: %w", tenant, err)
+		}
+		for _, it := range out.Responses[s.table] {
+			if !s.expired(it) {
+				wrapped[strings.TrimPrefix(getS(it, AttrPK), "T#"+tenant+"#S#")] = getB(it, "wk")
+			}
+		}
+		keys = out.UnprocessedKeys[s.table].Keys
+	}
+	leads := make([]domain.Lead, 0, len(items))
+	for _, it := range items {
+		l := decodeLead(it)
+		w, ok := wrapped[l.SubjectID]
+		if !ok {
+			continue // shredded: nothing readable is left
+		}
+		sk, err := tk.OpenSubjectKey(l.SubjectID, w)
+		if err != nil {
+			return nil, fmt.Errorf("open lead %s/%s: %w", tenant, l.ID, err)
+		}
+		plain, err := sk.Open(getB(it, "pd"), vault.RecordAAD(tenant, l.ID))
+		if err != nil {
+			return nil, fmt.Errorf("open lead %s/%s: %w", tenant, l.ID, err)
+		}
+		if err := json.Unmarshal(plain, &l.Personal); err != nil {
+			return nil, fmt.Errorf("decode lead %s/%s: %w", tenant, l.ID, err)
+		}
+		leads = append(leads, l)
+	}
+	return leads, nil
+}
+
+// sealCursor encodes a LastEvaluatedKey with a MAC over it and the query's scope, so a client can only
+// hand back cursors this store issued for the same tenant, campaign and range.
+func sealCursor(tk *vault.TenantKey, scope string, last map[string]types.AttributeValue) string {
+	plain := map[string]string{}
+	for k := range last {
+		plain[k] = getS(last, k)
+	}
+	b, _ := json.Marshal(plain)
+	body := base64.RawURLEncoding.EncodeToString(b)
+	return body + "." + tk.Pseudonym("cursor", scope+"|"+body)
+}
+
+func openCursor(tk *vault.TenantKey, scope, cursor string) (map[string]types.AttributeValue, error) {
+	body, mac, ok := strings.Cut(cursor, ".")
+	if !ok || !hmac.Equal([]byte(mac), []byte(tk.Pseudonym("cursor", scope+"|"+body))) {
+		return nil, ErrBadCursor
+	}
+	b, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil {
+		return nil, ErrBadCursor
+	}
+	var plain map[string]string
+	if err := json.Unmarshal(b, &plain); err != nil {
+		return nil, ErrBadCursor
+	}
+	out := map[string]types.AttributeValue{}
+	for k, v := range plain {
+		out[k] = str(v)
+	}
+	return out, nil
+}
+
+// DeleteLead deletes one lead and its notification record. Its subject key stays while other leads of
+// the subject need it and expires with the last of them; erasing a subject is a separate operation.
+func (s *Store) DeleteLead(ctx context.Context, tenant, leadID string) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Delete: &types.Delete{TableName: &s.table, Key: key(leadPK(tenant, leadID), skLead), ConditionExpression: aws.String("attribute_exists(pk)")}},
+		{Delete: &types.Delete{TableName: &s.table, Key: key(leadPK(tenant, leadID), skNotified)}},
+	}})
+	var cancelled *types.TransactionCanceledException
+	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) > 0 && code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed" {
+		return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, err)
+	}
+	return nil
+}
