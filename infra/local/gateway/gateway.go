@@ -10,7 +10,11 @@
 // 500 {"message":"Internal Server Error"}. Every response carries an apigw-requestid header equal to
 // the event's requestContext.requestId.
 //
-// Not modelled: authorizers, mTLS (requestContext.authentication), stage variables, CORS
+// A route may have a JWT authorizer (see JWTAuthorizer): requests without a valid token get
+// 401 {"message":"Unauthorized"} and never reach the handler, and authorized ones carry the token's
+// claims in requestContext.authorizer.jwt. Routes without one behave as before.
+//
+// Not modelled: Lambda and IAM authorizers, mTLS (requestContext.authentication), stage variables, CORS
 // configuration, throttling and the 30 s integration timeout.
 package gateway
 
@@ -44,6 +48,11 @@ type Route struct {
 	Path string
 	// Handler handles the matched requests.
 	Handler Handler
+	// Authorizer, if not nil, is the route's JWT authorizer.
+	Authorizer *JWTAuthorizer
+	// AuthorizationScopes, with an Authorizer, are the route's authorization scopes: the token's
+	// scope claim must include one of them.
+	AuthorizationScopes []string
 }
 
 // Options configures New.
@@ -67,6 +76,8 @@ type route struct {
 	greedy   bool // the last segment is {name+}
 	isDflt   bool // the $default route
 	handler  Handler
+	auth     *JWTAuthorizer
+	scopes   []string
 }
 
 // segment is one path template segment: a literal or a variable.
@@ -126,17 +137,24 @@ func compileRoute(r Route) (route, error) {
 	if r.Handler == nil {
 		return route{}, errors.New("no handler")
 	}
+	if r.Authorizer != nil {
+		if err := r.Authorizer.check(); err != nil {
+			return route{}, err
+		}
+	} else if len(r.AuthorizationScopes) > 0 {
+		return route{}, errors.New("authorization scopes without an authorizer")
+	}
 	method := strings.ToUpper(r.Method)
 	if method == "" {
 		method = "ANY"
 	}
 	if r.Path == "$default" {
-		return route{method: "ANY", key: "$default", isDflt: true, handler: r.Handler}, nil
+		return route{method: "ANY", key: "$default", isDflt: true, handler: r.Handler, auth: r.Authorizer, scopes: r.AuthorizationScopes}, nil
 	}
 	if !strings.HasPrefix(r.Path, "/") {
 		return route{}, errors.New(`path must start with "/" or be "$default"`)
 	}
-	cr := route{method: method, key: method + " " + r.Path, handler: r.Handler}
+	cr := route{method: method, key: method + " " + r.Path, handler: r.Handler, auth: r.Authorizer, scopes: r.AuthorizationScopes}
 	if r.Path == "/" {
 		return cr, nil
 	}
@@ -275,6 +293,21 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	var authz *events.APIGatewayV2HTTPRequestContextAuthorizerDescription
+	if rt.auth != nil {
+		var aerr *authError
+		if authz, aerr = rt.auth.authorize(r, rt.scopes); aerr != nil {
+			msg := "Unauthorized"
+			if aerr.status == http.StatusForbidden {
+				msg = "Forbidden"
+			}
+			w.Header().Set("Www-Authenticate", wwwAuthenticate(aerr, rt.scopes))
+			requestID := g.message(w, "", aerr.status, msg)
+			g.log.Info("gateway: not authorized", "route", rt.key, "path", r.URL.Path, "status", aerr.status, "requestId", requestID, "reason", aerr.Error())
+			return
+		}
+	}
+
 	ev, err := ToEvent(r, rt.key, params)
 	if err != nil {
 		status, msg := http.StatusBadRequest, "Bad Request"
@@ -288,6 +321,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ev.RequestContext.Stage = g.stage
 	ev.RequestContext.AccountID = g.accountID
 	ev.RequestContext.APIID = g.apiID
+	ev.RequestContext.Authorizer = authz
 	requestID := ev.RequestContext.RequestID
 	log := g.log.With("route", rt.key, "path", r.URL.Path, "requestId", requestID)
 	if n := eventSize(ev); n > maxInvokePayload {
