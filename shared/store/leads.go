@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -206,10 +207,16 @@ func (s *Store) leadItem(tk *vault.TenantKey, l domain.Lead, sealed []byte) map[
 		"src": str(string(l.Source)), "spam": &types.AttributeValueMemberBOOL{Value: l.Spam},
 		"subj": str(l.SubjectID), "pd": bin(sealed),
 	}
-	if v := emailIndexValue(tk, l.Personal.Email); v != "" {
+	// The subject ID already holds the blind index it was derived from (see SubjectID): reuse it
+	// rather than compute the HMAC twice on every intake.
+	if bi, ok := strings.CutPrefix(l.SubjectID, "e."); ok && l.Personal.Email != "" {
+		item[AttrEmailBI] = str("T#" + l.TenantID + "#E#" + bi)
+	} else if v := emailIndexValue(tk, l.Personal.Email); v != "" {
 		item[AttrEmailBI] = str(v)
 	}
-	if v := phoneIndexValue(tk, l.Personal.Phone); v != "" {
+	if bi, ok := strings.CutPrefix(l.SubjectID, "p."); ok && l.Personal.Phone != "" {
+		item[AttrPhoneBI] = str("T#" + l.TenantID + "#P#" + bi)
+	} else if v := phoneIndexValue(tk, l.Personal.Phone); v != "" {
 		item[AttrPhoneBI] = str(v)
 	}
 	if c := l.Consent; c != nil {
