@@ -61,11 +61,11 @@ func (s *Store) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campai
 		in.KeyConditionExpression = aws.String("camp = :c AND ct <= :to")
 	}
 	if !p.From.IsZero() {
-		in.ExpressionAttributeValues[":from"] = str(p.From.UTC().Format(time.RFC3339Nano))
+		in.ExpressionAttributeValues[":from"] = str(sortKeyTime(p.From))
 	}
 	if !p.To.IsZero() {
 		// ct is "<createdAt>#<id>": everything created before To sorts below To itself.
-		in.ExpressionAttributeValues[":to"] = str(p.To.UTC().Format(time.RFC3339Nano))
+		in.ExpressionAttributeValues[":to"] = str(sortKeyTime(p.To))
 	}
 	if len(in.ExpressionAttributeNames) == 0 {
 		in.ExpressionAttributeNames = nil

@@ -167,3 +167,28 @@ func mustWrapped(b *testing.B, st *store.Store) []byte {
 	}
 	return ten.WrappedKey
 }
+
+func TestLeadsByCampaign_orderWithinASecond(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	second := time.Date(2026, 11, 23, 12, 0, 5, 0, time.UTC)
+	whole := putCampaignLead(t, f.st, f.a, "spring", "whole@example.dk", second)                           // …:05.000000000
+	later := putCampaignLead(t, f.st, f.a, "spring", "later@example.dk", second.Add(100*time.Millisecond)) // …:05.1
+	page, _, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{})
+	if err != nil || len(page) != 2 || page[0].ID != later.ID || page[1].ID != whole.ID {
+		t.Errorf("LeadsByCampaign() order = %v, %v; want the .1 s lead before the whole-second one", ids(page), err)
+	}
+	// [From, To): the lead at To itself is outside.
+	before, _, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{To: second.Add(100 * time.Millisecond)})
+	if err != nil || len(before) != 1 || before[0].ID != whole.ID {
+		t.Errorf("LeadsByCampaign(To = later's time) = %v, %v; want only the earlier lead", ids(before), err)
+	}
+}
+
+func ids(leads []domain.Lead) []string {
+	out := make([]string, len(leads))
+	for i, l := range leads {
+		out[i] = l.ID
+	}
+	return out
+}

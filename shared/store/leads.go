@@ -196,13 +196,19 @@ func (s *Store) EarlierSubmission(ctx context.Context, tenant string, idem Idemp
 	return id, err
 }
 
+// sortTime formats times in sort keys: fixed width, so that string order is time order (RFC 3339 with
+// nanoseconds drops trailing zeros, and "05Z" would sort after "05.1Z").
+const sortTime = "2006-01-02T15:04:05.000000000Z"
+
+func sortKeyTime(t time.Time) string { return t.UTC().Format(sortTime) }
+
 func (s *Store) leadItem(tk *vault.TenantKey, l domain.Lead, sealed []byte) map[string]types.AttributeValue {
 	created := l.CreatedAt.UTC().Format(time.RFC3339Nano)
 	item := map[string]types.AttributeValue{
 		AttrPK: str(leadPK(l.TenantID, l.ID)), AttrSK: str(skLead),
 		"v": num(1), "tenant": str(l.TenantID), "id": str(l.ID), "form": str(l.FormID), "campaign": str(l.CampaignID),
 		AttrCampaign: str("T#" + l.TenantID + "#C#" + l.CampaignID),
-		AttrCreated:  str(created + "#" + l.ID),
+		AttrCreated:  str(sortKeyTime(l.CreatedAt) + "#" + l.ID),
 		"createdAt":  str(created), AttrExpiresAt: num(l.ExpiresAt.Unix()),
 		"src": str(string(l.Source)), "spam": &types.AttributeValueMemberBOOL{Value: l.Spam},
 		"subj": str(l.SubjectID), "pd": bin(sealed),
