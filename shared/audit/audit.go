@@ -1,0 +1,592 @@
+// Package audit keeps an append-only, hash-chained audit trail per tenant in the one table (obligations
+// M4/S15): every read, export, change or deletion of personal data, every admin action and every failed
+// authorization is one Record.
+//
+// Records hold no personal data: actor and target are IDs or blind-index hashes, Purpose is free text the
+// caller is responsible for keeping free of personal data, and SourceIP is stored as given (the caller
+// decides whether to pseudonymise it).
+//
+// # Storage
+//
+// All of a tenant's trail lives in one partition, pk = "T#<tenant>#AUDIT":
+//
+//	sk = "HEAD"                                 seq, hash, at of the newest record (never expires)
+//	sk = "R#<at, UTC, fixed 9-digit nanos>#<seq, 12 digits>"   one record, expiresAt = at + retention
+//
+// The time comes first in the record's sort key so that List can select a time range with the key
+// condition; Append assigns at ≥ the previous record's at under the head's condition, so sort-key order is
+// also sequence order and Verify walks the chain with one ascending Query.
+//
+// # Append-only
+//
+// Append writes the record (attribute_not_exists) and advances the head (seq = previous seq) in one
+// TransactWriteItems, so concurrent appenders can never fork or reorder the chain. The code never updates
+// or deletes a record; on AWS the functions' IAM policy must allow only PutItem/TransactWriteItems (Put,
+// Update of the HEAD item) and Query on the audit partitions — no DeleteItem, no UpdateItem of records —
+// so the trail is append-only by permission, and Verify detects anything changed behind IAM's back.
+//
+// # Hash
+//
+// Hash = hex(SHA-256(canonical encoding)), where the canonical encoding is the version tag "leadvault.audit.v1"
+// followed by each of Tenant, ActorID, ActorRole, Action, len(Targets), each target, Purpose, RequestID,
+// SourceIP, GrantID, At (UTC, fixed 9-digit nanoseconds), Seq, PrevHash, every one written as
+// "<decimal byte length>:<bytes>". The length prefixes make the encoding unambiguous.
+//
+// # Expiry
+//
+// Records expire by TTL after the retention (default five years). An expired record is treated as absent
+// whether or not DynamoDB has deleted it yet. Since records expire oldest first, the chain's expired part is
+// a prefix: Verify starts at the lowest remaining sequence number (Report.StartSeq) and checks continuity from
+// there. The link from that record to its expired predecessor cannot be checked, so removing the oldest
+// remaining records is indistinguishable from their expiry; every other deletion shows as a gap, and
+// removing the newest ones as a missing tail against the head.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/shared/store"
+)
+
+// DynamoDB is the part of the DynamoDB API the audit log uses.
+type DynamoDB interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+var _ DynamoDB = (*dynamodb.Client)(nil)
+
+// Errors callers match with errors.Is.
+var (
+	ErrInvalid    = errors.New("invalid audit record")
+	ErrBadCursor  = errors.New("invalid page cursor")
+	ErrContention = errors.New("audit chain busy: too many concurrent appends")
+)
+
+// DefaultRetention is how long records are kept when New is given 0: five years, leap days included.
+const DefaultRetention = (5*365 + 2) * 24 * time.Hour
+
+// MaxPage is the largest page List returns; DefaultPage is used when Query.Limit is 0.
+const (
+	MaxPage     = 100
+	DefaultPage = 50
+)
+
+// Field limits. Records are small and hold identifiers, not content.
+const (
+	maxField   = 256  // IDs, role, action, request ID, IP, grant
+	maxPurpose = 1024 // free text
+	maxTargets = 100
+)
+
+// Record is one audited event.
+type Record struct {
+	Tenant, ActorID, ActorRole, Action string
+	// Targets are IDs of what was touched: lead, form or campaign IDs, blind-index hashes.
+	Targets                               []string
+	Purpose, RequestID, SourceIP, GrantID string
+	// At is when it happened; Append sets it to now when zero and never lets it go back in time.
+	At time.Time
+	// Seq is assigned by Append: 1, 2, 3 … per tenant.
+	Seq int64
+	// PrevHash is the Hash of record Seq-1 ("" for Seq 1).
+	PrevHash string
+	// Hash is the hex SHA-256 over the canonical encoding of every field above (see the package comment).
+	Hash string
+}
+
+// Query selects records for List. Records are returned newest first.
+type Query struct {
+	From, To time.Time // At in [From, To); zero = unbounded
+	Actor    string    // ActorID equals
+	Action   string    // Action equals
+	Target   string    // Targets contains
+	Limit    int       // 1-MaxPage, default DefaultPage
+	Cursor   string    // from the previous page
+}
+
+// Report is the result of Verify.
+type Report struct {
+	// Records is how many unexpired records were walked.
+	Records int64
+	// StartSeq and LastSeq are the lowest and highest sequence numbers seen (0 when there are none).
+	// StartSeq > 1 means the older records have expired.
+	StartSeq, LastSeq int64
+	// HeadSeq is the head's sequence number when Verify started.
+	HeadSeq int64
+	// FirstBad is the first sequence number at which the chain is broken; 0 means intact.
+	FirstBad int64
+	// Problem describes the first break, e.g. "gap at 17", "hash mismatch at 42", "prev-hash mismatch at 9".
+	Problem string
+}
+
+// Intact reports whether Verify found no problem.
+func (r Report) Intact() bool { return r.FirstBad == 0 && r.Problem == "" }
+
+// Log appends to and reads the audit trail.
+type Log struct {
+	db        DynamoDB
+	table     string
+	retention time.Duration
+	now       func() time.Time
+	attempts  int
+}
+
+// New returns a Log on the named table; retention 0 means DefaultRetention.
+func New(db DynamoDB, table string, retention time.Duration) *Log {
+	if retention <= 0 {
+		retention = DefaultRetention
+	}
+	return &Log{db: db, table: table, retention: retention, now: time.Now, attempts: 30}
+}
+
+// WithClock returns a copy of the log that reads time from now (tests of expiry).
+func (l *Log) WithClock(now func() time.Time) *Log {
+	c := *l
+	c.now = now
+	return &c
+}
+
+const (
+	skHead    = "HEAD"
+	skRecord  = "R#"
+	skRecEnd  = "R$" // sorts after every "R#…"
+	timeFmt   = "2006-01-02T15:04:05.000000000Z"
+	hashLabel = "leadvault.audit.v1"
+)
+
+func partition(tenant string) string { return "T#" + tenant + "#AUDIT" }
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeFmt) }
+
+func recordSK(at time.Time, seq int64) string {
+	return fmt.Sprintf("%s%s#%012d", skRecord, formatTime(at), seq)
+}
+
+// Attribute names of a record item.
+const (
+	attrSeq     = "seq"
+	attrHash    = "hash"
+	attrPrev    = "prev"
+	attrAt      = "at"
+	attrActor   = "actor"
+	attrRole    = "role"
+	attrAction  = "action"
+	attrTargets = "targets"
+	attrPurpose = "purpose"
+	attrReq     = "req"
+	attrIP      = "ip"
+	attrGrant   = "grant"
+)
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{store.AttrPK: str(pk), store.AttrSK: str(sk)}
+}
+
+func getS(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func getN(item map[string]types.AttributeValue, name string) int64 {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func (l *Log) expired(item map[string]types.AttributeValue) bool {
+	exp := getN(item, store.AttrExpiresAt)
+	return exp != 0 && exp <= l.now().Unix()
+}
+
+// HashRecord returns the hash of r over its canonical encoding (r.Hash itself is not included).
+func HashRecord(r Record) string {
+	var b strings.Builder
+	field := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	field(hashLabel)
+	field(r.Tenant)
+	field(r.ActorID)
+	field(r.ActorRole)
+	field(r.Action)
+	field(strconv.Itoa(len(r.Targets)))
+	for _, t := range r.Targets {
+		field(t)
+	}
+	field(r.Purpose)
+	field(r.RequestID)
+	field(r.SourceIP)
+	field(r.GrantID)
+	field(formatTime(r.At))
+	field(strconv.FormatInt(r.Seq, 10))
+	field(r.PrevHash)
+	sum := sha256.Sum256([]byte(b.String()))
+	return hex.EncodeToString(sum[:])
+}
+
+func validTenant(t string) bool { return t != "" && len(t) <= maxField && !strings.Contains(t, "#") }
+
+func validate(r Record) error {
+	switch {
+	case !validTenant(r.Tenant):
+		return fmt.Errorf("%w: tenant %q", ErrInvalid, r.Tenant)
+	case r.Action == "":
+		return fmt.Errorf("%w: no action", ErrInvalid)
+	case len(r.Purpose) > maxPurpose:
+		return fmt.Errorf("%w: purpose longer than %d bytes", ErrInvalid, maxPurpose)
+	case len(r.Targets) > maxTargets:
+		return fmt.Errorf("%w: more than %d targets", ErrInvalid, maxTargets)
+	}
+	for name, v := range map[string]string{"actor": r.ActorID, "role": r.ActorRole, "action": r.Action,
+		"request ID": r.RequestID, "source IP": r.SourceIP, "grant": r.GrantID} {
+		if len(v) > maxField {
+			return fmt.Errorf("%w: %s longer than %d bytes", ErrInvalid, name, maxField)
+		}
+	}
+	for _, t := range r.Targets {
+		if t == "" || len(t) > maxField {
+			return fmt.Errorf("%w: target %q", ErrInvalid, t)
+		}
+	}
+	return nil
+}
+
+type head struct {
+	seq  int64
+	hash string
+	at   time.Time
+}
+
+func (l *Log) readHead(ctx context.Context, tenant string) (head, error) {
+	out, err := l.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &l.table, Key: key(partition(tenant), skHead), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return head{}, err
+	}
+	return decodeHead(out.Item), nil
+}
+
+func decodeHead(item map[string]types.AttributeValue) head {
+	if item == nil {
+		return head{}
+	}
+	at, _ := time.Parse(time.RFC3339Nano, getS(item, attrAt))
+	return head{seq: getN(item, attrSeq), hash: getS(item, attrHash), at: at}
+}
+
+// Append adds r to the end of its tenant's chain and returns it as stored, with Seq, PrevHash, Hash and At
+// assigned. At is r.At (now when zero), raised to the previous record's At if earlier, so that the chain is
+// in time order. Concurrent appends to one tenant are serialised by the head's condition and retried with
+// backoff; after too many lost races Append fails with ErrContention.
+func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
+	if err := validate(r); err != nil {
+		return Record{}, err
+	}
+	r.Targets = append([]string(nil), r.Targets...)
+	if r.At.IsZero() {
+		r.At = l.now()
+	}
+	r.At = r.At.UTC().Round(0)
+	at := r.At
+	pk := partition(r.Tenant)
+	h, err := l.readHead(ctx, r.Tenant)
+	if err != nil {
+		return Record{}, fmt.Errorf("append audit record of %s: read head: %w", r.Tenant, err)
+	}
+	for attempt := 0; ; attempt++ {
+		r.Seq, r.PrevHash, r.At = h.seq+1, h.hash, at
+		if r.At.Before(h.at) {
+			r.At = h.at
+		}
+		r.Hash = HashRecord(r)
+		headUpdate := &types.Update{
+			TableName:                &l.table,
+			Key:                      key(pk, skHead),
+			UpdateExpression:         aws.String("SET #seq = :seq, #hash = :hash, #at = :at"),
+			ExpressionAttributeNames: map[string]string{"#seq": attrSeq, "#hash": attrHash, "#at": attrAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":seq": num(r.Seq), ":hash": str(r.Hash), ":at": str(r.At.Format(time.RFC3339Nano)),
+			},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}
+		if h.seq == 0 {
+			headUpdate.ConditionExpression = aws.String("attribute_not_exists(pk)")
+		} else {
+			headUpdate.ConditionExpression = aws.String("#seq = :prev")
+			headUpdate.ExpressionAttributeValues[":prev"] = num(h.seq)
+		}
+		_, err := l.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: &l.table, Item: l.item(r), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Update: headUpdate},
+		}})
+		if err == nil {
+			return r, nil
+		}
+		var cancelled *types.TransactionCanceledException
+		var conflict *types.TransactionConflictException
+		if !errors.As(err, &cancelled) && !errors.As(err, &conflict) {
+			return Record{}, fmt.Errorf("append audit record of %s: %w", r.Tenant, err)
+		}
+		if attempt+1 >= l.attempts {
+			return Record{}, fmt.Errorf("append audit record of %s: %w (%d attempts): %w", r.Tenant, ErrContention, attempt+1, err)
+		}
+		// Another appender won or is writing: back off, then continue from the head as it is now (as the
+		// failed condition returned it, else read again).
+		if err := sleep(ctx, attempt); err != nil {
+			return Record{}, fmt.Errorf("append audit record of %s: %w", r.Tenant, err)
+		}
+		if cancelled != nil && len(cancelled.CancellationReasons) == 2 && cancelled.CancellationReasons[1].Item != nil {
+			h = decodeHead(cancelled.CancellationReasons[1].Item)
+		} else if h, err = l.readHead(ctx, r.Tenant); err != nil {
+			return Record{}, fmt.Errorf("append audit record of %s: read head: %w", r.Tenant, err)
+		}
+	}
+}
+
+// sleep waits a jittered, exponentially growing time (2 ms doubling, at most 200 ms) or until ctx is done.
+func sleep(ctx context.Context, attempt int) error {
+	d := min(2*time.Millisecond<<min(attempt, 7), 200*time.Millisecond)
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (l *Log) item(r Record) map[string]types.AttributeValue {
+	item := key(partition(r.Tenant), recordSK(r.At, r.Seq))
+	item[attrSeq] = num(r.Seq)
+	item[attrHash] = str(r.Hash)
+	item[attrAt] = str(formatTime(r.At))
+	item[store.AttrExpiresAt] = num(r.At.Add(l.retention).Unix())
+	for name, v := range map[string]string{attrPrev: r.PrevHash, attrActor: r.ActorID, attrRole: r.ActorRole,
+		attrAction: r.Action, attrPurpose: r.Purpose, attrReq: r.RequestID, attrIP: r.SourceIP, attrGrant: r.GrantID} {
+		if v != "" {
+			item[name] = str(v)
+		}
+	}
+	if len(r.Targets) > 0 {
+		list := make([]types.AttributeValue, len(r.Targets))
+		for i, t := range r.Targets {
+			list[i] = str(t)
+		}
+		item[attrTargets] = &types.AttributeValueMemberL{Value: list}
+	}
+	return item
+}
+
+func decode(tenant string, item map[string]types.AttributeValue) Record {
+	at, _ := time.Parse(time.RFC3339Nano, getS(item, attrAt))
+	r := Record{
+		Tenant: tenant, ActorID: getS(item, attrActor), ActorRole: getS(item, attrRole), Action: getS(item, attrAction),
+		Purpose: getS(item, attrPurpose), RequestID: getS(item, attrReq), SourceIP: getS(item, attrIP),
+		GrantID: getS(item, attrGrant), At: at, Seq: getN(item, attrSeq), PrevHash: getS(item, attrPrev),
+		Hash: getS(item, attrHash),
+	}
+	if l, ok := item[attrTargets].(*types.AttributeValueMemberL); ok {
+		for _, v := range l.Value {
+			if s, ok := v.(*types.AttributeValueMemberS); ok {
+				r.Targets = append(r.Targets, s.Value)
+			}
+		}
+	}
+	return r
+}
+
+// maxQueries bounds the Queries one List call makes when filters discard most of what is read; the page
+// may then be shorter than the limit, with a cursor to continue.
+const maxQueries = 10
+
+// List returns one page of a tenant's records, newest first, with At in [q.From, q.To) — selected by the
+// key condition — and the actor, action and target filters applied as filter expressions. Expired records
+// are never returned. The returned cursor is "" on the last page; it holds only a sort key of the tenant's
+// audit partition, and the partition always comes from tenant, so a cursor cannot reach another tenant.
+// A page may be shorter than the limit (even empty) while the cursor is not "".
+func (l *Log) List(ctx context.Context, tenant string, q Query) ([]Record, string, error) {
+	if !validTenant(tenant) {
+		return nil, "", fmt.Errorf("%w: tenant %q", ErrInvalid, tenant)
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = DefaultPage
+	}
+	limit = min(limit, MaxPage)
+	lo, hi := skRecord, skRecEnd
+	if !q.From.IsZero() {
+		lo = skRecord + formatTime(q.From)
+	}
+	if !q.To.IsZero() {
+		// Every record at or after To sorts above "R#<To>" (its sort key continues with "#<seq>").
+		hi = skRecord + formatTime(q.To)
+	}
+	filter := []string{"(attribute_not_exists(#exp) OR #exp > :now)"}
+	names := map[string]string{"#exp": store.AttrExpiresAt}
+	vals := map[string]types.AttributeValue{
+		":pk": str(partition(tenant)), ":lo": str(lo), ":hi": str(hi), ":now": num(l.now().Unix()),
+	}
+	if q.Actor != "" {
+		filter = append(filter, "#actor = :actor")
+		names["#actor"], vals[":actor"] = attrActor, str(q.Actor)
+	}
+	if q.Action != "" {
+		filter = append(filter, "#action = :action")
+		names["#action"], vals[":action"] = attrAction, str(q.Action)
+	}
+	if q.Target != "" {
+		filter = append(filter, "contains(#targets, :target)")
+		names["#targets"], vals[":target"] = attrTargets, str(q.Target)
+	}
+	var start map[string]types.AttributeValue
+	if q.Cursor != "" {
+		sk, err := openCursor(q.Cursor)
+		if err != nil || sk <= lo || sk >= hi {
+			return nil, "", ErrBadCursor
+		}
+		start = key(partition(tenant), sk)
+	}
+	var recs []Record
+	for range maxQueries {
+		out, err := l.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 &l.table,
+			ConsistentRead:            aws.Bool(true),
+			ScanIndexForward:          aws.Bool(false),
+			KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
+			FilterExpression:          aws.String(strings.Join(filter, " AND ")),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: vals,
+			ExclusiveStartKey:         start,
+			Limit:                     aws.Int32(int32(limit - len(recs))),
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("list audit records of %s: %w", tenant, err)
+		}
+		for _, it := range out.Items {
+			recs = append(recs, decode(tenant, it))
+		}
+		start = out.LastEvaluatedKey
+		if start == nil || len(recs) >= limit {
+			break
+		}
+	}
+	if start == nil {
+		return recs, "", nil
+	}
+	return recs, sealCursor(getS(start, store.AttrSK)), nil
+}
+
+func sealCursor(sk string) string { return base64.RawURLEncoding.EncodeToString([]byte(sk)) }
+
+func openCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !strings.HasPrefix(string(b), skRecord) {
+		return "", ErrBadCursor
+	}
+	return string(b), nil
+}
+
+// Verify walks a tenant's whole chain in sequence order and reports the first break: a missing record
+// ("gap at N"), a record whose content does not match its hash ("hash mismatch at N"), a record that does
+// not link to its predecessor ("prev-hash mismatch at N"), a record stored under a key that does not match
+// its content ("key mismatch at N"), a repeated or reordered sequence number ("out of order at N"), or
+// records missing after the last one found while the newest should not yet have expired ("missing tail at N"). The walk starts at the lowest unexpired
+// record (Report.StartSeq); see the package comment on expiry. It costs one GetItem and one Query per 1 MB
+// of records.
+func (l *Log) Verify(ctx context.Context, tenant string) (Report, error) {
+	if !validTenant(tenant) {
+		return Report{}, fmt.Errorf("%w: tenant %q", ErrInvalid, tenant)
+	}
+	// The head first: records appended during the walk then only extend what is checked.
+	h, err := l.readHead(ctx, tenant)
+	if err != nil {
+		return Report{}, fmt.Errorf("verify audit chain of %s: read head: %w", tenant, err)
+	}
+	rep := Report{HeadSeq: h.seq}
+	bad := func(seq int64, problem string) {
+		if rep.FirstBad == 0 {
+			rep.FirstBad, rep.Problem = seq, fmt.Sprintf("%s at %d", problem, seq)
+		}
+	}
+	var prev *Record
+	var start map[string]types.AttributeValue
+	for {
+		out, err := l.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:              &l.table,
+			ConsistentRead:         aws.Bool(true),
+			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :r)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":pk": str(partition(tenant)), ":r": str(skRecord),
+			},
+			ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return Report{}, fmt.Errorf("verify audit chain of %s: %w", tenant, err)
+		}
+		for _, it := range out.Items {
+			if l.expired(it) {
+				continue
+			}
+			r := decode(tenant, it)
+			rep.Records++
+			switch {
+			case prev == nil:
+				rep.StartSeq = r.Seq
+				if r.Seq == 1 && r.PrevHash != "" {
+					bad(r.Seq, "prev-hash mismatch")
+				}
+			case r.Seq > prev.Seq+1:
+				bad(prev.Seq+1, "gap")
+			case r.Seq <= prev.Seq:
+				bad(r.Seq, "out of order")
+			case r.PrevHash != prev.Hash:
+				bad(r.Seq, "prev-hash mismatch")
+			}
+			if HashRecord(r) != r.Hash {
+				bad(r.Seq, "hash mismatch")
+			}
+			if getS(it, store.AttrSK) != recordSK(r.At, r.Seq) {
+				bad(r.Seq, "key mismatch")
+			}
+			rep.LastSeq = r.Seq
+			prev = &r
+		}
+		if start = out.LastEvaluatedKey; start == nil {
+			break
+		}
+	}
+	// The newest records are missing unless the head's record has itself expired (an idle trail).
+	if rep.LastSeq < h.seq && h.at.Add(l.retention).After(l.now()) {
+		bad(rep.LastSeq+1, "missing tail")
+	}
+	return rep, nil
+}
