@@ -105,6 +105,10 @@ deploy: node_modules/.installed build ## Deploy STAGE (staging or production) to
 invoke: ## Run one function locally with an event: make invoke FN=intake EVENT=events/intake/urlencoded.json
 	$(GO) run ./infra/local/invoke -fn $(FN) -event $(EVENT)
 
+.PHONY: token
+token: ## Mint a controller-API token from the running stack: make token ROLE=member TENANT=demo NAME=alice
+	$(GO) run ./infra/local/token -role $(or $(ROLE),admin) -tenant $(or $(TENANT),demo) $(if $(NAME),-user $(NAME))
+
 .PHONY: clean
 clean: ## Remove build output and local data.
 	rm -rf dist cdk.out .leadvault

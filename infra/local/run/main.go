@@ -45,6 +45,10 @@ func run() error {
 	if err := s.WriteEnv(".leadvault/env"); err != nil {
 		return fmt.Errorf("write .leadvault/env: %w", err)
 	}
+	token, err := s.AdminToken()
+	if err != nil {
+		return fmt.Errorf("mint admin token: %w", err)
+	}
 	sb := s.Standins
 	fmt.Printf(`Leadvault is running locally (data in .leadvault/data, stand-in output in .leadvault/standins.log).
 
@@ -54,11 +58,14 @@ func run() error {
   Inbound mail      smtp://%[8]s  (mail to demo-contact@%[9]s becomes a lead)
   Sent mail (SES)   %[2]s
   AWS endpoint      %[3]s   (DynamoDB %[4]s, KMS %[5]s, S3 %[6]s, SES %[7]s)
-  Schedules         sweeper hourly (sent-mail copies older than 24 h)
+  Token issuer      %[10]s  (JWKS at %[10]s/.well-known/jwks.json; Cognito's stand-in)
+  Admin token       demo tenant, 12 h:  %[11]s
+  More tokens       make token ROLE=member TENANT=demo NAME=alice
+  Schedules         sweeper hourly (sent-mail copies and raw mail older than 24 h)
   Functions         make invoke FN=intake EVENT=events/intake/urlencoded.json
 
 Ctrl-C stops everything.
-`, s.GatewayURL, sb.SESStoreURL, sb.Endpoint, sb.DynamoDBURL, sb.KMSURL, sb.S3URL, sb.SESURL, s.SMTPAddr, stack.InboundDomain)
+`, s.GatewayURL, sb.SESStoreURL, sb.Endpoint, sb.DynamoDBURL, sb.KMSURL, sb.S3URL, sb.SESURL, s.SMTPAddr, stack.InboundDomain, s.Issuer.URL(), token)
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
 	return nil

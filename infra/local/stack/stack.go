@@ -5,6 +5,7 @@ package stack
 
 import (
 	"context"
+	"crypto/rsa"
 	"embed"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"leadvault/infra/local/awsclients"
+	"leadvault/infra/local/devissuer"
 	"leadvault/infra/local/gateway"
 	"leadvault/infra/local/sesinbound"
 	"leadvault/infra/local/smtpd"
@@ -60,6 +62,10 @@ const (
 	DefaultAddr     = "127.0.0.1:8080"
 	// IntakeRoute is the HTTP API route of the intake function, as in infra/stacks.
 	IntakeRoute = "/v1/forms/{formID}/submissions"
+	// IssuerPath is where the development token issuer (Cognito's stand-in) lives on the gateway.
+	IssuerPath = "/local-issuer"
+	// IssuerKeyFile names the issuer's signing key inside the data directory.
+	IssuerKeyFile = "devissuer.pem"
 )
 
 // Options configure a local stack.
@@ -88,6 +94,10 @@ type Stack struct {
 	Store    *store.Store
 	Vault    *vault.Vault
 	Sweeper  *sweep.Sweeper
+	// Issuer mints tokens as Cognito would for the controller API; its JWKS is served by the gateway.
+	Issuer *devissuer.Issuer
+	// IssuerKey is the path of the issuer's key when data persists ("" otherwise).
+	IssuerKey string
 
 	server *http.Server
 	smtp   *smtpd.Server
@@ -175,9 +185,23 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	s.SMTPAddr = s.smtp.Addr()
 
+	var key *rsa.PrivateKey
+	if o.DataDir != "" {
+		s.IssuerKey = filepath.Join(o.DataDir, IssuerKeyFile)
+		if key, err = devissuer.LoadOrCreateKey(s.IssuerKey); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	if s.Issuer, err = devissuer.New(s.GatewayURL+IssuerPath, key); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
 	api := gateway.New([]gateway.Route{{Method: "ANY", Path: IntakeRoute, Handler: intakeHandler.Handle}}, gateway.Options{Log: o.Log})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
+	mux.Handle(IssuerPath+"/", s.Issuer.Handler())
 	mux.Handle("/demo/", demoPages())
 	mux.Handle("/{$}", http.RedirectHandler("/demo/", http.StatusFound))
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -279,11 +303,18 @@ func demoPages() http.Handler {
 	})
 }
 
+// AdminToken mints an access token for the demo tenant's admin, valid for 12 hours.
+func (s *Stack) AdminToken() (string, error) {
+	return s.Issuer.Mint(devissuer.Claims{Subject: "demo-admin", Username: "demo-admin", TenantID: DemoTenant,
+		Groups: []string{"admin"}, ExpiresIn: 12 * time.Hour})
+}
+
 // WriteEnv writes the environment a function needs to reach this stack (used by `make invoke`).
 func (s *Stack) WriteEnv(path string) error {
 	lines := append(s.Standins.Env(),
 		"LEADVAULT_STAGE=local", "LEADVAULT_TABLE="+Table, "LEADVAULT_SENT_BUCKET="+SentBucket,
-		"LEADVAULT_NOTIFY_FROM="+NotifyFrom, "LEADVAULT_INBOUND_BUCKET="+InboundBucket, "LEADVAULT_INBOUND_DOMAIN="+InboundDomain)
+		"LEADVAULT_NOTIFY_FROM="+NotifyFrom, "LEADVAULT_INBOUND_BUCKET="+InboundBucket, "LEADVAULT_INBOUND_DOMAIN="+InboundDomain,
+		"LEADVAULT_LOCAL_ISSUER="+s.Issuer.URL(), "LEADVAULT_LOCAL_ISSUER_KEY="+s.IssuerKey)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

@@ -201,3 +201,28 @@ func TestStack_inboundMail(t *testing.T) {
 		t.Errorf("RCPT to another domain accepted; want refused")
 	}
 }
+
+func TestStack_tokenIssuer(t *testing.T) {
+	var disc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	resp, err := http.Get(local.GatewayURL + stack.IssuerPath + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&disc)
+	resp.Body.Close()
+	if err != nil || disc.Issuer != local.GatewayURL+stack.IssuerPath || !strings.HasSuffix(disc.JWKSURI, "/.well-known/jwks.json") {
+		t.Fatalf("discovery = %+v, %v; want this gateway's issuer", disc, err)
+	}
+	jwks, err := http.Get(disc.JWKSURI)
+	if err != nil || jwks.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %v, %v", disc.JWKSURI, jwks, err)
+	}
+	jwks.Body.Close()
+	tok, err := local.AdminToken()
+	if err != nil || strings.Count(tok, ".") != 2 {
+		t.Errorf("AdminToken() = %q, %v; want a JWT", tok, err)
+	}
+}

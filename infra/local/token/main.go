@@ -1,0 +1,85 @@
+// Command token mints an access token from the development issuer of the stack `make run` started, as
+// Cognito would for a user of the controller API:
+//
+//	make token ROLE=member TENANT=demo NAME=alice
+//	go run ./infra/local/token -role support -user bob          (processor staff: no tenant)
+package main
+
+import (
+	"bufio"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"leadvault/infra/local/devissuer"
+)
+
+func main() {
+	if err := run(os.Args[1:], ".leadvault/env", os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "token:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, envFile string, out io.Writer) error {
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	role := fs.String("role", "admin", "admin, member or support")
+	tenant := fs.String("tenant", "demo", "the user's tenant (ignored for support, who belong to none)")
+	user := fs.String("user", "", "the username (default: <role>-<tenant>)")
+	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch *role {
+	case "admin", "member":
+	case "support":
+		*tenant = ""
+	default:
+		return fmt.Errorf("role %q: want admin, member or support", *role)
+	}
+	if *user == "" {
+		*user = strings.TrimSuffix(*role+"-"+*tenant, "-")
+	}
+	env, err := readEnv(envFile)
+	if err != nil {
+		return fmt.Errorf("start `make run` first: %w", err)
+	}
+	url, keyPath := env["LEADVAULT_LOCAL_ISSUER"], env["LEADVAULT_LOCAL_ISSUER_KEY"]
+	if url == "" || keyPath == "" {
+		return errors.New("the running stack has no persistent issuer key; start it with `make run`")
+	}
+	key, err := devissuer.LoadOrCreateKey(keyPath)
+	if err != nil {
+		return err
+	}
+	iss, err := devissuer.New(url, key)
+	if err != nil {
+		return err
+	}
+	tok, err := iss.Mint(devissuer.Claims{Subject: *user, Username: *user, TenantID: *tenant, Groups: []string{*role}, ExpiresIn: *ttl})
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(out, tok)
+	return err
+}
+
+func readEnv(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	return env, sc.Err()
+}
