@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"leadvault/infra/local/envfile"
 	"leadvault/shared/app"
 	"leadvault/shared/awsconfig"
 	"leadvault/shared/domain"
@@ -42,7 +42,7 @@ func main() {
 	flag.Usage = func() { fmt.Fprintln(os.Stderr, usage) }
 	flag.Parse()
 	if *local {
-		if err := loadEnvFile(".leadvault/env"); err != nil {
+		if err := loadEnvFile(envfile.Path); err != nil {
 			fmt.Fprintln(os.Stderr, "ops: start `make run` first:", err)
 			os.Exit(1)
 		}
@@ -123,19 +123,16 @@ func first(args []string, n int) []string {
 	return args[:n]
 }
 
-// loadEnvFile sets KEY=VALUE lines from path that are not already set.
+// loadEnvFile sets the variables of the local stack's env file that are not already set.
 func loadEnvFile(path string) error {
-	f, err := os.Open(path)
+	vars, err := envfile.Read(path)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "=")
-		if ok && k != "" && !strings.HasPrefix(k, "#") && os.Getenv(k) == "" {
+	for k, v := range vars {
+		if os.Getenv(k) == "" {
 			os.Setenv(k, v)
 		}
 	}
-	return sc.Err()
+	return nil
 }

@@ -14,7 +14,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -33,6 +32,7 @@ import (
 	"syscall"
 	"time"
 
+	"leadvault/infra/local/envfile"
 	"leadvault/infra/local/runtimeapi"
 )
 
@@ -218,10 +218,10 @@ func functionEnv(root string, environ []string) ([]string, error) {
 			set[k] = v
 		}
 	}
-	envFile := filepath.Join(root, ".leadvault", "env")
+	envFile := filepath.Join(root, envfile.Path)
 	source := "the environment"
 	if set[endpointEnv] == "" {
-		fileVars, err := readEnvFile(envFile)
+		fileVars, err := envfile.Read(envFile)
 		switch {
 		case errors.Is(err, os.ErrNotExist):
 			return nil, fmt.Errorf("%s is not set and %s does not exist: start the local stack with `make run` first (or set %s)", endpointEnv, envFile, endpointEnv)
@@ -247,32 +247,6 @@ func functionEnv(root string, environ []string) ([]string, error) {
 	}
 	sort.Strings(env)
 	return env, nil
-}
-
-// readEnvFile reads KEY=VALUE lines; blank lines and lines starting with # are skipped.
-func readEnvFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	vars := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("%s:%d: want KEY=VALUE, got %q", path, n, line)
-		}
-		vars[k] = v
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return vars, nil
 }
 
 // checkLocalEndpoint makes sure something listens at the endpoint when it is on the loopback

@@ -6,7 +6,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,10 +15,11 @@ import (
 	"time"
 
 	"leadvault/infra/local/devissuer"
+	"leadvault/infra/local/envfile"
 )
 
 func main() {
-	if err := run(os.Args[1:], ".leadvault/env", os.Stdout); err != nil {
+	if err := run(os.Args[1:], envfile.Path, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "token:", err)
 		os.Exit(1)
 	}
@@ -44,7 +44,7 @@ func run(args []string, envFile string, out io.Writer) error {
 	if *user == "" {
 		*user = strings.TrimSuffix(*role+"-"+*tenant, "-")
 	}
-	env, err := readEnv(envFile)
+	env, err := envfile.Read(envFile)
 	if err != nil {
 		return fmt.Errorf("start `make run` first: %w", err)
 	}
@@ -66,20 +66,4 @@ func run(args []string, envFile string, out io.Writer) error {
 	}
 	_, err = fmt.Fprintln(out, tok)
 	return err
-}
-
-func readEnv(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			env[k] = v
-		}
-	}
-	return env, sc.Err()
 }
