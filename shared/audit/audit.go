@@ -21,8 +21,8 @@
 //
 // Append writes the record (attribute_not_exists) and advances the head (seq = previous seq) in one
 // TransactWriteItems, so concurrent appenders can never fork or reorder the chain. The code never updates
-// or deletes a record; on AWS the functions' IAM policy must allow only PutItem/TransactWriteItems (Put,
-// Update of the HEAD item) and Query on the audit partitions — no DeleteItem, no UpdateItem of records —
+// or deletes an audit item (the head is replaced by a conditional Put), so on AWS the functions' IAM
+// policies deny UpdateItem, DeleteItem and BatchWriteItem on the audit partitions (dynamodb:LeadingKeys),
 // so the trail is append-only by permission, and Verify detects anything changed behind IAM's back.
 //
 // # Hash
@@ -90,7 +90,7 @@ const (
 const (
 	maxField   = 256  // IDs, role, action, request ID, IP, grant
 	maxPurpose = 1024 // free text
-	maxTargets = 100
+	maxTargets = 128  // a full page of 100 leads, plus the collection it came from
 )
 
 // Record is one audited event.
@@ -107,6 +107,9 @@ type Record struct {
 	PrevHash string
 	// Hash is the hex SHA-256 over the canonical encoding of every field above (see the package comment).
 	Hash string
+	// Retention is how long the record is kept: the tenant's setting, or 0 for the log's default. It sets
+	// the record's expiry and is not part of the hash.
+	Retention time.Duration
 }
 
 // Query selects records for List. Records are returned newest first.
@@ -181,6 +184,7 @@ func recordSK(at time.Time, seq int64) string {
 const (
 	attrSeq     = "seq"
 	attrHash    = "hash"
+	attrHeadExp = "recExp"
 	attrPrev    = "prev"
 	attrAt      = "at"
 	attrActor   = "actor"
@@ -281,6 +285,7 @@ type head struct {
 	seq  int64
 	hash string
 	at   time.Time
+	exp  time.Time // when the head's record expires; zero for heads written before it was kept
 }
 
 func (l *Log) readHead(ctx context.Context, tenant string) (head, error) {
@@ -298,7 +303,11 @@ func decodeHead(item map[string]types.AttributeValue) head {
 		return head{}
 	}
 	at, _ := time.Parse(time.RFC3339Nano, getS(item, attrAt))
-	return head{seq: getN(item, attrSeq), hash: getS(item, attrHash), at: at}
+	h := head{seq: getN(item, attrSeq), hash: getS(item, attrHash), at: at}
+	if n := getN(item, attrHeadExp); n > 0 {
+		h.exp = time.Unix(n, 0)
+	}
+	return h
 }
 
 // Append adds r to the end of its tenant's chain and returns it as stored, with Seq, PrevHash, Hash and At
@@ -326,25 +335,30 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 			r.At = h.at
 		}
 		r.Hash = HashRecord(r)
-		headUpdate := &types.Update{
-			TableName:                &l.table,
-			Key:                      key(pk, skHead),
-			UpdateExpression:         aws.String("SET #seq = :seq, #hash = :hash, #at = :at"),
-			ExpressionAttributeNames: map[string]string{"#seq": attrSeq, "#hash": attrHash, "#at": attrAt},
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":seq": num(r.Seq), ":hash": str(r.Hash), ":at": str(r.At.Format(time.RFC3339Nano)),
+		// The head is replaced with a conditional Put, not updated: the functions' IAM policy denies
+		// UpdateItem and DeleteItem on audit partitions, so the trail is append-only by permission.
+		headPut := &types.Put{
+			TableName: &l.table,
+			Item: map[string]types.AttributeValue{
+				store.AttrPK: str(pk), store.AttrSK: str(skHead),
+				attrSeq: num(r.Seq), attrHash: str(r.Hash), attrAt: str(r.At.Format(time.RFC3339Nano)),
+				// The head remembers when its record expires, for Verify's missing-tail check under
+				// per-tenant retention.
+				attrHeadExp: num(l.expiry(r).Unix()),
 			},
+			ExpressionAttributeNames:            map[string]string{"#seq": attrSeq},
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}
 		if h.seq == 0 {
-			headUpdate.ConditionExpression = aws.String("attribute_not_exists(pk)")
+			headPut.ConditionExpression = aws.String("attribute_not_exists(pk)")
+			headPut.ExpressionAttributeNames = nil
 		} else {
-			headUpdate.ConditionExpression = aws.String("#seq = :prev")
-			headUpdate.ExpressionAttributeValues[":prev"] = num(h.seq)
+			headPut.ConditionExpression = aws.String("#seq = :prev")
+			headPut.ExpressionAttributeValues = map[string]types.AttributeValue{":prev": num(h.seq)}
 		}
 		_, err := l.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &l.table, Item: l.item(r), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
-			{Update: headUpdate},
+			{Put: headPut},
 		}})
 		if err == nil {
 			return r, nil
@@ -370,6 +384,14 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 	}
 }
 
+// expiry is when r expires: after its own retention, or the log's.
+func (l *Log) expiry(r Record) time.Time {
+	if r.Retention > 0 {
+		return r.At.Add(r.Retention)
+	}
+	return r.At.Add(l.retention)
+}
+
 // sleep waits a jittered, exponentially growing time (2 ms doubling, at most 200 ms) or until ctx is done.
 func sleep(ctx context.Context, attempt int) error {
 	d := min(2*time.Millisecond<<min(attempt, 7), 200*time.Millisecond)
@@ -389,7 +411,7 @@ func (l *Log) item(r Record) map[string]types.AttributeValue {
 	item[attrSeq] = num(r.Seq)
 	item[attrHash] = str(r.Hash)
 	item[attrAt] = str(formatTime(r.At))
-	item[store.AttrExpiresAt] = num(r.At.Add(l.retention).Unix())
+	item[store.AttrExpiresAt] = num(l.expiry(r).Unix())
 	for name, v := range map[string]string{attrPrev: r.PrevHash, attrActor: r.ActorID, attrRole: r.ActorRole,
 		attrAction: r.Action, attrPurpose: r.Purpose, attrReq: r.RequestID, attrIP: r.SourceIP, attrGrant: r.GrantID} {
 		if v != "" {
@@ -585,7 +607,11 @@ func (l *Log) Verify(ctx context.Context, tenant string) (Report, error) {
 		}
 	}
 	// The newest records are missing unless the head's record has itself expired (an idle trail).
-	if rep.LastSeq < h.seq && h.at.Add(l.retention).After(l.now()) {
+	exp := h.exp
+	if exp.IsZero() {
+		exp = h.at.Add(l.retention)
+	}
+	if rep.LastSeq < h.seq && exp.After(l.now()) {
 		bad(rep.LastSeq+1, "missing tail")
 	}
 	return rep, nil

@@ -418,3 +418,27 @@ func TestExpiry_notListed(t *testing.T) {
 		t.Errorf("first fresh record has no PrevHash")
 	}
 }
+
+// TestExpiry_perTenantRetention: a record kept for a tenant's shorter retention expires then, and its
+// trail is intact rather than truncated once its newest record has expired.
+func TestExpiry_perTenantRetention(t *testing.T) {
+	f := setup(t)
+	for i := range 2 {
+		r := rec("short", i)
+		r.Retention = 400 * 24 * time.Hour
+		if _, err := f.log.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendN(t, f.log, "default", 2)
+	later := f.log.WithClock(func() time.Time { return time.Now().AddDate(2, 0, 0) })
+	if got := listAll(t, later, "short", audit.Query{}); len(got) != 0 {
+		t.Errorf("List(short) two years on = %v; want none (400-day retention)", seqs(got))
+	}
+	if rep := verify(t, later, "short"); rep != (audit.Report{HeadSeq: 2}) {
+		t.Errorf("Verify(short) two years on = %+v; want %+v", rep, audit.Report{HeadSeq: 2})
+	}
+	if got := listAll(t, later, "default", audit.Query{}); len(got) != 2 {
+		t.Errorf("List(default) two years on = %v; want both (five-year retention)", seqs(got))
+	}
+}

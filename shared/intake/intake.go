@@ -47,8 +47,11 @@ var (
 const (
 	KeyedIdempotencyTTL = 24 * time.Hour   // with an Idempotency-Key header
 	BodyIdempotencyTTL  = 10 * time.Minute // without: the same form and normalised body
-	configTTL           = 30 * time.Second
 )
+
+// ConfigTTL is how long an intake instance reuses a form's configuration and a tenant's record: a form
+// disabled through the controller API may still take submissions on warm instances for this long.
+const ConfigTTL = 30 * time.Second
 
 // Length limits per lead field, in bytes after normalisation.
 var maxLen = map[string]int{
@@ -167,7 +170,7 @@ func (s *Service) Form(ctx context.Context, formID string) (domain.Form, error) 
 	s.mu.Lock()
 	c, ok := s.forms[formID]
 	s.mu.Unlock()
-	if !ok || now.Sub(c.at) > configTTL {
+	if !ok || now.Sub(c.at) > ConfigTTL {
 		f, err := s.store.FormByID(ctx, formID)
 		if errors.Is(err, store.ErrNotFound) {
 			return domain.Form{}, ErrFormNotFound
@@ -191,7 +194,7 @@ func (s *Service) tenantKey(ctx context.Context, tenantID string) (*vault.Tenant
 	s.mu.Lock()
 	c, ok := s.tenants[tenantID]
 	s.mu.Unlock()
-	if !ok || now.Sub(c.at) > configTTL {
+	if !ok || now.Sub(c.at) > ConfigTTL {
 		t, err := s.store.Tenant(ctx, tenantID)
 		if err != nil {
 			return nil, fmt.Errorf("load tenant %s: %w", tenantID, err)

@@ -173,19 +173,58 @@ func openCursor(tk *vault.TenantKey, scope, cursor string) (map[string]types.Att
 	return out, nil
 }
 
-// DeleteLead deletes one lead and its notification record. Its subject key stays while other leads of
-// the subject need it and expires with the last of them; erasing a subject is a separate operation.
+// DeleteLead deletes one lead and its notification record, and gives up the lead's reference to its
+// subject key: when no other lead of the subject is sealed under the key, the same transaction deletes
+// the key (crypto-shredding, E8), so that copies of the lead in backups become unreadable too; a key
+// that other leads of the subject still use stays. A lead that has expired but is not yet removed by TTL
+// is deleted without touching the key: that key may since have been replaced by a new one, to which the
+// lead holds no reference.
 func (s *Store) DeleteLead(ctx context.Context, tenant, leadID string) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Delete: &types.Delete{TableName: &s.table, Key: key(leadPK(tenant, leadID), skLead), ConditionExpression: aws.String("attribute_exists(pk)")}},
-		{Delete: &types.Delete{TableName: &s.table, Key: key(leadPK(tenant, leadID), skNotified)}},
-	}})
-	var cancelled *types.TransactionCanceledException
-	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) > 0 && code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed" {
-		return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, ErrNotFound)
+	for attempt := 0; ; attempt++ {
+		item, err := s.getRaw(ctx, leadPK(tenant, leadID), skLead)
+		if err != nil {
+			return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, err)
+		}
+		if item == nil {
+			return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, ErrNotFound)
+		}
+		subject := getS(item, "subj")
+		items := []types.TransactWriteItem{
+			{Delete: &types.Delete{
+				TableName: &s.table, Key: key(leadPK(tenant, leadID), skLead),
+				// The subject decides which key loses a reference: a rectification in between moves the lead.
+				ConditionExpression:       aws.String("attribute_exists(pk) AND subj = :subj"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":subj": str(subject)},
+			}},
+			{Delete: &types.Delete{TableName: &s.table, Key: key(leadPK(tenant, leadID), skNotified)}},
+		}
+		if !s.expired(item) {
+			keyItem, err := s.getRaw(ctx, subjectPK(tenant, subject), skKey)
+			if err != nil {
+				return fmt.Errorf("delete lead %s/%s: read subject key: %w", tenant, leadID, err)
+			}
+			if op, ok := s.releaseKeyOp(tenant, subject, keyItem, 1); ok {
+				items = append(items, op)
+			}
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return nil
+		}
+		var cancelled *types.TransactionCanceledException
+		if !errors.As(err, &cancelled) || attempt == maxTxAttempts-1 {
+			return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, err)
+		}
+		// The lead or its key changed since they were read (the lead deleted or rectified, a lead of the
+		// same subject stored or deleted), or a concurrent transaction held them: read again and retry.
+		if r := cancelled.CancellationReasons; len(r) == 0 || code(r[0]) != "ConditionalCheckFailed" {
+			if err := backoff(ctx, attempt); err != nil {
+				return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, err)
+			}
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, err)
-	}
-	return nil
 }
+
+// maxTxAttempts bounds the retries of a transaction that lost a race with concurrent writers of the same
+// items.
+const maxTxAttempts = 8

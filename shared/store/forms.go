@@ -116,3 +116,23 @@ func (s *Store) Form(ctx context.Context, tenant, formID string) (domain.Form, e
 	}
 	return f, nil
 }
+
+// Forms lists one page of a tenant's forms in ID order, enabled or not; the cursor works as for Campaigns.
+func (s *Store) Forms(ctx context.Context, tenant string, limit int, cursor string) ([]domain.Form, string, error) {
+	items, next, err := s.pageTenant(ctx, tenant, formSK, limit, cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("list forms of %s: %w", tenant, err)
+	}
+	out := make([]domain.Form, 0, len(items))
+	for _, it := range items {
+		var f domain.Form
+		if err := json.Unmarshal([]byte(getS(it, "cfg")), &f); err != nil {
+			return nil, "", fmt.Errorf("decode form %s/%s: %w", tenant, getS(it, AttrSK), err)
+		}
+		if f.TenantID != tenant {
+			return nil, "", fmt.Errorf("form %s/%s: stored configuration names tenant %s", tenant, f.ID, f.TenantID)
+		}
+		out = append(out, f)
+	}
+	return out, next, nil
+}

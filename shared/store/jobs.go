@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
-
-// BatchWriter is the part of the DynamoDB API that bulk deletion uses.
-type BatchWriter interface {
-	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
-}
 
 // CampaignDeletion is the progress of deleting a campaign with everything in it (E8).
 type CampaignDeletion struct {
@@ -26,21 +22,64 @@ type CampaignDeletion struct {
 
 func jobPK(tenant string) string { return "T#" + tenant + "#JOB" }
 
-// StartCampaignDeletion records a deletion job; the work is done by DeleteCampaignStep, as often as it
-// takes. Starting a job for a campaign that already has one returns the existing job.
+func jobSK(campaign string) string { return "DELCAMP#" + campaign }
+
+// jobQueuePK is the partition of unfinished jobs of all tenants, so that a scheduler finds them with one
+// Query rather than a Scan. Like the form and alias routes it holds no personal data: each item only
+// names a tenant, a campaign and a job.
+const jobQueuePK = "JOBQ"
+
+func jobQueueSK(tenant, campaign string) string { return tenant + "#" + jobSK(campaign) }
+
+// StartCampaignDeletion records a deletion job, queues it and marks the campaign as being deleted, in
+// one transaction; the work is done by DeleteCampaignStep, as often as it takes. A campaign that does
+// not exist fails with ErrNotFound. Starting a job for a campaign that already has a running one returns
+// that job unchanged, so a retried request is harmless; a finished job of an earlier campaign of the same
+// ID is replaced.
 func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, jobID string) (CampaignDeletion, error) {
-	now := s.now().UTC()
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table,
-		Item: map[string]types.AttributeValue{
-			AttrPK: str(jobPK(tenant)), AttrSK: str("DELCAMP#" + campaign), "job": str(jobID), "deleted": num(0),
-			"done": &types.AttributeValueMemberBOOL{Value: false}, "started": str(now.Format(time.RFC3339Nano)),
-			"updated": str(now.Format(time.RFC3339Nano)),
-		},
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
-	})
-	var cond *types.ConditionalCheckFailedException
-	if err != nil && !errors.As(err, &cond) {
+	now := s.now().UTC().Format(time.RFC3339Nano)
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName: &s.table,
+			Item: map[string]types.AttributeValue{
+				AttrPK: str(jobPK(tenant)), AttrSK: str(jobSK(campaign)), "job": str(jobID), "deleted": num(0),
+				"done": &types.AttributeValueMemberBOOL{Value: false}, "started": str(now), "updated": str(now),
+			},
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR done = :true"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{":true": &types.AttributeValueMemberBOOL{Value: true}},
+		}},
+		{Update: &types.Update{
+			TableName: &s.table, Key: key(tenantPK(tenant), campaignSK+campaign),
+			UpdateExpression:    aws.String("SET deleting = :true, job = :job"),
+			ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":true": &types.AttributeValueMemberBOOL{Value: true}, ":job": str(jobID),
+			},
+		}},
+		{Put: &types.Put{
+			TableName: &s.table,
+			Item: map[string]types.AttributeValue{
+				AttrPK: str(jobQueuePK), AttrSK: str(jobQueueSK(tenant, campaign)),
+				"tenant": str(tenant), "campaign": str(campaign), "job": str(jobID),
+			},
+		}},
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var cancelled *types.TransactionCanceledException
+	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == len(items) {
+		switch {
+		case code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
+			// A job is running.
+			return s.CampaignDeletion(ctx, tenant, campaign)
+		case code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
+			// No campaign: a retry after its job finished gets that job.
+			if job, err := s.CampaignDeletion(ctx, tenant, campaign); err == nil && job.Done {
+				return job, nil
+			}
+			return CampaignDeletion{}, fmt.Errorf("start deletion of campaign %s/%s: %w", tenant, campaign, ErrNotFound)
+		}
+	}
+	if err != nil {
 		return CampaignDeletion{}, fmt.Errorf("start deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}
 	return s.CampaignDeletion(ctx, tenant, campaign)
@@ -48,60 +87,365 @@ func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, job
 
 // CampaignDeletion reads a deletion job.
 func (s *Store) CampaignDeletion(ctx context.Context, tenant, campaign string) (CampaignDeletion, error) {
-	item, err := s.get(ctx, jobPK(tenant), "DELCAMP#"+campaign)
+	item, err := s.get(ctx, jobPK(tenant), jobSK(campaign))
 	if err != nil {
 		return CampaignDeletion{}, fmt.Errorf("campaign deletion %s/%s: %w", tenant, campaign, err)
 	}
+	return decodeJob(tenant, campaign, item), nil
+}
+
+func decodeJob(tenant, campaign string, item map[string]types.AttributeValue) CampaignDeletion {
 	started, _ := time.Parse(time.RFC3339Nano, getS(item, "started"))
 	updated, _ := time.Parse(time.RFC3339Nano, getS(item, "updated"))
 	return CampaignDeletion{Tenant: tenant, Campaign: campaign, JobID: getS(item, "job"), Deleted: getN(item, "deleted"),
-		Done: getBool(item, "done"), StartedAt: started, UpdatedAt: updated}, nil
+		Done: getBool(item, "done"), StartedAt: started, UpdatedAt: updated}
 }
 
-// DeleteCampaignStep deletes up to max leads of the campaign (with their notification records) and
-// records the progress; call it until Done. It is safe to run again after a crash: it only ever deletes
-// what is still there. Leads are found through the byCampaign index, which is eventually consistent, so
-// Done is set only after a query finds nothing left.
-func (s *Store) DeleteCampaignStep(ctx context.Context, bw BatchWriter, tenant, campaign string, max int) (CampaignDeletion, error) {
-	deleted := 0
-	for deleted < max {
+// PendingCampaignDeletions returns the unfinished deletion jobs of all tenants, by tenant, then campaign,
+// for a scheduler to run DeleteCampaignStep on. It queries the job queue, never scans; a job leaves the
+// queue in the transaction that finishes it.
+func (s *Store) PendingCampaignDeletions(ctx context.Context) ([]CampaignDeletion, error) {
+	type ref struct{ tenant, campaign string }
+	var refs []ref
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: &s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :q"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":q": str(jobQueuePK)},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list pending campaign deletions: %w", err)
+		}
+		for _, it := range page.Items {
+			refs = append(refs, ref{getS(it, "tenant"), getS(it, "campaign")})
+		}
+	}
+	// The queue entry only names the job; its progress is in the job item.
+	jobs := map[string]map[string]types.AttributeValue{}
+	for start := 0; start < len(refs); start += 100 {
+		var keys []map[string]types.AttributeValue
+		for _, r := range refs[start:min(start+100, len(refs))] {
+			keys = append(keys, key(jobPK(r.tenant), jobSK(r.campaign)))
+		}
+		for attempt := 0; len(keys) > 0; attempt++ {
+			if attempt > 0 {
+				if err := backoff(ctx, attempt); err != nil {
+					return nil, fmt.Errorf("read pending campaign deletions: %w", err)
+				}
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+				s.table: {Keys: keys, ConsistentRead: aws.Bool(true)},
+			}})
+			if err != nil {
+				return nil, fmt.Errorf("read pending campaign deletions: %w", err)
+			}
+			for _, it := range out.Responses[s.table] {
+				jobs[key2(getS(it, AttrPK), getS(it, AttrSK))] = it
+			}
+			keys = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	out := make([]CampaignDeletion, 0, len(refs))
+	for _, r := range refs {
+		if it := jobs[key2(jobPK(r.tenant), jobSK(r.campaign))]; it != nil && !getBool(it, "done") {
+			out = append(out, decodeJob(r.tenant, r.campaign, it))
+		}
+	}
+	return out, nil
+}
+
+// ErrSettling means a campaign deletion found nothing left but may not finish yet (see
+// WithDeletionSettle); step it again later.
+var ErrSettling = errors.New("campaign deletion is waiting for in-flight submissions")
+
+// cascadeWorkers is how many transactions of one page of a campaign's leads DeleteCampaignStep runs at once.
+const cascadeWorkers = 4
+
+// DeleteCampaignStep deletes up to max leads of the campaign, with their notification records and their
+// references to subject keys, and records the progress; call it until Done. Lead deletions and key
+// releases are atomic, in transactions of up to 100 items: a subject key whose last lead goes is deleted
+// with it (crypto-shredding, E8), while a key that leads elsewhere still use stays. It is safe to run
+// again after a crash, or beside another run: it only ever deletes what is still there, and counts what
+// it deleted. Leads are found through the byCampaign index, which is eventually consistent, so Done is
+// set only after a query finds nothing left; the same transaction deletes the campaign item and takes
+// the job off the queue. A step of a done job does nothing. A campaign without a job fails with
+// ErrNotFound.
+func (s *Store) DeleteCampaignStep(ctx context.Context, tenant, campaign string, max int) (CampaignDeletion, error) {
+	job, err := s.CampaignDeletion(ctx, tenant, campaign)
+	if err != nil || job.Done {
+		return job, err
+	}
+	deleted, seen := 0, 0
+	for seen < max {
+		// Only what deletion needs: the lead's key, subject and expiry, not its sealed data.
 		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(IndexByCampaign),
 			KeyConditionExpression:    aws.String("camp = :c"),
+			ProjectionExpression:      aws.String("pk, sk, subj, expiresAt"),
 			ExpressionAttributeValues: map[string]types.AttributeValue{":c": str("T#" + tenant + "#C#" + campaign)},
-			Limit:                     aws.Int32(int32(min(100, max-deleted))),
+			Limit:                     aws.Int32(int32(min(1000, max-seen))),
 		})
 		if err != nil {
-			return CampaignDeletion{}, fmt.Errorf("delete campaign %s/%s: list: %w", tenant, campaign, err)
+			return s.recordFailedStep(ctx, tenant, campaign, deleted, fmt.Errorf("list: %w", err))
 		}
 		if len(out.Items) == 0 {
-			return s.recordDeletion(ctx, tenant, campaign, deleted, true)
-		}
-		var requests []types.WriteRequest
-		for _, it := range out.Items {
-			t, lead, ok := ParseLeadKey(getS(it, AttrPK), getS(it, AttrSK))
-			if !ok || t != tenant {
-				continue
+			if s.now().Before(job.StartedAt.Add(s.settle)) {
+				if deleted > 0 {
+					if job, err = s.recordDeletion(ctx, tenant, campaign, deleted); err != nil {
+						return job, err
+					}
+				}
+				return job, ErrSettling
 			}
-			for _, sk := range []string{skLead, skNotified} {
-				requests = append(requests, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(leadPK(tenant, lead), sk)}})
-			}
+			return s.finishDeletion(ctx, tenant, campaign, deleted)
 		}
-		if err := s.batchWrite(ctx, bw, requests); err != nil {
-			return CampaignDeletion{}, fmt.Errorf("delete campaign %s/%s: %w", tenant, campaign, err)
+		// Stale index entries of leads already deleted count as seen, so that a step always ends.
+		seen += len(out.Items)
+		n, err := s.deleteLeadPage(ctx, tenant, out.Items)
+		deleted += n
+		if err != nil {
+			return s.recordFailedStep(ctx, tenant, campaign, deleted, err)
 		}
-		deleted += len(out.Items)
 	}
-	return s.recordDeletion(ctx, tenant, campaign, deleted, false)
+	return s.recordDeletion(ctx, tenant, campaign, deleted)
 }
 
-func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n int, done bool) (CampaignDeletion, error) {
+// pageLead is a lead as the byCampaign index shows it: enough to delete it, given its subject key.
+type pageLead struct {
+	id, subject string
+	expired     bool
+}
+
+// deleteLeadPage deletes the leads of one page of the byCampaign index and returns how many it deleted.
+// A subject's leads of the page go into one transaction where they fit, since a transaction may touch
+// the subject key only once; those of a subject with more leads than that go into a series of
+// transactions run one after another. The page's subject keys are read once, up front; its
+// transactions run cascadeWorkers at a time.
+func (s *Store) deleteLeadPage(ctx context.Context, tenant string, items []map[string]types.AttributeValue) (int, error) {
+	bySubject := map[string][]pageLead{}
+	var order []string
+	for _, it := range items {
+		t, lead, ok := ParseLeadKey(getS(it, AttrPK), getS(it, AttrSK))
+		if !ok || t != tenant {
+			continue
+		}
+		l := pageLead{id: lead, subject: getS(it, "subj"), expired: s.expired(it)}
+		if _, ok := bySubject[l.subject]; !ok {
+			order = append(order, l.subject)
+		}
+		bySubject[l.subject] = append(bySubject[l.subject], l)
+	}
+	keys := map[string]map[string]types.AttributeValue{}
+	if err := s.batchGet(ctx, subjectKeys(tenant, order), keys); err != nil {
+		return 0, fmt.Errorf("read subject keys: %w", err)
+	}
+
+	// A lead takes two items (lead, notification record), a subject one (its key).
+	const perLead, maxItems = 2, 100
+	var tasks [][][]pageLead // each task is a series of transactions, each a list of leads
+	var open []pageLead
+	openSubjects := 0
+	for _, subject := range order {
+		leads := bySubject[subject]
+		if perLead*len(leads)+1 > maxItems {
+			var series [][]pageLead
+			for len(leads) > 0 {
+				n := min(len(leads), (maxItems-1)/perLead)
+				series = append(series, leads[:n])
+				leads = leads[n:]
+			}
+			tasks = append(tasks, series)
+			continue
+		}
+		if perLead*(len(open)+len(leads))+openSubjects+1 > maxItems {
+			tasks = append(tasks, [][]pageLead{open})
+			open, openSubjects = nil, 0
+		}
+		open = append(open, leads...)
+		openSubjects++
+	}
+	if len(open) > 0 {
+		tasks = append(tasks, [][]pageLead{open})
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		deleted  int
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	sem := make(chan struct{}, cascadeWorkers)
+	for _, series := range tasks {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			break // a transaction failed: leave the rest to the next step
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for i, leads := range series {
+				known := keys
+				if i > 0 {
+					known = nil // the series' earlier transactions changed the key
+				}
+				n, err := s.deleteLeads(ctx, tenant, leads, known)
+				mu.Lock()
+				deleted += n
+				if err != nil && firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return deleted, firstErr
+}
+
+func subjectKeys(tenant string, subjects []string) []map[string]types.AttributeValue {
+	keys := make([]map[string]types.AttributeValue, len(subjects))
+	for i, subject := range subjects {
+		keys[i] = key(subjectPK(tenant, subject), skKey)
+	}
+	return keys
+}
+
+// deleteLeads deletes leads of one tenant, their notification records and their references to subject
+// keys in one transaction, and returns how many leads it deleted. keys holds the subject key items as
+// read (keyed by key2; nil to read them now). When the leads or keys are not as assumed (a lead deleted
+// or rectified meanwhile, or a stale index entry; another lead of a subject stored or deleted), the
+// transaction fails as a whole; deleteLeads then reads leads and keys again, skips leads already gone,
+// and retries.
+func (s *Store) deleteLeads(ctx context.Context, tenant string, leads []pageLead, keys map[string]map[string]types.AttributeValue) (int, error) {
+	for attempt := 0; ; attempt++ {
+		if keys == nil {
+			keys = map[string]map[string]types.AttributeValue{}
+			var subjects []string
+			seen := map[string]bool{}
+			for _, l := range leads {
+				if !seen[l.subject] {
+					seen[l.subject] = true
+					subjects = append(subjects, l.subject)
+				}
+			}
+			if err := s.batchGet(ctx, subjectKeys(tenant, subjects), keys); err != nil {
+				return 0, fmt.Errorf("delete leads of %s: read subject keys: %w", tenant, err)
+			}
+		}
+		var items []types.TransactWriteItem
+		refs := map[string]int64{}
+		var subjects []string
+		for _, l := range leads {
+			items = append(items,
+				types.TransactWriteItem{Delete: &types.Delete{
+					TableName: &s.table, Key: key(leadPK(tenant, l.id), skLead),
+					ConditionExpression:       aws.String("attribute_exists(pk) AND subj = :subj"),
+					ExpressionAttributeValues: map[string]types.AttributeValue{":subj": str(l.subject)},
+				}},
+				types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: key(leadPK(tenant, l.id), skNotified)}},
+			)
+			// An expired lead may hold no reference to its subject's current key (see DeleteLead).
+			if !l.expired {
+				if _, ok := refs[l.subject]; !ok {
+					subjects = append(subjects, l.subject)
+				}
+				refs[l.subject]++
+			}
+		}
+		for _, subject := range subjects {
+			if op, ok := s.releaseKeyOp(tenant, subject, keys[key2(subjectPK(tenant, subject), skKey)], refs[subject]); ok {
+				items = append(items, op)
+			}
+		}
+		if len(leads) == 0 {
+			return 0, nil
+		}
+		if len(items) > 100 {
+			// Rectified leads brought more subjects than planned: leave the last lead to a later page.
+			leads = leads[:len(leads)-1]
+			continue
+		}
+		_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return len(leads), nil
+		}
+		var cancelled *types.TransactionCanceledException
+		if !errors.As(err, &cancelled) || attempt == maxTxAttempts-1 {
+			return 0, fmt.Errorf("delete leads of %s: %w", tenant, err)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return 0, fmt.Errorf("delete leads of %s: %w", tenant, err)
+		}
+		if leads, err = s.rereadLeads(ctx, tenant, leads); err != nil {
+			return 0, fmt.Errorf("delete leads of %s: %w", tenant, err)
+		}
+		keys = nil
+	}
+}
+
+// rereadLeads reads leads again, consistently, and returns those still there as they are now.
+func (s *Store) rereadLeads(ctx context.Context, tenant string, leads []pageLead) ([]pageLead, error) {
+	keys := make([]map[string]types.AttributeValue, len(leads))
+	for i, l := range leads {
+		keys[i] = key(leadPK(tenant, l.id), skLead)
+	}
+	found := map[string]map[string]types.AttributeValue{}
+	if err := s.batchGet(ctx, keys, found); err != nil {
+		return nil, fmt.Errorf("read leads: %w", err)
+	}
+	var out []pageLead
+	for _, l := range leads {
+		if it := found[key2(leadPK(tenant, l.id), skLead)]; it != nil {
+			out = append(out, pageLead{id: l.id, subject: getS(it, "subj"), expired: s.expired(it)})
+		}
+	}
+	return out, nil
+}
+
+// key2 is a map key for an item's primary key.
+func key2(pk, sk string) string { return pk + "\x00" + sk }
+
+// batchGet reads the items of keys, 100 at a time and consistently, into found (keyed by key2); absent
+// items are missing from it. It reads only what deletion needs: keys, subject, expiry, key material and
+// count.
+func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, found map[string]map[string]types.AttributeValue) error {
+	for start := 0; start < len(keys); start += 100 {
+		batch := keys[start:min(start+100, len(keys))]
+		for attempt := 0; len(batch) > 0; attempt++ {
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+				s.table: {Keys: batch, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("pk, sk, subj, expiresAt, wk, refs")},
+			}})
+			if err != nil {
+				return err
+			}
+			for _, it := range out.Responses[s.table] {
+				found[key2(getS(it, AttrPK), getS(it, AttrSK))] = it
+			}
+			batch = out.UnprocessedKeys[s.table].Keys
+			if len(batch) > 0 {
+				if err := backoff(ctx, attempt); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// recordDeletion adds n deleted leads to the job's progress.
+func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n int) (CampaignDeletion, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: &s.table, Key: key(jobPK(tenant), "DELCAMP#"+campaign),
-		UpdateExpression:    aws.String("ADD deleted :n SET done = :d, updated = :u"),
+		TableName: &s.table, Key: key(jobPK(tenant), jobSK(campaign)),
+		UpdateExpression:    aws.String("ADD deleted :n SET updated = :u"),
 		ConditionExpression: aws.String("attribute_exists(pk)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": num(int64(n)), ":d": &types.AttributeValueMemberBOOL{Value: done}, ":u": str(s.now().UTC().Format(time.RFC3339Nano)),
+			":n": num(int64(n)), ":u": str(s.now().UTC().Format(time.RFC3339Nano)),
 		},
 	})
 	if err != nil {
@@ -110,26 +454,37 @@ func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n i
 	return s.CampaignDeletion(ctx, tenant, campaign)
 }
 
-// batchWrite sends write requests 25 at a time, retrying what DynamoDB leaves unprocessed.
-func (s *Store) batchWrite(ctx context.Context, bw BatchWriter, requests []types.WriteRequest) error {
-	for len(requests) > 0 {
-		n := min(25, len(requests))
-		batch := requests[:n]
-		requests = requests[n:]
-		for attempt := 0; len(batch) > 0; attempt++ {
-			out, err := bw.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{s.table: batch}})
-			if err != nil {
-				return err
-			}
-			batch = out.UnprocessedItems[s.table]
-			if len(batch) > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(time.Duration(20<<min(attempt, 6)) * time.Millisecond):
-				}
-			}
-		}
+// recordFailedStep records what a failed step did delete, so the job's count stays exact, and returns
+// the step's error.
+func (s *Store) recordFailedStep(ctx context.Context, tenant, campaign string, n int, stepErr error) (CampaignDeletion, error) {
+	err := fmt.Errorf("delete campaign %s/%s: %w", tenant, campaign, stepErr)
+	if n == 0 {
+		return CampaignDeletion{}, err
 	}
-	return nil
+	if _, recErr := s.recordDeletion(context.WithoutCancel(ctx), tenant, campaign, n); recErr != nil {
+		return CampaignDeletion{}, errors.Join(err, recErr)
+	}
+	return CampaignDeletion{}, err
+}
+
+// finishDeletion marks the job done, deletes the campaign item and takes the job off the queue, in one
+// transaction.
+func (s *Store) finishDeletion(ctx context.Context, tenant, campaign string, n int) (CampaignDeletion, error) {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: &s.table, Key: key(jobPK(tenant), jobSK(campaign)),
+			UpdateExpression:    aws.String("ADD deleted :n SET done = :true, updated = :u"),
+			ConditionExpression: aws.String("attribute_exists(pk)"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":n": num(int64(n)), ":true": &types.AttributeValueMemberBOOL{Value: true},
+				":u": str(s.now().UTC().Format(time.RFC3339Nano)),
+			},
+		}},
+		{Delete: &types.Delete{TableName: &s.table, Key: key(tenantPK(tenant), campaignSK+campaign)}},
+		{Delete: &types.Delete{TableName: &s.table, Key: key(jobQueuePK, jobQueueSK(tenant, campaign))}},
+	}})
+	if err != nil {
+		return CampaignDeletion{}, fmt.Errorf("finish deletion of campaign %s/%s: %w", tenant, campaign, err)
+	}
+	return s.CampaignDeletion(ctx, tenant, campaign)
 }

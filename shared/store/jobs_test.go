@@ -7,14 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"leadvault/infra/local/testenv"
 	"leadvault/shared/store"
 )
 
 func TestDeleteCampaign_resumable(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	db := testenv.Env.AWS.DynamoDB()
 	base := time.Now()
 	for i := range 230 {
 		putCampaignLead(t, f.st, f.a, "spring", fmt.Sprintf("c%d@example.dk", i%40), base.Add(time.Duration(i)*time.Millisecond))
@@ -22,6 +20,9 @@ func TestDeleteCampaign_resumable(t *testing.T) {
 	keep := putCampaignLead(t, f.st, f.a, "autumn", "keep@example.dk", base)
 	other := putCampaignLead(t, f.st, f.b, "spring", "other@example.dk", base)
 
+	if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: "spring", Name: "Spring"}); err != nil {
+		t.Fatal(err)
+	}
 	job, err := f.st.StartCampaignDeletion(ctx, "acme", "spring", "job-1")
 	if err != nil || job.JobID != "job-1" || job.Done {
 		t.Fatalf("StartCampaignDeletion() = %+v, %v", job, err)
@@ -31,7 +32,7 @@ func TestDeleteCampaign_resumable(t *testing.T) {
 	}
 	steps := 0
 	for !job.Done {
-		if job, err = f.st.DeleteCampaignStep(ctx, db, "acme", "spring", 100); err != nil {
+		if job, err = f.st.DeleteCampaignStep(ctx, "acme", "spring", 100); err != nil {
 			t.Fatal(err)
 		}
 		if steps++; steps > 10 {

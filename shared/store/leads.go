@@ -49,7 +49,8 @@ func SubjectID(tk *vault.TenantKey, p domain.Personal, leadID string) string {
 // PutLead encrypts the lead's personal data under its subject's key, creating the key for a new subject,
 // and stores the lead and its idempotency record in one transaction. It returns the ID under which the
 // submission is stored: lead.ID when created, or the earlier lead's ID (created false) when the
-// idempotency key was already used by the same request.
+// idempotency key was already used by the same request. A replayed submission changes nothing: its
+// transaction is cancelled as a whole, the key's reference count included.
 func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Lead, idem Idempotency) (id string, created bool, err error) {
 	tenant := lead.TenantID
 	if tk.Tenant() != tenant {
@@ -60,15 +61,15 @@ func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Le
 	if err != nil {
 		return "", false, fmt.Errorf("put lead %s: encode: %w", lead.ID, err)
 	}
-	sk, wrapped, err := tk.NewSubjectKey(lead.SubjectID)
+	now := s.now()
+	exp := lead.ExpiresAt.Unix()
+	// Assume a new subject; the transaction tells when it is not.
+	plan, err := s.planKey(tk, lead.SubjectID, nil, exp)
 	if err != nil {
 		return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 	}
-	now := s.now()
-	exp := lead.ExpiresAt.Unix()
-	mode := keyCreate
 	for attempt := 0; ; attempt++ {
-		item := s.leadItem(tk, lead, sk.Seal(plain, vault.RecordAAD(tenant, lead.ID)))
+		item := s.leadItem(tk, lead, plan.sk.Seal(plain, vault.RecordAAD(tenant, lead.ID)))
 		items := []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: &types.Put{
@@ -81,7 +82,7 @@ func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Le
 				ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.Unix())},
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}},
-			s.subjectKeyOp(tenant, lead.SubjectID, mode, wrapped, now.Unix(), exp),
+			s.subjectKeyOp(tenant, lead.SubjectID, plan, now.Unix(), exp),
 		}
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
@@ -99,38 +100,32 @@ func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Le
 			// The subject key is not as assumed: decide again from the item as it is now.
 			current := reasons[2].Item
 			if current == nil {
-				current, err = s.get(ctx, subjectPK(tenant, lead.SubjectID), skKey)
-				if err != nil && !errors.Is(err, ErrNotFound) {
+				current, err = s.getRaw(ctx, subjectPK(tenant, lead.SubjectID), skKey)
+				if err != nil {
 					return "", false, fmt.Errorf("put lead %s: read subject key: %w", lead.ID, err)
 				}
 			}
-			switch {
-			case current == nil || s.expired(current):
-				mode = keyCreate
-				if sk, wrapped, err = tk.NewSubjectKey(lead.SubjectID); err != nil {
-					return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
-				}
-			default:
-				// A returning subject: encrypt under the key it already has, and keep that key alive at
-				// least as long as this lead.
-				if sk, err = tk.OpenSubjectKey(lead.SubjectID, getB(current, "wk")); err != nil {
-					return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
-				}
-				mode = keyCheck
-				if getN(current, AttrExpiresAt) < exp {
-					mode = keyExtend
-				}
+			if plan, err = s.planKey(tk, lead.SubjectID, current, exp); err != nil {
+				return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 			}
 		case code(reasons[0]) == "ConditionalCheckFailed":
 			return "", false, fmt.Errorf("put lead %s: %w", lead.ID, ErrExists)
 		default:
 			// A transaction conflict with a concurrent writer of the same subject: try again shortly.
-			select {
-			case <-ctx.Done():
-				return "", false, fmt.Errorf("put lead %s: %w", lead.ID, ctx.Err())
-			case <-time.After(time.Duration(10*(attempt+1)) * time.Millisecond):
+			if err := backoff(ctx, attempt); err != nil {
+				return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 			}
 		}
+	}
+}
+
+// backoff waits a little longer after each failed attempt, or until ctx ends.
+func backoff(ctx context.Context, attempt int) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Duration(10*(attempt+1)) * time.Millisecond):
+		return nil
 	}
 }
 
@@ -142,37 +137,114 @@ const (
 	keyCheck                 // a known subject whose key outlives the new lead: check it is still there
 )
 
-// subjectKeyOp is the subject-key part of the lead transaction. A subject key expires with the last lead
-// sealed under it, never before.
-func (s *Store) subjectKeyOp(tenant, subject string, mode keyMode, wrapped []byte, now, exp int64) types.TransactWriteItem {
+// keyPlan is how a transaction that seals a lead under its subject's key treats the key item.
+type keyPlan struct {
+	mode    keyMode
+	sk      *vault.SubjectKey
+	wrapped []byte // the new key's stored form; keyCreate only
+}
+
+// planKey decides how to seal a lead that expires at exp under the subject's key, given the key item as it
+// is now (nil when absent): a missing or expired key is replaced by a new one, a live key is reused.
+func (s *Store) planKey(tk *vault.TenantKey, subject string, current map[string]types.AttributeValue, exp int64) (keyPlan, error) {
+	if current == nil || s.expired(current) {
+		sk, wrapped, err := tk.NewSubjectKey(subject)
+		return keyPlan{mode: keyCreate, sk: sk, wrapped: wrapped}, err
+	}
+	// A returning subject: encrypt under the key it already has, and keep that key alive at least as
+	// long as this lead.
+	sk, err := tk.OpenSubjectKey(subject, getB(current, "wk"))
+	if err != nil {
+		return keyPlan{}, err
+	}
+	mode := keyCheck
+	if getN(current, AttrExpiresAt) < exp {
+		mode = keyExtend
+	}
+	return keyPlan{mode: mode, sk: sk}, nil
+}
+
+// subjectKeyOp is the subject-key part of a transaction that stores a lead under the key. A subject key
+// expires with the last lead sealed under it, never before, and counts in "refs" the leads sealed under
+// it, so that deleting the last of them deletes the key too (see releaseKeyOp). A transaction that
+// adds a lead adds its reference in the same write.
+//
+// Subject keys written before reference counts existed have no "refs". They only ever existed in local
+// development data, so there is no migration: releaseKeyOp leaves a key without a count to expire, and
+// one that a later lead gave a count of 1 may be shredded before its older leads are deleted.
+func (s *Store) subjectKeyOp(tenant, subject string, plan keyPlan, now, exp int64) types.TransactWriteItem {
 	k := key(subjectPK(tenant, subject), skKey)
-	vals := map[string]types.AttributeValue{":now": num(now), ":exp": num(exp)}
-	switch mode {
+	switch plan.mode {
 	case keyExtend:
 		return types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: k,
-			UpdateExpression:                    aws.String("SET expiresAt = :exp"),
-			ConditionExpression:                 aws.String("attribute_exists(pk) AND expiresAt > :now AND expiresAt < :exp"),
-			ExpressionAttributeValues:           vals,
+			UpdateExpression:    aws.String("SET expiresAt = :exp ADD refs :one"),
+			ConditionExpression: aws.String("attribute_exists(pk) AND expiresAt > :now AND expiresAt < :exp"),
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":now": num(now), ":exp": num(exp), ":one": num(1),
+			},
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}}
 	case keyCheck:
-		return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		return types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: k,
+			UpdateExpression:                    aws.String("ADD refs :one"),
 			ConditionExpression:                 aws.String("attribute_exists(pk) AND expiresAt >= :exp"),
-			ExpressionAttributeValues:           map[string]types.AttributeValue{":exp": num(exp)},
+			ExpressionAttributeValues:           map[string]types.AttributeValue{":exp": num(exp), ":one": num(1)},
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}}
 	}
 	item := k
-	item["wk"] = bin(wrapped)
+	item["wk"] = bin(plan.wrapped)
 	item[AttrExpiresAt] = num(exp)
+	item[attrRefs] = num(1)
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName: &s.table, Item: item,
 		ConditionExpression:                 aws.String(notExpiredOrAbsent),
 		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now)},
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}
+}
+
+// attrRefs counts the leads sealed under a subject key.
+const attrRefs = "refs"
+
+// releaseKeyOp returns the transaction item that gives up n leads' references to a subject key, given
+// the key item as read before the transaction (nil when absent): a delete when they are the last ones
+// (crypto-shredding), else a decrement. Both are conditioned on the key being the one read ("wk") and on
+// the count still allowing that choice, so a concurrent writer of the subject makes the transaction fail
+// rather than be miscounted: a lead added meanwhile never loses its key. ok is false when there is
+// nothing to release: the key is gone (shredded, or expired and removed) or has no count (see
+// subjectKeyOp).
+func (s *Store) releaseKeyOp(tenant, subject string, current map[string]types.AttributeValue, n int64) (op types.TransactWriteItem, ok bool) {
+	if current == nil || current[attrRefs] == nil {
+		return types.TransactWriteItem{}, false
+	}
+	k := key(subjectPK(tenant, subject), skKey)
+	vals := map[string]types.AttributeValue{":wk": bin(getB(current, "wk")), ":n": num(n)}
+	if getN(current, attrRefs) <= n {
+		return types.TransactWriteItem{Delete: &types.Delete{
+			TableName: &s.table, Key: k,
+			ConditionExpression:       aws.String("wk = :wk AND refs <= :n"),
+			ExpressionAttributeValues: vals,
+		}}, true
+	}
+	vals[":minus"] = num(-n)
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: &s.table, Key: k,
+		UpdateExpression:          aws.String("ADD refs :minus"),
+		ConditionExpression:       aws.String("wk = :wk AND refs > :n"),
+		ExpressionAttributeValues: vals,
+	}}, true
+}
+
+// getRaw reads one item with a strongly consistent read, expired or not; it returns nil when absent.
+func (s *Store) getRaw(ctx context.Context, pk, sk string) (map[string]types.AttributeValue, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	return out.Item, nil
 }
 
 func code(r types.CancellationReason) string { return aws.ToString(r.Code) }
@@ -336,4 +408,108 @@ func (s *Store) Notified(ctx context.Context, tenant, leadID string) (Notificati
 	}
 	return Notification{TenantID: tenant, LeadID: leadID, MessageID: getS(item, "msg"), Recipients: to, SentAt: sent,
 		ExpiresAt: time.Unix(getN(item, AttrExpiresAt), 0).UTC()}, nil
+}
+
+// RectifyLead replaces the personal data of one of the key's tenant's leads with p (GDPR art. 16); the
+// caller has merged and validated it. It seals p afresh, rewrites the blind indexes, and when the new
+// data names another subject (SubjectID), moves the lead to that subject's key, creating it or taking a
+// reference to it, and gives up its reference to the old key, which goes when no other lead uses it.
+// All of it is one transaction, conditioned on the lead still being there, unexpired and unchanged in
+// subject, so nothing of the old data stays in the item. Everything else about the lead is kept. It
+// returns the lead as stored; an unknown, expired or shredded lead fails with ErrNotFound.
+func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID string, p domain.Personal) (domain.Lead, error) {
+	tenant := tk.Tenant()
+	plain, err := json.Marshal(p)
+	if err != nil {
+		return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: encode: %w", tenant, leadID, err)
+	}
+	subject := SubjectID(tk, p, leadID)
+	for attempt := 0; ; attempt++ {
+		now := s.now().Unix()
+		item, err := s.getRaw(ctx, leadPK(tenant, leadID), skLead)
+		if err != nil {
+			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
+		}
+		if item == nil || s.expired(item) {
+			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, ErrNotFound)
+		}
+		l := decodeLead(item)
+		oldKey, err := s.getRaw(ctx, subjectPK(tenant, l.SubjectID), skKey)
+		if err != nil {
+			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: read subject key: %w", tenant, leadID, err)
+		}
+		if oldKey == nil || s.expired(oldKey) {
+			// Shredded: the lead is as good as gone, and there is nothing to rectify.
+			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: subject key: %w", tenant, leadID, ErrNotFound)
+		}
+		var keyOps []types.TransactWriteItem
+		var sk *vault.SubjectKey
+		if subject == l.SubjectID {
+			if sk, err = tk.OpenSubjectKey(subject, getB(oldKey, "wk")); err != nil {
+				return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
+			}
+			// The lead's reference keeps the key; only an erasure of the subject could remove it meanwhile.
+			keyOps = append(keyOps, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+				TableName: &s.table, Key: key(subjectPK(tenant, subject), skKey),
+				ConditionExpression:       aws.String("wk = :wk"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":wk": bin(getB(oldKey, "wk"))},
+			}})
+		} else {
+			newKey, err := s.getRaw(ctx, subjectPK(tenant, subject), skKey)
+			if err != nil {
+				return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: read subject key: %w", tenant, leadID, err)
+			}
+			exp := l.ExpiresAt.Unix()
+			plan, err := s.planKey(tk, subject, newKey, exp)
+			if err != nil {
+				return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
+			}
+			sk = plan.sk
+			keyOps = append(keyOps, s.subjectKeyOp(tenant, subject, plan, now, exp))
+			if op, ok := s.releaseKeyOp(tenant, l.SubjectID, oldKey, 1); ok {
+				keyOps = append(keyOps, op)
+			}
+		}
+		// Every attribute derived from the personal data is set or removed, so none keeps an old value.
+		set := []string{"pd = :pd", "subj = :subj"}
+		var remove []string
+		vals := map[string]types.AttributeValue{
+			":pd": bin(sk.Seal(plain, vault.RecordAAD(tenant, leadID))), ":subj": str(subject),
+			":old": str(l.SubjectID), ":now": num(now),
+		}
+		for _, bi := range []struct{ attr, value string }{
+			{AttrEmailBI, emailIndexValue(tk, p.Email)}, {AttrPhoneBI, phoneIndexValue(tk, p.Phone)},
+		} {
+			if bi.value == "" {
+				remove = append(remove, bi.attr)
+				continue
+			}
+			set = append(set, bi.attr+" = :"+bi.attr)
+			vals[":"+bi.attr] = str(bi.value)
+		}
+		update := "SET " + strings.Join(set, ", ")
+		if len(remove) > 0 {
+			update += " REMOVE " + strings.Join(remove, ", ")
+		}
+		items := append([]types.TransactWriteItem{{Update: &types.Update{
+			TableName: &s.table, Key: key(leadPK(tenant, leadID), skLead),
+			UpdateExpression:          aws.String(update),
+			ConditionExpression:       aws.String("attribute_exists(pk) AND expiresAt > :now AND subj = :old"),
+			ExpressionAttributeValues: vals,
+		}}}, keyOps...)
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			l.Personal, l.SubjectID = p, subject
+			return l, nil
+		}
+		var cancelled *types.TransactionCanceledException
+		if !errors.As(err, &cancelled) || attempt == maxTxAttempts-1 {
+			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
+		}
+		// The lead or a key changed since they were read, or a concurrent transaction held them: read
+		// again (a lead gone meanwhile ends as ErrNotFound) and retry.
+		if err := backoff(ctx, attempt); err != nil {
+			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
+		}
+	}
 }

@@ -43,6 +43,8 @@ type Store struct {
 	db    DynamoDB
 	table string
 	now   func() time.Time
+	// settle is how long after its start a campaign deletion may finish (see WithDeletionSettle).
+	settle time.Duration
 }
 
 // New returns a Store for the named table.
@@ -54,6 +56,15 @@ func New(db DynamoDB, table string) *Store {
 func (s *Store) WithClock(now func() time.Time) *Store {
 	c := *s
 	c.now = now
+	return &c
+}
+
+// WithDeletionSettle returns a copy of the store whose campaign deletions finish no earlier than d after
+// they started: submissions accepted by an intake instance that still had the campaign's form cached as
+// enabled (for up to intake's configuration cache time) are then deleted too, rather than left behind.
+func (s *Store) WithDeletionSettle(d time.Duration) *Store {
+	c := *s
+	c.settle = d
 	return &c
 }
 
@@ -157,6 +168,37 @@ type Tenant struct {
 	// WrappedKey is the tenant key as KMS returned it (see package vault).
 	WrappedKey []byte
 	CreatedAt  time.Time
+	// AuditRetentionDays is how long the tenant's audit records are kept; 0 means the default (five
+	// years).
+	AuditRetentionDays int
+}
+
+// Bounds of a tenant's audit retention.
+const (
+	MinAuditRetentionDays = 365
+	MaxAuditRetentionDays = 10 * 365
+)
+
+// SetAuditRetention sets how long a tenant's audit records are kept from now on (records already written
+// keep their expiry); 0 restores the default.
+func (s *Store) SetAuditRetention(ctx context.Context, tenant string, days int) error {
+	if days != 0 && (days < MinAuditRetentionDays || days > MaxAuditRetentionDays) {
+		return fmt.Errorf("audit retention of %s: %d days is outside %d-%d", tenant, days, MinAuditRetentionDays, MaxAuditRetentionDays)
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(tenantPK(tenant), skTenant),
+		UpdateExpression:          aws.String("SET auditDays = :d"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(days))},
+	})
+	var cond *types.ConditionalCheckFailedException
+	if errors.As(err, &cond) {
+		return fmt.Errorf("audit retention of %s: %w", tenant, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("audit retention of %s: %w", tenant, err)
+	}
+	return nil
 }
 
 // PutTenant creates a tenant; it fails with ErrExists if the ID is taken.
@@ -186,5 +228,6 @@ func (s *Store) Tenant(ctx context.Context, id string) (Tenant, error) {
 		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
 	}
 	created, _ := time.Parse(time.RFC3339Nano, getS(item, "createdAt"))
-	return Tenant{ID: id, Name: getS(item, "name"), WrappedKey: getB(item, "tk"), CreatedAt: created}, nil
+	return Tenant{ID: id, Name: getS(item, "name"), WrappedKey: getB(item, "tk"), CreatedAt: created,
+		AuditRetentionDays: int(getN(item, "auditDays"))}, nil
 }

@@ -1,0 +1,195 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/shared/domain"
+)
+
+// ErrDeleting means the campaign is being deleted and can no longer be changed.
+var ErrDeleting = errors.New("campaign is being deleted")
+
+// campaignSK prefixes a campaign item's sort key in the tenant partition.
+const campaignSK = "CAMP#"
+
+// maxCampaignName is the longest campaign name, in characters.
+const maxCampaignName = 200
+
+// Campaign is a tenant's campaign: the unit its leads are grouped, listed and deleted by.
+type Campaign struct {
+	ID, Name  string
+	CreatedAt time.Time
+	// Deleting is set when a deletion job starts (see StartCampaignDeletion); DeletionJob names that job.
+	Deleting    bool
+	DeletionJob string
+}
+
+// validateCampaign checks what a caller may choose: the ID and the name.
+func validateCampaign(c Campaign) error {
+	if !domain.ValidID(c.ID) {
+		return fmt.Errorf("%w: campaign id %q must be 2-63 lower-case letters, digits or hyphens", domain.ErrInvalidConfig, c.ID)
+	}
+	return validateCampaignName(c.Name)
+}
+
+func validateCampaignName(name string) error {
+	if n := utf8.RuneCountInString(name); n == 0 || n > maxCampaignName || !utf8.ValidString(name) {
+		return fmt.Errorf("%w: campaign name must be 1-%d characters of valid UTF-8", domain.ErrInvalidConfig, maxCampaignName)
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return fmt.Errorf("%w: campaign name must not contain control characters", domain.ErrInvalidConfig)
+	}
+	return nil
+}
+
+// PutCampaign creates a campaign of an existing tenant (ErrNotFound otherwise); a taken ID fails with
+// ErrExists. CreatedAt defaults to now.
+func (s *Store) PutCampaign(ctx context.Context, tenant string, c Campaign) error {
+	if err := validateCampaign(c); err != nil {
+		return fmt.Errorf("put campaign %s/%s: %w", tenant, c.ID, err)
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = s.now()
+	}
+	items := []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName:           &s.table,
+			Key:                 key(tenantPK(tenant), skTenant),
+			ConditionExpression: aws.String("attribute_exists(pk)"),
+		}},
+		{Put: &types.Put{
+			TableName: &s.table,
+			Item: map[string]types.AttributeValue{
+				AttrPK: str(tenantPK(tenant)), AttrSK: str(campaignSK + c.ID),
+				"id": str(c.ID), "name": str(c.Name), "created": str(c.CreatedAt.UTC().Format(time.RFC3339Nano)),
+				"deleting": &types.AttributeValueMemberBOOL{Value: false},
+			},
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var cancelled *types.TransactionCanceledException
+	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == len(items) {
+		switch {
+		case code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
+			return fmt.Errorf("put campaign %s/%s: tenant %s: %w", tenant, c.ID, tenant, ErrNotFound)
+		case code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
+			return fmt.Errorf("put campaign %s/%s: %w", tenant, c.ID, ErrExists)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("put campaign %s/%s: %w", tenant, c.ID, err)
+	}
+	return nil
+}
+
+// RenameCampaign renames a campaign and returns it; a campaign being deleted fails with ErrDeleting.
+func (s *Store) RenameCampaign(ctx context.Context, tenant, id, name string) (Campaign, error) {
+	if err := validateCampaignName(name); err != nil {
+		return Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(tenantPK(tenant), campaignSK+id),
+		UpdateExpression:          aws.String("SET #n = :n"),
+		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(deleting) OR deleting = :false)"),
+		ExpressionAttributeNames:  map[string]string{"#n": "name"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":n": str(name), ":false": &types.AttributeValueMemberBOOL{Value: false}},
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	var cond *types.ConditionalCheckFailedException
+	if errors.As(err, &cond) {
+		// Either missing or being deleted; the read tells which.
+		if _, err := s.get(ctx, tenantPK(tenant), campaignSK+id); err != nil {
+			return Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
+		}
+		return Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, ErrDeleting)
+	}
+	if err != nil {
+		return Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
+	}
+	return decodeCampaign(out.Attributes), nil
+}
+
+// Campaign reads one of a tenant's campaigns.
+func (s *Store) Campaign(ctx context.Context, tenant, id string) (Campaign, error) {
+	item, err := s.get(ctx, tenantPK(tenant), campaignSK+id)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("get campaign %s/%s: %w", tenant, id, err)
+	}
+	return decodeCampaign(item), nil
+}
+
+// Campaigns lists one page of a tenant's campaigns in ID order; the returned cursor is "" on the last page.
+// A limit outside 1-MaxPage means 50 (below) or MaxPage (above).
+func (s *Store) Campaigns(ctx context.Context, tenant string, limit int, cursor string) ([]Campaign, string, error) {
+	items, next, err := s.pageTenant(ctx, tenant, campaignSK, limit, cursor)
+	if err != nil {
+		return nil, "", fmt.Errorf("list campaigns of %s: %w", tenant, err)
+	}
+	out := make([]Campaign, 0, len(items))
+	for _, it := range items {
+		out = append(out, decodeCampaign(it))
+	}
+	return out, next, nil
+}
+
+func decodeCampaign(item map[string]types.AttributeValue) Campaign {
+	created, _ := time.Parse(time.RFC3339Nano, getS(item, "created"))
+	return Campaign{
+		ID: getS(item, "id"), Name: getS(item, "name"), CreatedAt: created,
+		Deleting: getBool(item, "deleting"), DeletionJob: getS(item, "job"),
+	}
+}
+
+// pageTenant reads one page of the tenant partition's items whose sort key starts with prefix, in sort
+// key order. The cursor is the last returned sort key, base64url-encoded: it carries no tenant, so it
+// cannot lead into another tenant's partition, and one that names another kind of item is refused.
+func (s *Store) pageTenant(ctx context.Context, tenant, prefix string, limit int, cursor string) ([]map[string]types.AttributeValue, string, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, MaxPage)
+	in := &dynamodb.QueryInput{
+		TableName: &s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(tenantPK(tenant)), ":p": str(prefix)},
+	}
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil || len(b) <= len(prefix) || !strings.HasPrefix(string(b), prefix) {
+			return nil, "", ErrBadCursor
+		}
+		in.ExclusiveStartKey = key(tenantPK(tenant), string(b))
+	}
+	// Asking for one item more than the page tells whether another page follows, so the last page never
+	// comes with a cursor to an empty one.
+	var items []map[string]types.AttributeValue
+	for {
+		in.Limit = aws.Int32(int32(limit + 1 - len(items)))
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return nil, "", err
+		}
+		items = append(items, out.Items...)
+		if len(items) > limit || out.LastEvaluatedKey == nil {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	if len(items) <= limit {
+		return items, "", nil
+	}
+	items = items[:limit]
+	return items, base64.RawURLEncoding.EncodeToString([]byte(getS(items[limit-1], AttrSK))), nil
+}

@@ -1,0 +1,275 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/shared/access"
+	"leadvault/shared/domain"
+)
+
+// ErrLastAdmin means a change would leave the tenant without an admin (obligation C2).
+var ErrLastAdmin = errors.New("the tenant's last admin cannot be removed or demoted")
+
+// memberSK prefixes a member item's sort key in the tenant partition.
+const memberSK = "USER#"
+
+// attrAdmins is the tenant item's count of admin members. Every membership change that adds or removes
+// an admin updates it in the same transaction, and a decrement is conditional on it staying above zero,
+// so concurrent demotions cannot both pass a check made before either was written.
+const attrAdmins = "admins"
+
+// memberAttempts bounds how often a role change is retried after losing a race on the member item or a
+// transaction conflict on the tenant item.
+const memberAttempts = 8
+
+// Member is one of a tenant's back-end users. Identities live in the identity provider; the member item is
+// the authority for who may act for a tenant and in which role, so removing it ends access at once (S2).
+type Member struct {
+	// UserID is the identity provider's ID of the user (Cognito's sub).
+	UserID, Email string
+	Role          access.Role
+	AddedAt       time.Time
+	AddedBy       string
+}
+
+func validateMember(m Member) error {
+	var errs []error
+	if m.UserID == "" || len(m.UserID) > 128 || strings.ContainsFunc(m.UserID, unicode.IsControl) {
+		errs = append(errs, fmt.Errorf("%w: user id must be 1-128 bytes without control characters", domain.ErrInvalidConfig))
+	}
+	if len(m.Email) > 254 || !strings.Contains(m.Email, "@") || strings.ContainsFunc(m.Email, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
+		errs = append(errs, fmt.Errorf("%w: e-mail address %q is not usable", domain.ErrInvalidConfig, m.Email))
+	}
+	if err := validateRole(m.Role); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// validateRole admits the roles of controller staff; support staff belong to no tenant.
+func validateRole(r access.Role) error {
+	if r != access.Admin && r != access.Member {
+		return fmt.Errorf("%w: role %q must be %s or %s", domain.ErrInvalidConfig, r, access.Admin, access.Member)
+	}
+	return nil
+}
+
+// PutMember adds a member to an existing tenant (ErrNotFound otherwise); a user who is already a member
+// fails with ErrExists. The e-mail address is stored lower-cased; AddedAt defaults to now.
+func (s *Store) PutMember(ctx context.Context, tenant string, m Member) error {
+	m.Email = strings.ToLower(m.Email)
+	if err := validateMember(m); err != nil {
+		return fmt.Errorf("put member %s/%s: %w", tenant, m.UserID, err)
+	}
+	if m.AddedAt.IsZero() {
+		m.AddedAt = s.now()
+	}
+	items := []types.TransactWriteItem{
+		s.tenantCheck(tenant),
+		{Put: &types.Put{
+			TableName: &s.table,
+			Item: map[string]types.AttributeValue{
+				AttrPK: str(tenantPK(tenant)), AttrSK: str(memberSK + m.UserID),
+				"id": str(m.UserID), "email": str(m.Email), "role": str(string(m.Role)),
+				"added": str(m.AddedAt.UTC().Format(time.RFC3339Nano)), "by": str(m.AddedBy),
+			},
+			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		}},
+	}
+	if m.Role == access.Admin {
+		items[0] = s.adminCount(tenant, +1)
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var cancelled *types.TransactionCanceledException
+	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == len(items) {
+		switch {
+		case code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
+			return fmt.Errorf("put member %s/%s: tenant %s: %w", tenant, m.UserID, tenant, ErrNotFound)
+		case code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
+			return fmt.Errorf("put member %s/%s: %w", tenant, m.UserID, ErrExists)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("put member %s/%s: %w", tenant, m.UserID, err)
+	}
+	return nil
+}
+
+// Member reads one of a tenant's members.
+func (s *Store) Member(ctx context.Context, tenant, userID string) (Member, error) {
+	item, err := s.get(ctx, tenantPK(tenant), memberSK+userID)
+	if err != nil {
+		return Member{}, fmt.Errorf("get member %s/%s: %w", tenant, userID, err)
+	}
+	return decodeMember(item), nil
+}
+
+// Members lists all of a tenant's members, ordered by e-mail address, then user ID.
+func (s *Store) Members(ctx context.Context, tenant string) ([]Member, error) {
+	var out []Member
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: &s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :u)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(tenantPK(tenant)), ":u": str(memberSK)},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list members of %s: %w", tenant, err)
+		}
+		for _, item := range page.Items {
+			out = append(out, decodeMember(item))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Email != out[j].Email {
+			return out[i].Email < out[j].Email
+		}
+		return out[i].UserID < out[j].UserID
+	})
+	return out, nil
+}
+
+// SetMemberRole changes a member's role and returns the member; setting the role it has changes nothing.
+// Demoting the last admin fails with ErrLastAdmin.
+func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role access.Role) (Member, error) {
+	if err := validateRole(role); err != nil {
+		return Member{}, fmt.Errorf("set role of member %s/%s: %w", tenant, userID, err)
+	}
+	m, err := s.changeMember(ctx, tenant, userID, func(cur Member) []types.TransactWriteItem {
+		if cur.Role == role {
+			return nil
+		}
+		delta := int64(+1)
+		if cur.Role == access.Admin {
+			delta = -1
+		}
+		return []types.TransactWriteItem{
+			s.adminCount(tenant, delta),
+			{Update: &types.Update{
+				TableName: &s.table, Key: key(tenantPK(tenant), memberSK+userID),
+				UpdateExpression:          aws.String("SET #r = :new"),
+				ConditionExpression:       aws.String("#r = :old"),
+				ExpressionAttributeNames:  map[string]string{"#r": "role"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":new": str(string(role)), ":old": str(string(cur.Role))},
+			}},
+		}
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("set role of member %s/%s: %w", tenant, userID, err)
+	}
+	m.Role = role
+	return m, nil
+}
+
+// RemoveMember removes a member and returns what was removed; removing the last admin fails with
+// ErrLastAdmin.
+func (s *Store) RemoveMember(ctx context.Context, tenant, userID string) (Member, error) {
+	m, err := s.changeMember(ctx, tenant, userID, func(cur Member) []types.TransactWriteItem {
+		// The role condition keeps the count right if the member is promoted or demoted meanwhile.
+		remove := types.TransactWriteItem{Delete: &types.Delete{
+			TableName: &s.table, Key: key(tenantPK(tenant), memberSK+userID),
+			ConditionExpression:       aws.String("#r = :old"),
+			ExpressionAttributeNames:  map[string]string{"#r": "role"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":old": str(string(cur.Role))},
+		}}
+		if cur.Role == access.Admin {
+			return []types.TransactWriteItem{s.adminCount(tenant, -1), remove}
+		}
+		return []types.TransactWriteItem{s.tenantCheck(tenant), remove}
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("remove member %s/%s: %w", tenant, userID, err)
+	}
+	return m, nil
+}
+
+// changeMember reads the member, writes the transaction plan makes of it (nothing if plan returns no
+// items) and returns the member as read. The plan's first item is on the tenant item, its second on the
+// member item. Losing a race on the member item, or a transaction conflict, re-reads and plans again.
+func (s *Store) changeMember(ctx context.Context, tenant, userID string, plan func(cur Member) []types.TransactWriteItem) (Member, error) {
+	for attempt := 1; ; attempt++ {
+		cur, err := s.Member(ctx, tenant, userID)
+		if err != nil {
+			return Member{}, err
+		}
+		items := plan(cur)
+		if len(items) == 0 {
+			return cur, nil
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return cur, nil
+		}
+		var cancelled *types.TransactionCanceledException
+		if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != len(items) {
+			return Member{}, err
+		}
+		tenantCode, memberCode := code(cancelled.CancellationReasons[0]), code(cancelled.CancellationReasons[1])
+		switch {
+		case memberCode == "ConditionalCheckFailed":
+			// Changed or removed since it was read: decide again on what it is now.
+		case tenantCode == "ConditionalCheckFailed" && cur.Role == access.Admin:
+			return Member{}, ErrLastAdmin
+		case tenantCode == "ConditionalCheckFailed":
+			return Member{}, fmt.Errorf("tenant %s: %w", tenant, ErrNotFound)
+		case tenantCode == "TransactionConflict" || memberCode == "TransactionConflict":
+			// Another membership change of the tenant is in flight; its outcome decides ours.
+		default:
+			return Member{}, err
+		}
+		if attempt == memberAttempts {
+			return Member{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return Member{}, ctx.Err()
+		case <-time.After(time.Duration(rand.IntN(10<<min(attempt, 5))+5) * time.Millisecond):
+		}
+	}
+}
+
+// tenantCheck requires the tenant item to exist.
+func (s *Store) tenantCheck(tenant string) types.TransactWriteItem {
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName: &s.table, Key: key(tenantPK(tenant), skTenant),
+		ConditionExpression: aws.String("attribute_exists(pk)"),
+	}}
+}
+
+// adminCount adds delta to the tenant's admin count. A decrement requires another admin to remain; an
+// absent count is no admin, which fails that comparison as it should.
+func (s *Store) adminCount(tenant string, delta int64) types.TransactWriteItem {
+	cond := "attribute_exists(pk)"
+	values := map[string]types.AttributeValue{":d": num(delta)}
+	if delta < 0 {
+		cond = "#a > :min"
+		values[":min"] = num(-delta)
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName: &s.table, Key: key(tenantPK(tenant), skTenant),
+		UpdateExpression:          aws.String("ADD #a :d"),
+		ConditionExpression:       aws.String(cond),
+		ExpressionAttributeNames:  map[string]string{"#a": attrAdmins},
+		ExpressionAttributeValues: values,
+	}}
+}
+
+func decodeMember(item map[string]types.AttributeValue) Member {
+	added, _ := time.Parse(time.RFC3339Nano, getS(item, "added"))
+	return Member{
+		UserID: getS(item, "id"), Email: getS(item, "email"), Role: access.Role(getS(item, "role")),
+		AddedAt: added, AddedBy: getS(item, "by"),
+	}
+}
