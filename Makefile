@@ -83,11 +83,13 @@ bench: deps ## Benchmarks of docs/benchmarks.md.
 
 # ---- build and deploy ---------------------------------------------------------------------------------
 
-# The target for a deployment zip is 3.5 MiB. intake, email-intake and notifier miss it
-# (docs/benchmarks.md: both intakes carry nyaruka/phonenumbers' embedded metadata, email-intake also
-# MIME charset tables, notifier four AWS clients); their own budgets are regression guards at the
-# measured size plus a small margin, not new targets.
-ZIP_BUDGETS := -max-for intake=6029312 -max-for notifier=3801088 -max-for email-intake=7602176
+# The target for a deployment zip is 3.5 MiB. intake, email-intake, controller and notifier miss it
+# (docs/benchmarks.md: both intakes and the controller — which normalises rectified phone numbers as
+# intake does — carry nyaruka/phonenumbers' embedded metadata, email-intake also MIME charset tables,
+# notifier four AWS clients); their own budgets are regression guards at the measured size plus a small
+# margin, not new targets.
+ZIP_BUDGETS := -max-for intake=6029312 -max-for notifier=3801088 -max-for email-intake=7602176 \
+	-max-for controller=6815744
 
 .PHONY: build
 build: ## Build every function for Lambda (arm64) into dist/<fn>.zip; fails on a zip over its budget.

@@ -1,11 +1,14 @@
 // Command ops is the operators' CLI: it onboards controllers (tenants) and their forms on a stage.
 //
 //	go run ./infra/ops tenant create <id> <name>
+//	go run ./infra/ops tenant admin <id> <e-mail>
+//	go run ./infra/ops staff invite <e-mail>
+//	go run ./infra/ops tenant audit-retention <id> <days>
 //	go run ./infra/ops form put <form.json>
 //	go run ./infra/ops form get <formID>
 //
-// It reads the same environment as the functions (LEADVAULT_TABLE, LEADVAULT_KEY_ID, AWS credentials; the
-// stage's stack outputs name the table and key). With -local it uses the stack `make run` started.
+// It reads the same environment as the functions (LEADVAULT_TABLE, LEADVAULT_KEY_ID, LEADVAULT_USER_POOL_ID,
+// AWS credentials; the stage's stack outputs name the table, key and user pool). With -local it uses the stack `make run` started.
 package main
 
 import (
@@ -16,17 +19,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"leadvault/infra/local/envfile"
+	"leadvault/shared/access"
 	"leadvault/shared/app"
 	"leadvault/shared/awsconfig"
+	"leadvault/shared/directory"
 	"leadvault/shared/domain"
+	"leadvault/shared/normalize"
 	"leadvault/shared/provision"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
@@ -34,6 +42,10 @@ import (
 
 const usage = `usage: ops [-local] <command>
   tenant create <id> <name>   create a tenant with a fresh tenant key (idempotent)
+  tenant admin <id> <e-mail>  invite a tenant's first admin (Cognito mails a temporary password)
+  tenant audit-retention <id> <days>
+                              keep the tenant's audit records this long (365-3650; 0 = 5 years)
+  staff invite <e-mail>       invite a processor support user (no tenant; sees data masked unless granted)
   form put <form.json>        create or replace a form (see docs/architecture.md and shared/domain.Form)
   form get <formID>           print a form's configuration`
 
@@ -96,10 +108,66 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 		if err := dec.Decode(&f); err != nil {
 			return fmt.Errorf("%s: %w", args[2], err)
 		}
+		// A form feeds a campaign; the controller API lists and deletes leads by campaign.
+		err = st.PutCampaign(ctx, f.TenantID, store.Campaign{ID: f.CampaignID, Name: f.CampaignID, CreatedAt: time.Now()})
+		if err != nil && !errors.Is(err, store.ErrExists) {
+			return err
+		}
 		if err := st.PutForm(ctx, f); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "form %s of tenant %s stored (enabled: %t)\n", f.ID, f.TenantID, f.Enabled)
+		return nil
+	case "tenant audit-retention":
+		if len(args) != 4 {
+			return errUsage
+		}
+		days, err := strconv.Atoi(args[3])
+		if err != nil {
+			return errUsage
+		}
+		if err := st.SetAuditRetention(ctx, args[2], days); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "tenant %s keeps audit records %d days (0 = five years)\n", args[2], days)
+		return nil
+	case "tenant admin", "staff invite":
+		want := map[string]int{"tenant admin": 4, "staff invite": 3}[strings.Join(first(args, 2), " ")]
+		if len(args) != want {
+			return errUsage
+		}
+		if s.UserPoolID == "" {
+			return errors.New("LEADVAULT_USER_POOL_ID must be set (the stage's stack output UserPoolId), or use -local")
+		}
+		dir := directory.New(cognitoidentityprovider.NewFromConfig(cfg.AWS, func(o *cognitoidentityprovider.Options) {
+			if s.CognitoEndpoint != "" {
+				o.BaseEndpoint = &s.CognitoEndpoint
+			}
+		}), s.UserPoolID)
+		email, err := normalize.Email(args[len(args)-1])
+		if err != nil || email == "" {
+			return errors.New("the last argument must be an e-mail address")
+		}
+		if args[0] == "staff" {
+			id, err := dir.InviteStaff(ctx, email)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "support user %s invited\n", id)
+			return nil
+		}
+		tenant := args[2]
+		if _, err := st.Tenant(ctx, tenant); err != nil {
+			return err
+		}
+		id, err := dir.Invite(ctx, tenant, email, access.Admin)
+		if err != nil {
+			return err
+		}
+		if err := st.PutMember(ctx, tenant, store.Member{UserID: id, Email: email, Role: access.Admin, AddedAt: time.Now(), AddedBy: "ops"}); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "admin %s of tenant %s invited\n", id, tenant)
 		return nil
 	case "form get":
 		if len(args) != 3 {

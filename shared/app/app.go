@@ -30,6 +30,11 @@ type Settings struct {
 	// DataRegion is where the table and stage key live (LEADVAULT_DATA_REGION), when a function runs in
 	// another region: e-mail intake runs where SES receives mail. "" = the function's own region.
 	DataRegion string
+	// UserPoolID is the Cognito user pool of the controller API's users (LEADVAULT_USER_POOL_ID).
+	UserPoolID string
+	// CognitoEndpoint points the Cognito client at the local stand-in (LEADVAULT_COGNITO_ENDPOINT); ""
+	// on AWS.
+	CognitoEndpoint string
 }
 
 // SettingsFromEnv reads Settings from the environment.
@@ -39,7 +44,8 @@ func SettingsFromEnv() Settings {
 		SentBucket: os.Getenv("LEADVAULT_SENT_BUCKET"), NotifyFrom: os.Getenv("LEADVAULT_NOTIFY_FROM"),
 		ConfigurationSet: os.Getenv("LEADVAULT_SES_CONFIGURATION_SET"),
 		InboundBucket:    os.Getenv("LEADVAULT_INBOUND_BUCKET"), InboundDomain: os.Getenv("LEADVAULT_INBOUND_DOMAIN"),
-		DataRegion: os.Getenv("LEADVAULT_DATA_REGION"),
+		DataRegion: os.Getenv("LEADVAULT_DATA_REGION"), UserPoolID: os.Getenv("LEADVAULT_USER_POOL_ID"),
+		CognitoEndpoint: os.Getenv("LEADVAULT_COGNITO_ENDPOINT"),
 	}
 }
 
@@ -50,6 +56,7 @@ func (s Settings) Require(names ...string) error {
 		"LEADVAULT_SENT_BUCKET": s.SentBucket, "LEADVAULT_NOTIFY_FROM": s.NotifyFrom,
 		"LEADVAULT_SES_CONFIGURATION_SET": s.ConfigurationSet, "LEADVAULT_INBOUND_BUCKET": s.InboundBucket,
 		"LEADVAULT_INBOUND_DOMAIN": s.InboundDomain, "LEADVAULT_DATA_REGION": s.DataRegion,
+		"LEADVAULT_USER_POOL_ID": s.UserPoolID,
 	}
 	var errs []error
 	for _, n := range names {

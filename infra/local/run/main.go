@@ -58,14 +58,18 @@ func run() error {
   Inbound mail      smtp://%[8]s  (mail to demo-contact@%[9]s becomes a lead)
   Sent mail (SES)   %[2]s
   AWS endpoint      %[3]s   (DynamoDB %[4]s, KMS %[5]s, S3 %[6]s, SES %[7]s)
+  Controller API    %[1]s/v1/...  (JWT-authorized; docs/openapi.yaml), e.g.
+                    curl -H "Authorization: Bearer $TOKEN" %[1]s/v1/campaigns/demo/leads
   Token issuer      %[10]s  (JWKS at %[10]s/.well-known/jwks.json; Cognito's stand-in)
+  User pool         %[1]s%[12]s  (Cognito's admin API and sign-in, for the same SDK client)
   Admin token       demo tenant, 12 h:  %[11]s
-  More tokens       make token ROLE=member TENANT=demo NAME=alice
-  Schedules         sweeper hourly (sent-mail copies and raw mail older than 24 h)
+  More tokens       make token ROLE=member TENANT=demo NAME=alice   (ROLE=support: processor staff)
+  Schedules         sweeper hourly (sent-mail copies and raw mail older than 24 h); campaign
+                    deletions run off the table's stream, unfinished ones are resumed hourly
   Functions         make invoke FN=intake EVENT=events/intake/urlencoded.json
 
 Ctrl-C stops everything.
-`, s.GatewayURL, sb.SESStoreURL, sb.Endpoint, sb.DynamoDBURL, sb.KMSURL, sb.S3URL, sb.SESURL, s.SMTPAddr, stack.InboundDomain, s.Issuer.URL(), token)
+`, s.GatewayURL, sb.SESStoreURL, sb.Endpoint, sb.DynamoDBURL, sb.KMSURL, sb.S3URL, sb.SESURL, s.SMTPAddr, stack.InboundDomain, s.Issuer.URL(), token, stack.CognitoPath)
 	<-ctx.Done()
 	fmt.Println("\nstopping…")
 	return nil

@@ -27,15 +27,19 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"leadvault/infra/local/awsclients"
+	"leadvault/infra/local/cognitolocal"
 	"leadvault/infra/local/devissuer"
 	"leadvault/infra/local/gateway"
 	"leadvault/infra/local/sesinbound"
 	"leadvault/infra/local/smtpd"
 	"leadvault/infra/local/standins"
 	"leadvault/infra/local/streams"
+	"leadvault/shared/access"
 	"leadvault/shared/app"
 	"leadvault/shared/awsconfig"
+	"leadvault/shared/controlapi"
 	"leadvault/shared/formapi"
+	"leadvault/shared/jobs"
 	"leadvault/shared/mailintake"
 	"leadvault/shared/notify"
 	"leadvault/shared/provision"
@@ -66,6 +70,16 @@ const (
 	IssuerPath = "/local-issuer"
 	// IssuerKeyFile names the issuer's signing key inside the data directory.
 	IssuerKeyFile = "devissuer.pem"
+	// CognitoPath is where the user pool's stand-in (Cognito's admin API and sign-in) lives on the gateway;
+	// CognitoFile keeps its users inside the data directory.
+	CognitoPath = "/local-cognito"
+	CognitoFile = "cognito-users.json"
+	// UserPoolID names the local user pool.
+	UserPoolID = "eu-north-1_local"
+	// ControllerRoute is the controller API's route, as in infra/stacks.
+	ControllerRoute = "/v1/{proxy+}"
+	// DemoAdmin is the demo tenant's first admin: `make run` prints a token for this user.
+	DemoAdmin = "demo-admin"
 )
 
 // Options configure a local stack.
@@ -98,6 +112,10 @@ type Stack struct {
 	Issuer *devissuer.Issuer
 	// IssuerKey is the path of the issuer's key when data persists ("" otherwise).
 	IssuerKey string
+	// Cognito stands in for the user pool: the controller API invites and removes users there.
+	Cognito *cognitolocal.Server
+	// Jobs runs campaign deletions, driven by the table's stream and the schedule as on AWS.
+	Jobs *jobs.Runner
 
 	server *http.Server
 	smtp   *smtpd.Server
@@ -149,6 +167,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, fmt.Errorf("gateway listen: %w", err)
 	}
 	s.GatewayURL = "http://" + ln.Addr().String()
+	s.Settings.UserPoolID, s.Settings.CognitoEndpoint = UserPoolID, s.GatewayURL+CognitoPath
 	if err := s.seed(ctx); err != nil {
 		ln.Close()
 		return nil, err
@@ -198,10 +217,37 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 
-	api := gateway.New([]gateway.Route{{Method: "ANY", Path: IntakeRoute, Handler: intakeHandler.Handle}}, gateway.Options{Log: o.Log})
+	cognitoFile := ""
+	if o.DataDir != "" {
+		cognitoFile = filepath.Join(o.DataDir, CognitoFile)
+	}
+	if s.Cognito, err = cognitolocal.New(UserPoolID, s.Issuer, cognitolocal.Options{File: cognitoFile, Logger: o.Log,
+		Deliver: func(inv cognitolocal.Invitation) { o.Log.Info("invitation e-mail (not sent locally)", "user", inv.Sub) }}); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	controller, err := controlapi.FromConfig(cfg, s.Settings, o.Log)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	if s.Jobs, err = jobs.FromConfig(cfg, s.Settings, o.Log); err != nil {
+		ln.Close()
+		return nil, err
+	}
+
+	api := gateway.New([]gateway.Route{
+		{Method: "ANY", Path: IntakeRoute, Handler: intakeHandler.Handle},
+		{Method: "ANY", Path: ControllerRoute, Handler: controller.Handle, Authorizer: &gateway.JWTAuthorizer{
+			Issuer: s.Issuer.URL(), Audience: []string{devissuer.DefaultClientID}, Keys: s.Issuer.Key,
+		}},
+	}, gateway.Options{Log: o.Log})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api)
 	mux.Handle(IssuerPath+"/", s.Issuer.Handler())
+	cognito := http.StripPrefix(CognitoPath, s.Cognito)
+	mux.Handle(CognitoPath, cognito)
+	mux.Handle(CognitoPath+"/", cognito)
 	mux.Handle("/demo/", demoPages())
 	mux.Handle("/{$}", http.RedirectHandler("/demo/", http.StatusFound))
 	s.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -217,7 +263,20 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("describe table: %w", err)
 	}
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go func() {
+		defer s.wg.Done()
+		// Like the event source mapping (batch size 1, no partial batch responses): a failed step is retried.
+		step := func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+			return events.DynamoDBEventResponse{}, s.Jobs.HandleStream(ctx, ev)
+		}
+		err := streams.Run(runCtx, s.AWS.DynamoDBStreams(), step, streams.Options{
+			StreamARN: aws.ToString(table.Table.LatestStreamArn), Log: o.Log, BatchSize: 1, Filter: JobsFilter,
+		})
+		if err != nil && runCtx.Err() == nil {
+			o.Log.Error("jobs stream poller stopped", "error", err.Error())
+		}
+	}()
 	go func() {
 		defer s.wg.Done()
 		err := streams.Run(runCtx, s.AWS.DynamoDBStreams(), notifier.HandleStream, streams.Options{
@@ -241,6 +300,13 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 // NotifierFilter is the event source mapping's filter of infra/stacks: inserted lead items only.
 func NotifierFilter(r events.DynamoDBEventRecord) bool {
 	return r.EventName == string(events.DynamoDBOperationTypeInsert) && r.Change.Keys[store.AttrSK].String() == "LEAD"
+}
+
+// JobsFilter is the jobs function's event source mapping filter of infra/stacks: inserted and updated
+// campaign-deletion job items.
+func JobsFilter(r events.DynamoDBEventRecord) bool {
+	return (r.EventName == string(events.DynamoDBOperationTypeInsert) || r.EventName == string(events.DynamoDBOperationTypeModify)) &&
+		strings.HasPrefix(r.Change.Keys[store.AttrSK].String(), "DELCAMP#")
 }
 
 // provision creates the table and buckets as CloudFormation would on AWS.
@@ -269,8 +335,17 @@ func (s *Stack) seed(ctx context.Context) error {
 	if _, err := provision.EnsureTenant(ctx, s.Store, s.Vault, DemoTenant, "Demo ApS", time.Now()); err != nil {
 		return fmt.Errorf("seed tenant: %w", err)
 	}
-	if err := s.Store.PutForm(ctx, provision.DemoForm(DemoTenant, s.GatewayURL)); err != nil {
+	form := provision.DemoForm(DemoTenant, s.GatewayURL)
+	err := s.Store.PutCampaign(ctx, DemoTenant, store.Campaign{ID: form.CampaignID, Name: "Demo", CreatedAt: time.Now()})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("seed campaign: %w", err)
+	}
+	if err := s.Store.PutForm(ctx, form); err != nil {
 		return fmt.Errorf("seed form: %w", err)
+	}
+	err = s.Store.PutMember(ctx, DemoTenant, store.Member{UserID: DemoAdmin, Email: "admin@demo.localhost", Role: access.Admin, AddedAt: time.Now()})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("seed admin: %w", err)
 	}
 	return nil
 }
@@ -282,6 +357,9 @@ func (s *Stack) schedule(ctx context.Context, every time.Duration, log *slog.Log
 	for {
 		if _, err := s.Sweeper.Run(ctx); err != nil && ctx.Err() == nil {
 			log.Error("scheduled sweep failed", "error", err.Error())
+		}
+		if _, err := s.Jobs.Resume(ctx); err != nil && ctx.Err() == nil {
+			log.Error("scheduled job resumption failed", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():
@@ -305,7 +383,7 @@ func demoPages() http.Handler {
 
 // AdminToken mints an access token for the demo tenant's admin, valid for 12 hours.
 func (s *Stack) AdminToken() (string, error) {
-	return s.Issuer.Mint(devissuer.Claims{Subject: "demo-admin", Username: "demo-admin", TenantID: DemoTenant,
+	return s.Issuer.Mint(devissuer.Claims{Subject: DemoAdmin, Username: DemoAdmin, TenantID: DemoTenant,
 		Groups: []string{"admin"}, ExpiresIn: 12 * time.Hour})
 }
 
@@ -314,7 +392,8 @@ func (s *Stack) WriteEnv(path string) error {
 	lines := append(s.Standins.Env(),
 		"LEADVAULT_STAGE=local", "LEADVAULT_TABLE="+Table, "LEADVAULT_SENT_BUCKET="+SentBucket,
 		"LEADVAULT_NOTIFY_FROM="+NotifyFrom, "LEADVAULT_INBOUND_BUCKET="+InboundBucket, "LEADVAULT_INBOUND_DOMAIN="+InboundDomain,
-		"LEADVAULT_LOCAL_ISSUER="+s.Issuer.URL(), "LEADVAULT_LOCAL_ISSUER_KEY="+s.IssuerKey)
+		"LEADVAULT_LOCAL_ISSUER="+s.Issuer.URL(), "LEADVAULT_LOCAL_ISSUER_KEY="+s.IssuerKey,
+		"LEADVAULT_USER_POOL_ID="+UserPoolID, "LEADVAULT_COGNITO_ENDPOINT="+s.Settings.CognitoEndpoint)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

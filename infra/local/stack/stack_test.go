@@ -19,6 +19,7 @@ import (
 
 	"leadvault/infra/local/stack"
 	"leadvault/shared/domain"
+	"leadvault/shared/store"
 	"leadvault/shared/vault"
 )
 
@@ -224,5 +225,74 @@ func TestStack_tokenIssuer(t *testing.T) {
 	tok, err := local.AdminToken()
 	if err != nil || strings.Count(tok, ".") != 2 {
 		t.Errorf("AdminToken() = %q, %v; want a JWT", tok, err)
+	}
+}
+
+// TestStack_controllerAPI drives the controller API as `make run` serves it: the printed admin token, an
+// invitation through the local user pool, and a campaign deletion run by the jobs function off the table's
+// stream, as on AWS.
+func TestStack_controllerAPI(t *testing.T) {
+	ctx := context.Background()
+	tok, err := local.AdminToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, local.GatewayURL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if code, m := call("GET", "/v1/forms", ""); code != 200 || !strings.Contains(fmt.Sprint(m), "demo-contact") {
+		t.Fatalf("GET /v1/forms with the admin token = %d %v; want the demo form", code, m)
+	}
+	if code, m := call("POST", "/v1/users", `{"email":"new.colleague@demo.localhost","role":"member"}`); code != 201 || m["userID"] == "" {
+		t.Errorf("POST /v1/users = %d %v; want 201 with the user pool's ID", code, m)
+	}
+	if code, _ := call("POST", "/v1/campaigns", `{"id":"short-lived","name":"Short-lived"}`); code != 201 {
+		t.Fatalf("POST /v1/campaigns = %d; want 201", code)
+	}
+	ten, err := local.Store.Tenant(ctx, stack.DemoTenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := local.Vault.TenantKey(ctx, stack.DemoTenant, ten.WrappedKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		now := time.Now().UTC()
+		l := domain.Lead{TenantID: stack.DemoTenant, ID: fmt.Sprintf("short-%d-%d", now.UnixNano(), i), FormID: "demo-contact", CampaignID: "short-lived",
+			Source: domain.SourceForm, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Personal: domain.Personal{Email: fmt.Sprintf("p%d@example.dk", i)}}
+		if _, _, err := local.Store.PutLead(ctx, tk, l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, m := call("DELETE", "/v1/campaigns/short-lived", ""); code != 202 {
+		t.Fatalf("DELETE /v1/campaigns/short-lived = %d %v; want 202", code, m)
+	}
+	deadline := time.Now().Add(90 * time.Second) // deletions settle for jobs.DeletionSettle
+	for {
+		code, m := call("GET", "/v1/campaigns/short-lived/deletion", "")
+		if code == 200 && m["status"] == "done" {
+			if m["deleted"] != float64(3) {
+				t.Errorf("deletion = %v; want 3 leads deleted", m)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deletion not done after 90 s: %d %v", code, m)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,8 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"leadvault/infra/local/devissuer"
 	"leadvault/infra/local/envfile"
+	"leadvault/shared/access"
+	"leadvault/shared/awsconfig"
+	"leadvault/shared/store"
 )
 
 func main() {
@@ -64,6 +72,27 @@ func run(args []string, envFile string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The tenant's membership, not the token, authorizes controller staff: make the user a member in the
+	// role asked for, unless they are one already (then their stored role applies).
+	if *role != "support" && env["LEADVAULT_AWS_ENDPOINT"] != "" && env["LEADVAULT_TABLE"] != "" {
+		if err := register(env, *tenant, *user, access.Role(*role)); err != nil {
+			return err
+		}
+	}
 	_, err = fmt.Fprintln(out, tok)
 	return err
+}
+
+// register makes user a member of tenant in the running stack's table.
+func register(env map[string]string, tenant, user string, role access.Role) error {
+	db := dynamodb.New(dynamodb.Options{
+		Region: awsconfig.Region, BaseEndpoint: aws.String(env["LEADVAULT_AWS_ENDPOINT"]),
+		Credentials: credentials.NewStaticCredentialsProvider(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], ""),
+	})
+	st := store.New(db, env["LEADVAULT_TABLE"])
+	err := st.PutMember(context.Background(), tenant, store.Member{UserID: user, Email: user + "@" + tenant + ".localhost", Role: role, AddedAt: time.Now(), AddedBy: "make token"})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("make %s a member of %s: %w", user, tenant, err)
+	}
+	return nil
 }

@@ -1,0 +1,137 @@
+package controlapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"leadvault/shared/audit"
+	"leadvault/shared/problem"
+)
+
+// maxExport is how many records one export answer holds; Lambda answers are at most 6 MB, and a record
+// is well under 1 KB. The rest follows with the cursor in NextCursorHeader.
+const maxExport = 5000
+
+type auditView struct {
+	Seq       int64     `json:"seq"`
+	At        time.Time `json:"at"`
+	ActorID   string    `json:"actorID"`
+	ActorRole string    `json:"actorRole"`
+	Action    string    `json:"action"`
+	Targets   []string  `json:"targets,omitempty"`
+	Purpose   string    `json:"purpose,omitempty"`
+	RequestID string    `json:"requestID,omitempty"`
+	SourceIP  string    `json:"sourceIP,omitempty"`
+	GrantID   string    `json:"grantID,omitempty"`
+	PrevHash  string    `json:"prevHash"`
+	Hash      string    `json:"hash"`
+}
+
+func viewAudit(r audit.Record) auditView {
+	return auditView{Seq: r.Seq, At: r.At, ActorID: r.ActorID, ActorRole: r.ActorRole, Action: r.Action, Targets: r.Targets,
+		Purpose: r.Purpose, RequestID: r.RequestID, SourceIP: r.SourceIP, GrantID: r.GrantID, PrevHash: r.PrevHash, Hash: r.Hash}
+}
+
+func (c *call) auditQuery() (audit.Query, *problem.Problem) {
+	limit, cursor, p := c.page()
+	if p != nil {
+		return audit.Query{}, p
+	}
+	from, to, p := c.timeRange()
+	if p != nil {
+		return audit.Query{}, p
+	}
+	q := c.req.QueryStringParameters
+	return audit.Query{From: from, To: to, Actor: q["actor"], Action: q["action"], Target: q["target"], Limit: limit, Cursor: cursor}, nil
+}
+
+func listAudit(c *call) events.APIGatewayV2HTTPResponse {
+	q, p := c.auditQuery()
+	if p != nil {
+		return c.problem(p)
+	}
+	if err := c.record(ActionAuditRead); err != nil {
+		return c.internal(err)
+	}
+	recs, next, err := c.h.Audit.List(c.ctx, c.tenant.ID, q)
+	if errors.Is(err, audit.ErrBadCursor) {
+		return c.problem(badCursor())
+	}
+	if err != nil {
+		return c.internal(err)
+	}
+	items := make([]auditView, len(recs))
+	for i, r := range recs {
+		items[i] = viewAudit(r)
+	}
+	return c.json(http.StatusOK, list[auditView]{Items: items, Next: next})
+}
+
+// exportAudit answers the selected records as JSON lines (application/x-ndjson), newest first, up to
+// maxExport per answer.
+func exportAudit(c *call) events.APIGatewayV2HTTPResponse {
+	q, p := c.auditQuery()
+	if p != nil {
+		return c.problem(p)
+	}
+	if err := c.record(ActionAuditExport); err != nil {
+		return c.internal(err)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	n := 0
+	q.Limit = audit.MaxPage
+	for {
+		recs, next, err := c.h.Audit.List(c.ctx, c.tenant.ID, q)
+		if errors.Is(err, audit.ErrBadCursor) {
+			return c.problem(badCursor())
+		}
+		if err != nil {
+			return c.internal(err)
+		}
+		for _, r := range recs {
+			if err := enc.Encode(viewAudit(r)); err != nil {
+				return c.internal(err)
+			}
+		}
+		n += len(recs)
+		q.Cursor = next
+		if next == "" || n >= maxExport {
+			break
+		}
+	}
+	h := map[string]string{"Content-Type": "application/x-ndjson", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
+		"Content-Disposition": `attachment; filename="audit-` + c.tenant.ID + `.jsonl"`}
+	if q.Cursor != "" {
+		h[NextCursorHeader] = q.Cursor
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: h, Body: buf.String()}
+}
+
+type verifyView struct {
+	Intact   bool   `json:"intact"`
+	Records  int64  `json:"records"`
+	StartSeq int64  `json:"startSeq"`
+	LastSeq  int64  `json:"lastSeq"`
+	HeadSeq  int64  `json:"headSeq"`
+	FirstBad int64  `json:"firstBad,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// verifyAudit walks the tenant's hash chain and reports the first gap or edit (M4/S15).
+func verifyAudit(c *call) events.APIGatewayV2HTTPResponse {
+	if err := c.record(ActionAuditVerify); err != nil {
+		return c.internal(err)
+	}
+	r, err := c.h.Audit.Verify(c.ctx, c.tenant.ID)
+	if err != nil {
+		return c.internal(err)
+	}
+	return c.json(http.StatusOK, verifyView{Intact: r.Intact(), Records: r.Records, StartSeq: r.StartSeq, LastSeq: r.LastSeq,
+		HeadSeq: r.HeadSeq, FirstBad: r.FirstBad, Problem: r.Problem})
+}

@@ -1,0 +1,165 @@
+package controlapi
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"leadvault/shared/access"
+)
+
+// rule is who may use a route.
+type rule int
+
+const (
+	// readData: controller staff; support staff too, masked unless under a grant (E9, M2, M3).
+	readData rule = iota
+	// writeLeads: controller staff; support staff only under a read-write grant.
+	writeLeads
+	// adminOnly: the tenant's admins: users, grants, forms and campaigns, the audit trail. Support
+	// staff never reach these, grant or not, so they can never export (M5, S19).
+	adminOnly
+)
+
+// refuse says why role may not use a route with rule r under decision d, or "" if it may.
+func (r rule) refuse(role access.Role, d access.Decision) string {
+	switch {
+	case !d.Allowed:
+		return "no access to the tenant"
+	case r == adminOnly && role != access.Admin:
+		return "admins only"
+	case r == writeLeads && !d.Write:
+		return "no write access"
+	}
+	return ""
+}
+
+// The audit actions. Targets are IDs (lead, form, campaign, user, grant) or hashes, never personal data.
+const (
+	ActionDenied         = "access.denied" // target: the route, e.g. "DELETE /v1/users/{userID}"
+	ActionFormList       = "form.list"
+	ActionFormRead       = "form.read"
+	ActionFormCreate     = "form.create"
+	ActionFormUpdate     = "form.update"
+	ActionFormDisable    = "form.disable"
+	ActionCampaignList   = "campaign.list"
+	ActionCampaignRead   = "campaign.read"
+	ActionCampaignCreate = "campaign.create"
+	ActionCampaignRename = "campaign.rename"
+	ActionCampaignDelete = "campaign.delete"
+	ActionLeadList       = "lead.list"
+	ActionLeadRead       = "lead.read"
+	ActionLeadRectify    = "lead.rectify"
+	ActionLeadDelete     = "lead.delete"
+	ActionUserList       = "user.list"
+	ActionUserInvite     = "user.invite"
+	ActionUserRole       = "user.role"
+	ActionUserRemove     = "user.remove"
+	ActionGrantList      = "grant.list"
+	ActionGrantCreate    = "grant.create"
+	ActionGrantRevoke    = "grant.revoke"
+	ActionAuditRead      = "audit.read"
+	ActionAuditExport    = "audit.export"
+	ActionAuditVerify    = "audit.verify"
+)
+
+type route struct {
+	method, pattern string
+	rule            rule
+	// what completes "Your role may not …" in a refusal.
+	what     string
+	fn       func(*call) events.APIGatewayV2HTTPResponse
+	segments []string
+}
+
+func (r *route) key() string {
+	if r == nil {
+		return ""
+	}
+	return r.method + " " + r.pattern
+}
+
+// routes is the API; docs/openapi.yaml describes each.
+var routes = compile([]route{
+	{method: "GET", pattern: "/v1/forms", rule: readData, what: "list forms", fn: listForms},
+	{method: "POST", pattern: "/v1/forms", rule: adminOnly, what: "create forms", fn: createForm},
+	{method: "GET", pattern: "/v1/forms/{formID}", rule: readData, what: "read forms", fn: getForm},
+	{method: "PUT", pattern: "/v1/forms/{formID}", rule: adminOnly, what: "change forms", fn: updateForm},
+	{method: "POST", pattern: "/v1/forms/{formID}/disable", rule: adminOnly, what: "disable forms", fn: disableForm},
+
+	{method: "GET", pattern: "/v1/campaigns", rule: readData, what: "list campaigns", fn: listCampaigns},
+	{method: "POST", pattern: "/v1/campaigns", rule: adminOnly, what: "create campaigns", fn: createCampaign},
+	{method: "GET", pattern: "/v1/campaigns/{campaignID}", rule: readData, what: "read campaigns", fn: getCampaign},
+	{method: "PATCH", pattern: "/v1/campaigns/{campaignID}", rule: adminOnly, what: "rename campaigns", fn: renameCampaign},
+	{method: "DELETE", pattern: "/v1/campaigns/{campaignID}", rule: adminOnly, what: "delete campaigns", fn: deleteCampaign},
+	{method: "GET", pattern: "/v1/campaigns/{campaignID}/deletion", rule: readData, what: "read deletion jobs", fn: getDeletion},
+	{method: "GET", pattern: "/v1/campaigns/{campaignID}/leads", rule: readData, what: "list leads", fn: listLeads},
+
+	{method: "GET", pattern: "/v1/leads/{leadID}", rule: readData, what: "read leads", fn: getLead},
+	{method: "PATCH", pattern: "/v1/leads/{leadID}", rule: writeLeads, what: "rectify leads", fn: rectifyLead},
+	{method: "DELETE", pattern: "/v1/leads/{leadID}", rule: writeLeads, what: "delete leads", fn: deleteLead},
+
+	{method: "GET", pattern: "/v1/users", rule: adminOnly, what: "list users", fn: listUsers},
+	{method: "POST", pattern: "/v1/users", rule: adminOnly, what: "invite users", fn: inviteUser},
+	{method: "PATCH", pattern: "/v1/users/{userID}", rule: adminOnly, what: "change users' roles", fn: changeRole},
+	{method: "DELETE", pattern: "/v1/users/{userID}", rule: adminOnly, what: "remove users", fn: removeUser},
+
+	{method: "GET", pattern: "/v1/access-grants", rule: adminOnly, what: "list access grants", fn: listGrants},
+	{method: "POST", pattern: "/v1/access-grants", rule: adminOnly, what: "grant access", fn: createGrant},
+	{method: "DELETE", pattern: "/v1/access-grants/{grantID}", rule: adminOnly, what: "revoke access grants", fn: revokeGrant},
+
+	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},
+	{method: "GET", pattern: "/v1/audit/export", rule: adminOnly, what: "export the audit trail", fn: exportAudit},
+	{method: "GET", pattern: "/v1/audit/verify", rule: adminOnly, what: "verify the audit trail", fn: verifyAudit},
+})
+
+func compile(rs []route) []route {
+	for i := range rs {
+		rs[i].segments = strings.Split(strings.Trim(rs[i].pattern, "/"), "/")
+	}
+	return rs
+}
+
+// match finds the route for method and path. With no route, allow lists the methods the path accepts
+// ("" when the path is unknown: 404).
+func match(method, path string) (rt *route, params map[string]string, allow string) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	var methods []string
+	for i := range routes {
+		r := &routes[i]
+		p, ok := matchPath(r.segments, parts)
+		if !ok {
+			continue
+		}
+		if r.method == method {
+			return r, p, ""
+		}
+		methods = append(methods, r.method)
+	}
+	sort.Strings(methods)
+	return nil, nil, strings.Join(methods, ", ")
+}
+
+func matchPath(segments, parts []string) (map[string]string, bool) {
+	if len(segments) != len(parts) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, s := range segments {
+		if name, ok := strings.CutPrefix(s, "{"); ok {
+			if parts[i] == "" {
+				return nil, false
+			}
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[strings.TrimSuffix(name, "}")] = parts[i]
+			continue
+		}
+		if s != parts[i] {
+			return nil, false
+		}
+	}
+	return params, true
+}

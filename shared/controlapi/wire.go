@@ -1,0 +1,36 @@
+package controlapi
+
+import (
+	"log/slog"
+
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"leadvault/shared/app"
+	"leadvault/shared/audit"
+	"leadvault/shared/awsconfig"
+	"leadvault/shared/directory"
+	"leadvault/shared/store"
+	"leadvault/shared/vault"
+)
+
+// FromConfig builds the Handler with AWS clients, once per cold start.
+func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Handler, error) {
+	if err := s.Require("LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_USER_POOL_ID"); err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(cfg.AWS)
+	idp := cognitoidentityprovider.NewFromConfig(cfg.AWS, func(o *cognitoidentityprovider.Options) {
+		if s.CognitoEndpoint != "" {
+			o.BaseEndpoint = &s.CognitoEndpoint
+		}
+	})
+	return New(Deps{
+		Store:     store.New(db, s.Table),
+		Keys:      vault.New(kms.NewFromConfig(cfg.AWS), s.KeyID),
+		Audit:     audit.New(db, s.Table, 0),
+		Directory: directory.New(idp, s.UserPoolID),
+		Log:       log,
+	}), nil
+}

@@ -1,0 +1,61 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"leadvault/shared/app"
+	"leadvault/shared/awsconfig"
+	"leadvault/shared/store"
+)
+
+// FromConfig builds the Runner with AWS clients, once per cold start.
+func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Runner, error) {
+	if err := s.Require("LEADVAULT_TABLE"); err != nil {
+		return nil, err
+	}
+	st := store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table).WithDeletionSettle(DeletionSettle)
+	return New(st, log, 0), nil
+}
+
+// DeletionSettle is how long after its start a campaign deletion may finish: longer than intake caches a
+// form's configuration (30 s), so that a lead accepted just before the campaign's forms were disabled is
+// deleted too. The controller refuses to delete a campaign that an enabled form still feeds.
+const DeletionSettle = 35 * time.Second
+
+// ErrUnknownEvent means the function was invoked with neither a stream batch nor a scheduled event.
+var ErrUnknownEvent = errors.New("neither a DynamoDB stream batch nor a scheduled event")
+
+// Handle is the function's entry point for both its triggers: a batch from the table's stream, or the
+// schedule's EventBridge event.
+func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) error {
+	var probe struct {
+		Records    *[]json.RawMessage `json:"Records"` // present, even empty, in every stream batch
+		Source     string             `json:"source"`
+		DetailType string             `json:"detail-type"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return fmt.Errorf("decode event: %w", err)
+	}
+	switch {
+	case probe.Records != nil:
+		var ev events.DynamoDBEvent
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return fmt.Errorf("decode stream batch: %w", err)
+		}
+		return r.HandleStream(ctx, ev)
+	case probe.Source == "aws.events" && probe.DetailType == "Scheduled Event":
+		n, err := r.Resume(ctx)
+		r.log.Info("resumed pending jobs", "jobs", n)
+		return err
+	}
+	r.log.Error("rejected an event", "error", ErrUnknownEvent.Error())
+	return ErrUnknownEvent
+}
