@@ -2,10 +2,11 @@
 // production stages (run it through `npx cdk synth`, see cdk.json).
 //
 // Context: -c notifyDomain=<domain> (default leadvault.example),
-// -c assetDir=<dir with intake.zip, notifier.zip, sweeper.zip, email-intake.zip>
-// (default dist), -c inboundRegion=<region SES receives mail in> (default
-// eu-west-1; see stacks.InboundRegions) and -c inboundDomain=<domain whose
-// mail becomes leads> (default in.<notifyDomain>).
+// -c assetDir=<dir with <name>.zip for each of stacks.FunctionNames, as make
+// build writes them> (default dist), -c inboundRegion=<region SES receives
+// mail in> (default eu-west-1; see stacks.InboundRegions) and
+// -c inboundDomain=<domain whose mail becomes leads> (default
+// in.<notifyDomain>).
 // It exits non-zero if a stage cannot be built or synthesis reports an error,
 // including every unsuppressed cdk-nag finding.
 package main

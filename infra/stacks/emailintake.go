@@ -54,9 +54,10 @@ func NewEmailIntake(scope constructs.Construct, id string, props *EmailIntakePro
 		name:     "email-intake",
 		assetDir: props.AssetDir,
 		// SES stores messages of up to 40 MB; parsing one takes at most twice that.
-		memoryMB: 512,
-		timeout:  awscdk.Duration_Minutes(jsii.Number(2)),
-		env:      env,
+		memoryMB:   512,
+		timeout:    awscdk.Duration_Minutes(jsii.Number(2)),
+		env:        env,
+		auditTable: props.Data.Table,
 	})
 
 	// Raw mail: read and delete under inbound/, write only under quarantine/

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
@@ -26,6 +27,12 @@ type functionSpec struct {
 	// dlq receives failed asynchronous invocations; nil for synchronously
 	// invoked functions.
 	dlq awssqs.IQueue
+	// auditTable is the stage's table: the role is denied rewriting its audit
+	// trail (see denyAuditRewrite). Every function of the stateless and
+	// inbound stacks names it, whether or not it is granted access to the
+	// table, so no later grant can open the trail. Only the user pool's
+	// tokenclaims trigger leaves it nil: its role has no data action at all.
+	auditTable awsdynamodb.ITable
 }
 
 // lambdaFunction is a function with its own role and log group.
@@ -65,7 +72,40 @@ func newFunction(scope constructs.Construct, spec functionSpec) *lambdaFunction 
 		Environment:     &spec.env,
 		DeadLetterQueue: spec.dlq,
 	})
+	if spec.auditTable != nil {
+		f.denyAuditRewrite(spec.auditTable)
+	}
 	return f
+}
+
+// AuditPartitionPattern matches the partition keys of the audit trail,
+// "T#<tenant>#AUDIT" (shared/audit; tenant ids contain no "#").
+const AuditPartitionPattern = "T#*#AUDIT"
+
+// AuditRewriteActions are the DynamoDB actions that could change or remove an
+// existing item. Each is authorised per item, also inside TransactWriteItems
+// (an Update there is an UpdateItem) and BatchWriteItem.
+var AuditRewriteActions = []string{
+	"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+	"dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete",
+}
+
+// denyAuditRewrite makes the audit trail in table append-only for f's role
+// (obligations M4/S15): an explicit Deny of AuditRewriteActions on items
+// whose partition key matches AuditPartitionPattern, which no Allow can
+// override. shared/audit writes records and their head with conditional Puts
+// only; records leave the table only by TTL (the retention), which IAM does
+// not govern.
+func (f *lambdaFunction) denyAuditRewrite(table awsdynamodb.ITable) {
+	f.Function.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:       jsii.String("DenyAuditTrailRewrite"),
+		Effect:    awsiam.Effect_DENY,
+		Actions:   jsii.Strings(AuditRewriteActions...),
+		Resources: jsii.Strings(*table.TableArn()),
+		Conditions: &map[string]interface{}{
+			"ForAnyValue:StringLike": map[string]interface{}{"dynamodb:LeadingKeys": []string{AuditPartitionPattern}},
+		},
+	}))
 }
 
 // addPolicy grants actions on resources to f's role.

@@ -36,11 +36,21 @@ func TestFunctions(t *testing.T) {
 		"sweeper":  {"LEADVAULT_STAGE", "LEADVAULT_SENT_BUCKET"},
 		"email-intake": {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_DATA_REGION",
 			"LEADVAULT_INBOUND_BUCKET", "LEADVAULT_INBOUND_DOMAIN"},
+		"controller":  {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_USER_POOL_ID"},
+		"jobs":        {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID"},
+		"tokenclaims": {"LEADVAULT_STAGE"},
 	}
-	wantTimeout := map[string]float64{"intake": 10, "notifier": 30, "sweeper": 300, "email-intake": 120}
-	wantMemory := map[string]float64{"intake": 256, "notifier": 256, "email-intake": 512}
+	wantTimeout := map[string]float64{"intake": 10, "notifier": 30, "sweeper": 300, "email-intake": 120, "controller": 15, "jobs": 300,
+		"tokenclaims": 5}
+	wantMemory := map[string]float64{"intake": 256, "notifier": 256, "email-intake": 512, "controller": 256, "jobs": 512,
+		"tokenclaims": 128}
 	// Every function lives in exactly one of these stacks.
-	wantFunctions := map[string][]string{"Stateless": {"intake", "notifier", "sweeper"}, "Inbound": {"email-intake", "sweeper"}}
+	wantFunctions := map[string][]string{
+		// The user pool's trigger sits with the pool (see Identity).
+		"Stateful":  {"tokenclaims"},
+		"Stateless": {"controller", "intake", "jobs", "notifier", "sweeper"},
+		"Inbound":   {"email-intake", "sweeper"},
+	}
 	// The inbound region runs its own sweeper (raw mail), from the same code as the one in eu-north-1.
 	inboundSweeperEnv := []string{"LEADVAULT_STAGE", "LEADVAULT_INBOUND_BUCKET"}
 	all := map[string]bool{}
@@ -133,10 +143,54 @@ func checkFunctions(t *testing.T, key, stage string, tpl cfnTemplate, fns map[st
 	}
 }
 
+// statelessFunction returns the logical ID of a function of a stage's stateless stack.
+func statelessFunction(t *testing.T, stage, name string) string {
+	t.Helper()
+	for lid, r := range stateless(t, stage).resources("AWS::Lambda::Function") {
+		if props(r)["Description"] == "Leadvault "+name {
+			return lid
+		}
+	}
+	t.Fatalf("%s/Stateless has no %s function", stage, name)
+	return ""
+}
+
+// onlyWhere returns the single resource of type typ in tpl whose property
+// field renders (jsonString) as want.
+func onlyWhere(t *testing.T, tpl cfnTemplate, typ, field, want string) (string, map[string]any) {
+	t.Helper()
+	var lids []string
+	var res map[string]any
+	for lid, r := range tpl.resources(typ) {
+		if jsonString(props(r)[field]) == want {
+			lids, res = append(lids, lid), r
+		}
+	}
+	if len(lids) != 1 {
+		t.Fatalf("found %s %v with %s = %s; want 1", typ, lids, field, want)
+	}
+	return lids[0], res
+}
+
+// ruleTargeting returns the single events rule whose one target is the function fnLID.
+func ruleTargeting(t *testing.T, tpl cfnTemplate, fnLID string) map[string]any {
+	t.Helper()
+	var rules []map[string]any
+	for _, r := range tpl.resources("AWS::Events::Rule") {
+		if strings.Contains(jsonString(props(r)["Targets"]), getAtt(fnLID, "Arn")) {
+			rules = append(rules, r)
+		}
+	}
+	if len(rules) != 1 {
+		t.Fatalf("found %d rules targeting %s; want 1", len(rules), fnLID)
+	}
+	return rules[0]
+}
+
 func TestNotifier_eventSourceMapping(t *testing.T) {
 	for _, stage := range stageNames {
 		tpl := stateless(t, stage)
-		_, r := only(t, tpl, "AWS::Lambda::EventSourceMapping")
+		_, r := onlyWhere(t, tpl, "AWS::Lambda::EventSourceMapping", "FunctionName", `{"Ref":"`+statelessFunction(t, stage, "notifier")+`"}`)
 		p := props(r)
 
 		filters := p["FilterCriteria"].(map[string]any)["Filters"].([]any)
@@ -179,7 +233,7 @@ func TestNotifier_eventSourceMapping(t *testing.T) {
 func TestSweeper_schedule(t *testing.T) {
 	for _, stage := range stageNames {
 		tpl := stateless(t, stage)
-		_, r := only(t, tpl, "AWS::Events::Rule")
+		r := ruleTargeting(t, tpl, statelessFunction(t, stage, "sweeper"))
 		p := props(r)
 		if p["ScheduleExpression"] != "rate(1 hour)" {
 			t.Errorf("%s sweeper ScheduleExpression = %v; want rate(1 hour)", stage, p["ScheduleExpression"])
@@ -231,18 +285,32 @@ func TestFailureQueues(t *testing.T) {
 	})
 }
 
+// statelessAPI returns the logical ID and resource of the HTTP API of a
+// stage's stateless stack whose description ends with suffix.
+func statelessAPI(t *testing.T, stage, suffix string) (string, map[string]any) {
+	t.Helper()
+	for lid, r := range stateless(t, stage).resources("AWS::ApiGatewayV2::Api") {
+		if d, _ := props(r)["Description"].(string); strings.HasSuffix(d, suffix) {
+			return lid, r
+		}
+	}
+	t.Fatalf("%s/Stateless has no API described as ...%s", stage, suffix)
+	return "", nil
+}
+
 func TestIntakeAPI(t *testing.T) {
 	for _, stage := range stageNames {
 		tpl := stateless(t, stage)
-		_, route := only(t, tpl, "AWS::ApiGatewayV2::Route")
+		apiLID, api := statelessAPI(t, stage, " public lead intake")
+		onAPI := `{"Ref":"` + apiLID + `"}`
+		_, route := onlyWhere(t, tpl, "AWS::ApiGatewayV2::Route", "ApiId", onAPI)
 		if got := props(route)["RouteKey"]; got != "ANY "+stacks.SubmissionsPath {
 			t.Errorf("%s RouteKey = %v; want ANY %s", stage, got, stacks.SubmissionsPath)
 		}
-		_, api := only(t, tpl, "AWS::ApiGatewayV2::Api")
 		if props(api)["CorsConfiguration"] != nil {
 			t.Errorf("%s API has CorsConfiguration; the function answers CORS itself", stage)
 		}
-		_, st := only(t, tpl, "AWS::ApiGatewayV2::Stage")
+		_, st := onlyWhere(t, tpl, "AWS::ApiGatewayV2::Stage", "ApiId", onAPI)
 		p := props(st)
 		if got := jsonString(p["DefaultRouteSettings"]); got != `{"ThrottlingBurstLimit":200,"ThrottlingRateLimit":100}` {
 			t.Errorf("%s stage DefaultRouteSettings = %s; want burst 200, rate 100", stage, got)

@@ -290,7 +290,7 @@ func NewInboundStack(scope constructs.Construct, id string, props *InboundStackP
 	// Raw mail is deleted as soon as it is handled; what a failure or the quarantine leaves is swept
 	// here, hourly, because the bucket's lifecycle rule can run a day late (E11).
 	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
-		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures,
+		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures, AuditTable: props.Data.Table,
 		Targets: []SweepTarget{{
 			EnvVar: "LEADVAULT_INBOUND_BUCKET", BucketName: jsii.String(s.Mail.BucketName), BucketArn: s.Mail.bucketArn(),
 			Prefixes:       []string{InboundPrefix, QuarantinePrefix},

@@ -48,11 +48,12 @@ type IntakeAPI struct {
 func NewIntakeAPI(scope constructs.Construct, id string, props *IntakeAPIProps) *IntakeAPI {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	fn := newFunction(c, functionSpec{
-		name:     "intake",
-		assetDir: props.AssetDir,
-		memoryMB: 256,
-		timeout:  awscdk.Duration_Seconds(jsii.Number(10)),
-		env:      baseEnv(props.Stage, props.Data),
+		name:       "intake",
+		assetDir:   props.AssetDir,
+		memoryMB:   256,
+		timeout:    awscdk.Duration_Seconds(jsii.Number(10)),
+		env:        baseEnv(props.Stage, props.Data),
+		auditTable: props.Data.Table,
 	})
 	// TransactWriteItems is authorised per item action (Put, Update, ConditionCheck).
 	fn.addPolicy([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"},
@@ -67,23 +68,7 @@ func NewIntakeAPI(scope constructs.Construct, id string, props *IntakeAPIProps) 
 		Description:        jsii.String("Leadvault " + props.Stage + " public lead intake"),
 		CreateDefaultStage: jsii.Bool(false), // created below with throttling and access logs
 	})
-	a.AccessLog = awslogs.NewLogGroup(c, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
-		Retention:     FunctionLogRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
-	a.APIStage = awsapigatewayv2.NewHttpStage(c, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
-		HttpApi:    a.API,
-		StageName:  jsii.String("$default"),
-		AutoDeploy: jsii.Bool(true),
-		Throttle: &awsapigatewayv2.ThrottleSettings{
-			RateLimit:  jsii.Number(IntakeRateLimit),
-			BurstLimit: jsii.Number(IntakeBurstLimit),
-		},
-		AccessLogSettings: &accessLogSettings{
-			destination: awsapigatewayv2.NewLogGroupLogDestination(a.AccessLog),
-			format:      awsapigateway.AccessLogFormat_Custom(jsii.String(intakeAccessLogFormat)),
-		},
-	})
+	a.APIStage, a.AccessLog = newAPIStage(c, a.API, IntakeRateLimit, IntakeBurstLimit, intakeAccessLogFormat)
 	routes := a.API.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 		Path:        jsii.String(SubmissionsPath),
 		Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod_ANY},

@@ -34,11 +34,12 @@ func NewNotifier(scope constructs.Construct, id string, props *NotifierProps) *N
 	env["LEADVAULT_NOTIFY_FROM"] = jsii.String("notifications@" + props.NotifyDomain)
 	env["LEADVAULT_SES_CONFIGURATION_SET"] = props.Mail.ConfigurationSet.ConfigurationSetName()
 	fn := newFunction(c, functionSpec{
-		name:     "notifier",
-		assetDir: props.AssetDir,
-		memoryMB: 256,
-		timeout:  awscdk.Duration_Seconds(jsii.Number(30)),
-		env:      env,
+		name:       "notifier",
+		assetDir:   props.AssetDir,
+		memoryMB:   256,
+		timeout:    awscdk.Duration_Seconds(jsii.Number(30)),
+		env:        env,
+		auditTable: props.Data.Table,
 	})
 
 	fn.addPolicy([]string{"dynamodb:GetItem", "dynamodb:PutItem"}, jsii.Strings(*props.Data.Table.TableArn()), nil)

@@ -1,7 +1,8 @@
 // Package stacks defines Leadvault's AWS infrastructure as CDK constructs: the
-// stateful stack (key, table, buckets, mail configuration), the stateless
-// stack (intake API, notifier, sweeper) and the inbound stack (SES receiving,
-// inbound bucket, email-intake) that together form one deployment stage.
+// stateful stack (key, table, buckets, mail configuration, user pool and its
+// token trigger), the stateless stack (intake and controller APIs, notifier,
+// sweeper, jobs) and the inbound stack (SES receiving, inbound bucket,
+// email-intake) that together form one deployment stage.
 package stacks
 
 import (
@@ -38,7 +39,7 @@ const Project = "leadvault"
 
 // FunctionNames lists the Lambda functions whose code NewStage expects as
 // <AssetDir>/<name>.zip.
-var FunctionNames = []string{"intake", "notifier", "sweeper", "email-intake"}
+var FunctionNames = []string{"intake", "notifier", "sweeper", "email-intake", "controller", "jobs", "tokenclaims"}
 
 // StageProps configures one deployment stage.
 type StageProps struct {
@@ -145,15 +146,17 @@ func NewStage(scope constructs.Construct, name string, props StageProps) (awscdk
 
 	stateful := NewStatefulStack(stage, "Stateful", &StatefulStackProps{
 		StackProps: awscdk.StackProps{
-			Description: jsii.String(fmt.Sprintf("Leadvault %s: personal data stores (key, table, buckets) and mail evidence; retained on delete", name)),
+			Description: jsii.String(fmt.Sprintf("Leadvault %s: personal data stores (key, table, buckets), mail evidence and the staff user pool; retained on delete", name)),
 			// Stack tags are explicit because @aws-cdk/core:explicitStackTags ignores Tags.Of for stacks.
 			Tags:                  &tags,
 			TerminationProtection: jsii.Bool(true),
 		},
+		Stage:    name,
+		AssetDir: props.AssetDir,
 	})
 	NewStatelessStack(stage, "Stateless", &StatelessStackProps{
 		StackProps: awscdk.StackProps{
-			Description: jsii.String(fmt.Sprintf("Leadvault %s: intake API, notifier and sweeper functions", name)),
+			Description: jsii.String(fmt.Sprintf("Leadvault %s: intake and controller APIs, notifier, sweeper and jobs functions", name)),
 			Tags:        &tags,
 		},
 		Stage:        name,
@@ -161,6 +164,7 @@ func NewStage(scope constructs.Construct, name string, props StageProps) (awscdk
 		AssetDir:     props.AssetDir,
 		Data:         stateful.Data,
 		Mail:         stateful.Mail,
+		Identity:     stateful.Identity,
 	})
 	inboundEnv := &awscdk.Environment{Region: jsii.String(props.inboundRegion()), Account: env.Account}
 	NewInboundStack(stage, "Inbound", &InboundStackProps{

@@ -9,34 +9,44 @@ import (
 // StatefulStackProps configures NewStatefulStack.
 type StatefulStackProps struct {
 	awscdk.StackProps
+	// Stage is the stage name passed to the tokenclaims function as
+	// LEADVAULT_STAGE.
+	Stage string
+	// AssetDir holds tokenclaims.zip, the user pool's trigger.
+	AssetDir string
 }
 
 // StatefulStack holds everything that must survive a redeploy: the data key,
-// the leads table, the sent-mail buckets and the mail delivery evidence.
-// Its resources are retained when the stack is deleted.
+// the leads table, the sent-mail buckets, the mail delivery evidence and the
+// user pool. Those are retained when the stack is deleted; the user pool's
+// pre-token-generation trigger (function, role, log group), which lives here
+// because the pool refers to it, holds no state and is not.
 type StatefulStack struct {
 	awscdk.Stack
-	Data *Data
-	Mail *Mail
+	Data     *Data
+	Mail     *Mail
+	Identity *Identity
 }
 
 // NewStatefulStack creates the stateful stack.
 func NewStatefulStack(scope constructs.Construct, id string, props *StatefulStackProps) *StatefulStack {
-	var sp awscdk.StackProps
-	if props != nil {
-		sp = props.StackProps
+	if props == nil {
+		props = &StatefulStackProps{}
 	}
-	stack := awscdk.NewStack(scope, jsii.String(id), &sp)
+	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &StatefulStack{
-		Stack: stack,
-		Data:  NewData(stack, "Data", nil),
-		Mail:  NewMail(stack, "Mail", nil),
+		Stack:    stack,
+		Data:     NewData(stack, "Data", nil),
+		Mail:     NewMail(stack, "Mail", nil),
+		Identity: NewIdentity(stack, "Identity", &IdentityProps{Stage: props.Stage, AssetDir: props.AssetDir}),
 	}
-	// The operators' CLI (infra/ops) needs these to onboard tenants and forms.
+	// The operators' CLI (infra/ops) needs these to onboard tenants, forms and staff.
 	for name, out := range map[string]struct{ value, description string }{
-		"TableName":      {*s.Data.Table.TableName(), "LEADVAULT_TABLE for infra/ops"},
-		"DataKeyArn":     {*s.Data.Key.KeyArn(), "LEADVAULT_KEY_ID for infra/ops"},
-		"SentMailBucket": {*s.Data.SentMailBucket.BucketName(), "where copies of sent notifications live for at most 24 hours"},
+		"TableName":        {*s.Data.Table.TableName(), "LEADVAULT_TABLE for infra/ops"},
+		"DataKeyArn":       {*s.Data.Key.KeyArn(), "LEADVAULT_KEY_ID for infra/ops"},
+		"SentMailBucket":   {*s.Data.SentMailBucket.BucketName(), "where copies of sent notifications live for at most 24 hours"},
+		"UserPoolId":       {*s.Identity.UserPool.UserPoolId(), "Cognito user pool of the controller API's users (LEADVAULT_USER_POOL_ID)"},
+		"UserPoolClientId": {*s.Identity.Client.UserPoolClientId(), "App client the sign-in page uses; the controller API accepts only its tokens"},
 	} {
 		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{
 			Value: jsii.String(out.value), Description: jsii.String(out.description),

@@ -15,19 +15,23 @@ type StatelessStackProps struct {
 	Stage        string
 	NotifyDomain string
 	AssetDir     string
-	// Data and Mail come from the stage's StatefulStack.
-	Data *Data
-	Mail *Mail
+	// Data, Mail and Identity come from the stage's StatefulStack.
+	Data     *Data
+	Mail     *Mail
+	Identity *Identity
 }
 
-// StatelessStack holds the functions and the API; it can be destroyed and
+// StatelessStack holds the functions and the APIs; it can be destroyed and
 // recreated without losing data.
 type StatelessStack struct {
 	awscdk.Stack
-	Intake   *IntakeAPI
-	Notifier *Notifier
-	Sweeper  *Sweeper
-	// Failures is the dead-letter queue shared by the notifier and sweeper.
+	Intake     *IntakeAPI
+	Controller *ControllerAPI
+	Notifier   *Notifier
+	Sweeper    *Sweeper
+	Jobs       *Jobs
+	// Failures is the dead-letter queue shared by the notifier, the sweeper
+	// and the jobs function.
 	Failures *FailureQueue
 }
 
@@ -35,7 +39,7 @@ type StatelessStack struct {
 func NewStatelessStack(scope constructs.Construct, id string, props *StatelessStackProps) *StatelessStack {
 	stack := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
 	s := &StatelessStack{Stack: stack}
-	s.Failures = NewFailureQueue(stack, "Failures", "a notification or sweep")
+	s.Failures = NewFailureQueue(stack, "Failures", "a notification, sweep or campaign-deletion job")
 	s.Intake = NewIntakeAPI(stack, "Intake", &IntakeAPIProps{
 		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data,
 	})
@@ -43,8 +47,14 @@ func NewStatelessStack(scope constructs.Construct, id string, props *StatelessSt
 		Stage: props.Stage, AssetDir: props.AssetDir, NotifyDomain: props.NotifyDomain,
 		Data: props.Data, Mail: props.Mail, Failures: s.Failures,
 	})
+	s.Controller = NewControllerAPI(stack, "Controller", &ControllerAPIProps{
+		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Identity: props.Identity,
+	})
+	s.Jobs = NewJobs(stack, "Jobs", &JobsProps{
+		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Failures: s.Failures,
+	})
 	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
-		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures,
+		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures, AuditTable: props.Data.Table,
 		Targets: []SweepTarget{{
 			EnvVar: "LEADVAULT_SENT_BUCKET", BucketName: props.Data.SentMailBucket.BucketName(),
 			BucketArn: props.Data.SentMailBucket.BucketArn(), Prefixes: []string{layout.SentPrefix},
@@ -54,6 +64,10 @@ func NewStatelessStack(scope constructs.Construct, id string, props *StatelessSt
 	awscdk.NewCfnOutput(stack, jsii.String("IntakeApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Base URL of the public intake API; forms POST to v1/forms/{formID}/submissions"),
 		Value:       s.Intake.URL(),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ControllerApiUrl"), &awscdk.CfnOutputProps{
+		Description: jsii.String("Base URL of the controller API; staff call v1/... with a user pool token (Authorization header)"),
+		Value:       s.Controller.URL(),
 	})
 	return s
 }

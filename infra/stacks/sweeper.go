@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -33,6 +34,9 @@ type SweeperProps struct {
 	// Failures receives schedule events that could not be delivered or
 	// processed.
 	Failures *FailureQueue
+	// AuditTable is the stage's table. The sweeper has no access to it, but
+	// like every function it is denied rewriting its audit trail.
+	AuditTable awsdynamodb.ITable
 }
 
 // Sweeper deletes objects older than 24 hours on a schedule: sent-mail
@@ -58,7 +62,8 @@ func NewSweeper(scope constructs.Construct, id string, props *SweeperProps) *Swe
 		timeout:  awscdk.Duration_Minutes(jsii.Number(5)),
 		env:      env,
 		// Asynchronous invocations that fail all Lambda retries land here too.
-		dlq: props.Failures.Queue,
+		dlq:        props.Failures.Queue,
+		auditTable: props.AuditTable,
 	})
 	var findings []nagReason
 	for _, t := range props.Targets {

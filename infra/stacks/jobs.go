@@ -1,0 +1,96 @@
+package stacks
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// JobKeyPrefix begins the sort key of every campaign-deletion job item
+// (shared/store: sk = "DELCAMP#<campaign>"); the stream filter wakes the jobs
+// function for those items only.
+const JobKeyPrefix = "DELCAMP#"
+
+// JobsResumeMinutes is how often the schedule resumes unfinished jobs: one
+// whose stream invocations failed, or that ran out of time.
+const JobsResumeMinutes = 15
+
+// JobsProps configures NewJobs.
+type JobsProps struct {
+	Stage    string
+	AssetDir string
+	Data     *Data
+	// Failures receives stream records and schedule events the function gave
+	// up on.
+	Failures *FailureQueue
+}
+
+// Jobs runs campaign-deletion jobs (obligation E8): the controller API
+// records a job, the table stream drives it step by step, and a schedule
+// resumes every unfinished one (the queue, pk "JOBQ") until it is done.
+type Jobs struct {
+	constructs.Construct
+	Function awslambda.Function
+	Rule     awsevents.Rule
+}
+
+// NewJobs creates the jobs function, its stream event source and its
+// schedule.
+func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
+	c := constructs.NewConstruct(scope, jsii.String(id))
+	fn := newFunction(c, functionSpec{
+		name:       "jobs",
+		assetDir:   props.AssetDir,
+		memoryMB:   512,
+		timeout:    awscdk.Duration_Minutes(jsii.Number(5)),
+		env:        baseEnv(props.Stage, props.Data),
+		dlq:        props.Failures.Queue, // failed asynchronous (schedule) invocations
+		auditTable: props.Data.Table,
+	})
+	// Deleting a campaign (shared/store.DeleteCampaignStep): Query its leads
+	// (byCampaign), re-read them and the job items of the queue (BatchGetItem),
+	// delete leads and release subject keys in transactions (Delete, Update,
+	// ConditionCheck), record progress and take the job off the queue.
+	// TransactWriteItems is authorised per item action. BatchWriteItem is for
+	// bulk deletes without transactions.
+	fn.addPolicy([]string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+		"dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem"}, jsii.Strings(*props.Data.Table.TableArn()), nil)
+	fn.addPolicy([]string{"dynamodb:Query"}, props.Data.TableArns(), nil)
+
+	fn.Function.AddEventSource(awslambdaeventsources.NewDynamoEventSource(props.Data.Table, &awslambdaeventsources.DynamoEventSourceProps{
+		StartingPosition: awslambda.StartingPosition_LATEST,
+		// One job per invocation: a job can take the whole timeout.
+		BatchSize: jsii.Number(1),
+		// A job recorded, or its progress recorded: each step's update
+		// triggers the next (shared/jobs). Not the removal of an item.
+		Filters: &[]*map[string]interface{}{awslambda.FilterCriteria_Filter(&map[string]interface{}{
+			"eventName": awslambda.FilterRule_Or(jsii.String("INSERT"), jsii.String("MODIFY")),
+			"dynamodb": map[string]interface{}{
+				"Keys": map[string]interface{}{"sk": map[string]interface{}{"S": awslambda.FilterRule_BeginsWith(jsii.String(JobKeyPrefix))}},
+			},
+		})},
+		// Few retries: the schedule resumes the job anyway.
+		RetryAttempts:      jsii.Number(2),
+		BisectBatchOnError: jsii.Bool(true),
+		MaxRecordAge:       awscdk.Duration_Hours(jsii.Number(1)),
+		OnFailure:          awslambdaeventsources.NewSqsDlq(props.Failures.Queue),
+	}))
+
+	rule := awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
+		Description: jsii.String("Runs the Leadvault jobs function: resumes unfinished campaign-deletion jobs"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(JobsResumeMinutes))),
+	})
+	rule.AddTarget(awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{
+		RetryAttempts:   jsii.Number(2),
+		DeadLetterQueue: props.Failures.Queue,
+		// A resume older than the next one is pointless.
+		MaxEventAge: awscdk.Duration_Minutes(jsii.Number(JobsResumeMinutes)),
+	}))
+
+	fn.suppressWildcards("Resource * carries only xray:PutTraceSegments/PutTelemetryRecords (Tracing: ACTIVE) and dynamodb:ListStreams (stream event source); none of them supports resource-level permissions and none reads or writes data.")
+	return &Jobs{Construct: c, Function: fn.Function, Rule: rule}
+}
