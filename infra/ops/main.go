@@ -4,6 +4,7 @@
 //	go run ./infra/ops tenant admin <id> <e-mail>
 //	go run ./infra/ops staff invite <e-mail>
 //	go run ./infra/ops tenant audit-retention <id> <days>
+//	go run ./infra/ops audit verify <tenant>
 //	go run ./infra/ops form put <form.json>
 //	go run ./infra/ops form get <formID>
 //
@@ -31,6 +32,7 @@ import (
 	"leadvault/infra/local/envfile"
 	"leadvault/shared/access"
 	"leadvault/shared/app"
+	"leadvault/shared/audit"
 	"leadvault/shared/awsconfig"
 	"leadvault/shared/directory"
 	"leadvault/shared/domain"
@@ -46,6 +48,7 @@ const usage = `usage: ops [-local] <command>
   tenant audit-retention <id> <days>
                               keep the tenant's audit records this long (365-3650; 0 = 5 years)
   staff invite <e-mail>       invite a processor support user (no tenant; sees data masked unless granted)
+  audit verify <tenant>       check the tenant's audit hash chain; exits 1 on a gap or edit
   form put <form.json>        create or replace a form (see docs/architecture.md and shared/domain.Form)
   form get <formID>           print a form's configuration`
 
@@ -81,7 +84,8 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 	if s.Table == "" || s.KeyID == "" {
 		return errors.New("LEADVAULT_TABLE and LEADVAULT_KEY_ID must be set (the stage's stack outputs), or use -local")
 	}
-	st := store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table)
+	db := dynamodb.NewFromConfig(cfg.AWS)
+	st := store.New(db, s.Table)
 	keys := vault.New(kms.NewFromConfig(cfg.AWS), s.KeyID)
 	switch strings.Join(first(args, 2), " ") {
 	case "tenant create":
@@ -117,6 +121,20 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 			return err
 		}
 		fmt.Fprintf(out, "form %s of tenant %s stored (enabled: %t)\n", f.ID, f.TenantID, f.Enabled)
+		return nil
+	case "audit verify":
+		if len(args) != 3 {
+			return errUsage
+		}
+		rep, err := audit.New(db, s.Table, 0).Verify(ctx, args[2])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "tenant %s: %d records walked (seq %d-%d, head %d)\n", args[2], rep.Records, rep.StartSeq, rep.LastSeq, rep.HeadSeq)
+		if !rep.Intact() {
+			return fmt.Errorf("audit chain of %s is broken: %s", args[2], rep.Problem)
+		}
+		fmt.Fprintln(out, "intact")
 		return nil
 	case "tenant audit-retention":
 		if len(args) != 4 {

@@ -5,14 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"leadvault/infra/local/cognitolocal"
+	"leadvault/infra/local/devissuer"
 	"leadvault/infra/local/testenv"
+	"leadvault/shared/access"
 	"leadvault/shared/app"
 	"leadvault/shared/domain"
+	"leadvault/shared/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
@@ -53,5 +58,54 @@ func TestRun_onboarding(t *testing.T) {
 	}
 	if _, err := ops("tenant", "delete", "acme"); !errors.Is(err, errUsage) {
 		t.Errorf("unknown command = %v; want usage", err)
+	}
+}
+
+// TestRun_usersAndAudit invites a tenant's first admin and a support user through the local user pool,
+// sets the tenant's audit retention and verifies its audit chain.
+func TestRun_usersAndAudit(t *testing.T) {
+	ctx := context.Background()
+	iss, err := devissuer.New("http://127.0.0.1/issuer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := cognitolocal.New("eu-north-1_ops", iss, cognitolocal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(pool)
+	defer srv.Close()
+	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN, UserPoolID: "eu-north-1_ops", CognitoEndpoint: srv.URL}
+	ops := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, testenv.Env.AWS.Config, s, args, &out)
+		return out.String(), err
+	}
+	if _, err := ops("tenant", "create", "acme", "Acme ApS"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tenant", "admin", "acme", "Admin@Acme.example"}, "of tenant acme invited"},
+		{[]string{"staff", "invite", "support@leadvault.example"}, "support user"},
+		{[]string{"tenant", "audit-retention", "acme", "730"}, "keeps audit records 730 days"},
+		{[]string{"audit", "verify", "acme"}, "intact"},
+	}
+	for _, tt := range tests {
+		if out, err := ops(tt.args...); err != nil || !strings.Contains(out, tt.want) {
+			t.Errorf("ops %v = %q, %v; want %q", tt.args, out, err, tt.want)
+		}
+	}
+	st := store.New(testenv.Env.AWS.DynamoDB(), s.Table)
+	members, err := st.Members(ctx, "acme")
+	if err != nil || len(members) != 1 || members[0].Role != access.Admin || members[0].Email != "admin@acme.example" {
+		t.Errorf("members of acme = %+v, %v; want the invited admin", members, err)
+	}
+	for _, args := range [][]string{{"tenant", "admin", "nosuch", "a@b.example"}, {"tenant", "audit-retention", "acme", "10"}, {"staff", "invite", "not-an-address"}} {
+		if _, err := ops(args...); err == nil {
+			t.Errorf("ops %v = nil; want an error", args)
+		}
 	}
 }
