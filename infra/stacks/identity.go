@@ -120,7 +120,8 @@ func NewIdentity(scope constructs.Construct, id string, props *IdentityProps) *I
 		// places. Independently of it, Cognito's built-in lockout applies
 		// (obligation S18): after 5 consecutive failed sign-ins each further
 		// attempt is delayed, starting at 1 s and doubling up to about 15
-		// minutes, until a sign-in succeeds.
+		// minutes, until a sign-in succeeds after a lockout or 15 minutes pass
+		// without attempts.
 		FeaturePlan:                  awscognito.FeaturePlan_PLUS,
 		StandardThreatProtectionMode: awscognito.StandardThreatProtectionMode_FULL_FUNCTION,
 		DeletionProtection:           jsii.Bool(true),
