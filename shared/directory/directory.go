@@ -96,11 +96,13 @@ func (c *Cognito) create(ctx context.Context, email, tenant string, group access
 	if tenant != "" {
 		attrs = append(attrs, types.AttributeType{Name: aws.String(attrTenant), Value: aws.String(tenant)})
 	}
+	// The invitation is held back until the user has their role: a failed group change then deletes a user
+	// nobody was told about.
 	out, err := c.api.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
-		UserPoolId:             aws.String(c.poolID),
-		Username:               aws.String(email),
-		UserAttributes:         attrs,
-		DesiredDeliveryMediums: []types.DeliveryMediumType{types.DeliveryMediumTypeEmail},
+		UserPoolId:     aws.String(c.poolID),
+		Username:       aws.String(email),
+		UserAttributes: attrs,
+		MessageAction:  types.MessageActionTypeSuppress,
 	})
 	if err != nil {
 		if _, ok := errors.AsType[*types.UsernameExistsException](err); ok {
@@ -113,7 +115,16 @@ func (c *Cognito) create(ctx context.Context, email, tenant string, group access
 		// Cognito always returns the user; without an ID the user cannot be managed, or deleted here.
 		return "", errors.New("invite user: Cognito returned no user ID")
 	}
-	if err := c.addToGroup(ctx, sub, group); err != nil {
+	err = c.addToGroup(ctx, sub, group)
+	if err == nil {
+		_, err = c.api.AdminCreateUser(ctx, &cip.AdminCreateUserInput{
+			UserPoolId:             aws.String(c.poolID),
+			Username:               aws.String(email),
+			MessageAction:          types.MessageActionTypeResend,
+			DesiredDeliveryMediums: []types.DeliveryMediumType{types.DeliveryMediumTypeEmail},
+		})
+	}
+	if err != nil {
 		err = fmt.Errorf("invite user: %w", err)
 		// Compensate even when ctx is done, so no user without a role is left behind.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), compensateTimeout)

@@ -248,9 +248,20 @@ func TestInvite_compensatesFailedGroupAdd(t *testing.T) {
 	if want := []string{"add admin", "delete"}; !slices.Equal(f.calls, want) {
 		t.Errorf("calls = %v; want %v", f.calls, want)
 	}
-	// The address is free for a retry.
+	p.mu.Lock()
+	sent := len(p.invites)
+	p.mu.Unlock()
+	if sent != 0 {
+		t.Errorf("%d invitations mailed for a user deleted again; want none", sent)
+	}
+	// The address is free for a retry, which mails one invitation.
 	if _, err := directory.New(p.c, poolID).Invite(t.Context(), "t-1", "jens@example.dk", access.Admin); err != nil {
 		t.Errorf("Invite after compensation = %v", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.invites) != 1 || p.invites[0].Email != "jens@example.dk" {
+		t.Errorf("invitations after the retry = %+v; want one to the invitee", p.invites)
 	}
 }
 
