@@ -64,10 +64,9 @@ const compensateTimeout = 10 * time.Second
 // leadvault/shared/access), e-mails them a temporary password (Cognito's invitation), and returns their
 // user ID (the sub attribute).
 //
-// If the pool has a user with the address already, the error wraps ErrExists. If the user cannot be
-// put in the role's group, the new user is deleted again and the error returned; note that Cognito sent
-// the invitation when it created the user, so that person holds a temporary password for an account
-// that no longer exists.
+// If the pool has a user with the address already, the error wraps ErrExists. The invitation is mailed
+// only once the user is in the role's group; if that fails, the new user is deleted again, unmailed, and
+// the error returned.
 func (c *Cognito) Invite(ctx context.Context, tenant, email string, role access.Role) (userID string, err error) {
 	if tenant == "" {
 		return "", errors.New("invite user: no tenant")
