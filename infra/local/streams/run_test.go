@@ -254,7 +254,9 @@ func TestRun_insertsInOrder(t *testing.T) {
 		if ch.SizeBytes <= 0 {
 			t.Errorf("Run record %d SizeBytes = %d; want > 0", i, ch.SizeBytes)
 		}
-		if d := time.Since(ch.ApproximateCreationDateTime.Time); d < -time.Minute || d > time.Minute {
+		// DynamoDB Local rounds the time down to the minute and, on a loaded machine, was seen minutes
+		// behind: the check is that it is a plausible creation time, not a precise one.
+		if d := time.Since(ch.ApproximateCreationDateTime.Time); d < -time.Minute || d > 5*time.Minute {
 			t.Errorf("Run record %d ApproximateCreationDateTime = %v; want about now", i, ch.ApproximateCreationDateTime)
 		}
 		if i > 0 && !seqLess(recs[i-1].Change.SequenceNumber, ch.SequenceNumber) {
