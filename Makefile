@@ -14,11 +14,26 @@ SUDO      := $(if $(filter 0,$(shell id -u)),,sudo)
 # A test run of the whole suite; the integration packages each start their own stand-ins.
 GOTEST_FLAGS ?= -count=1 -timeout 15m
 
+# Go 1.27.3 is the toolchain everything is built, tested and shipped with: the go command fetches it from
+# the module proxy on first use. A machine's own Go (1.26.8 here) ignores go.mod's toolchain line, so the
+# export is what counts; run `go` by hand with the same export (README).
+GO_TOOLCHAIN := go1.27.3
+export GOTOOLCHAIN := $(GO_TOOLCHAIN)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export GOFLAGS := -buildvcs=false
-# jsii (under the CDK Go bindings) prints a banner on Node 20; CI has Node 20 and the CDK supports it.
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Node 24 LTS comes from the npm registry as a package that ships the binary (package.json's
+# optionalDependencies, one per CPU); `npm ci` links it as node_modules/.bin/node, and putting that first on
+# PATH makes the CDK CLI, jsii under the CDK Go bindings and the SES stand-in run on it instead of the
+# machine's end-of-life Node 20 (which still runs `npm ci` itself).
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK := npx --no-install cdk --no-notices
+
+# The Go vulnerability database, from the module that publishes it (golang.org/x/vulndb: OSV records in
+# data/osv, and cmd/indexdb, which lays them out as the database govulncheck reads). `make test` scans
+# against this pinned version, so a new advisory never turns an unchanged commit red; `make vulncheck` scans
+# against the newest one. Raise the pin at the yearly review (docs/security-review.md) or when vulncheck
+# finds something.
+VULNDB_PINNED := v0.0.0-20261105234957-e22db6528018
 
 .PHONY: help
 help: ## List the targets.
@@ -32,7 +47,7 @@ run: deps ## Run the whole stack locally (gateway :8080, DynamoDB, S3, KMS, SES,
 	exec $(BIN)/leadvault-run
 
 .PHONY: test
-test: deps browser-deps lint test-go synth ## Everything CI checks.
+test: deps browser-deps lint vulncheck-pinned test-go synth ## Everything CI checks.
 	@echo "make test: all checks passed"
 
 # ---- installation -------------------------------------------------------------------------------------
@@ -81,6 +96,38 @@ fuzz: ## Fuzz each target for FUZZTIME (default 30s).
 bench: deps ## Benchmarks of docs/benchmarks.md.
 	$(GO) test -run='^$$' -bench=. -benchmem ./shared/... ./infra/local/runtimeapi/
 
+.PHONY: vulncheck-pinned
+vulncheck-pinned: ## govulncheck against the pinned vulnerability database; fails on any vulnerability the code reaches.
+	@$(MAKE) -s govulncheck VULNDB_VERSION=$(VULNDB_PINNED)
+
+.PHONY: vulncheck
+vulncheck: build ## govulncheck (source and Lambda binaries) against the newest vulnerability database; npm audit.
+	@v=$$(cd / && $(GO) list -m -f '{{.Version}}' golang.org/x/vulndb@latest); \
+		echo "vulncheck: newest vulnerability database is golang.org/x/vulndb@$$v (pinned: $(VULNDB_PINNED))"; \
+		$(MAKE) -s govulncheck VULNDB_VERSION=$$v GOVULNCHECK_BINARIES=1
+	@./scripts/npm-audit
+
+# govulncheck scans the main module, the stand-in tools module and, with GOVULNCHECK_BINARIES=1, every built
+# bootstrap against the database of VULNDB_VERSION (built once into .leadvault/vulndb/<version>).
+.PHONY: govulncheck
+govulncheck: .leadvault/vulndb/$(VULNDB_VERSION)/index/db.json
+	@db=file://$(CURDIR)/.leadvault/vulndb/$(VULNDB_VERSION); \
+		echo "govulncheck ./... (db golang.org/x/vulndb@$(VULNDB_VERSION))"; \
+		$(GO) tool govulncheck -db $$db ./...; \
+		echo "govulncheck infra/local/tools (local-kms, the KMS stand-in)"; \
+		$(GO) tool govulncheck -db $$db -C infra/local/tools github.com/nsmithuk/local-kms; \
+		if [ -n "$${GOVULNCHECK_BINARIES:-}" ]; then for b in dist/*/bootstrap; do \
+			echo "govulncheck -mode=binary $$b"; $(GO) tool govulncheck -db $$db -mode=binary $$b; done; fi
+
+.leadvault/vulndb/%/index/db.json:
+	@echo "building the Go vulnerability database golang.org/x/vulndb@$* (once; cached in .leadvault/vulndb)"
+	@src=$$(cd / && $(GO) mod download -json golang.org/x/vulndb@$* | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+		test -d "$$src/data/osv" || { echo "vulndb: no data/osv in golang.org/x/vulndb@$*" >&2; exit 1; }; \
+		rm -rf .leadvault/vulndb/$*.tmp; \
+		(cd / && GOFLAGS= $(GO) run golang.org/x/vulndb/cmd/indexdb@$* -vulns "$$src/data/osv" \
+			-out $(CURDIR)/.leadvault/vulndb/$*.tmp); \
+		rm -rf .leadvault/vulndb/$*; mv .leadvault/vulndb/$*.tmp .leadvault/vulndb/$*
+
 # ---- build and deploy ---------------------------------------------------------------------------------
 
 # The target for a deployment zip is 3.5 MiB. intake, email-intake, controller and notifier miss it
@@ -88,12 +135,13 @@ bench: deps ## Benchmarks of docs/benchmarks.md.
 # intake does — carry nyaruka/phonenumbers' embedded metadata, email-intake also MIME charset tables,
 # notifier four AWS clients); their own budgets are regression guards at the measured size plus a small
 # margin, not new targets.
-ZIP_BUDGETS := -max-for intake=6029312 -max-for notifier=3801088 -max-for email-intake=7602176 \
+ZIP_BUDGETS := -max-for intake=6029312 -max-for notifier=3932160 -max-for email-intake=7602176 \
 	-max-for controller=6815744
 
 .PHONY: build
 build: ## Build every function for Lambda (arm64) into dist/<fn>.zip; fails on a zip over its budget.
-	$(GO) run ./infra/local/lambdazip/cmd/lambdazip -out dist $(ZIP_BUDGETS) $(addprefix ./functions/,$(FUNCTIONS))
+	$(GO) run ./infra/local/lambdazip/cmd/lambdazip -out dist -go $(GO_TOOLCHAIN) $(ZIP_BUDGETS) \
+		$(addprefix ./functions/,$(FUNCTIONS))
 
 .PHONY: synth
 synth: node_modules/.installed build ## Write the CloudFormation templates to cdk.out (no AWS account needed).

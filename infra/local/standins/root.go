@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 
@@ -60,4 +61,18 @@ func sesLocalCLI(root string) (string, error) {
 
 func npmHint(root string) string {
 	return "run `npm ci` in " + root + " (`make test` and `make run` do it for you)"
+}
+
+// nodeBinary prefers the Node that `npm ci` installed from package.json (24 LTS, supported) over whatever
+// node is on PATH, so a plain `go test` runs the SES stand-in on the same Node as `make test`.
+func nodeBinary(root string) (string, error) {
+	if p := filepath.Join(root, "node_modules", ".bin", "node"); isExecutable(p) {
+		return p, nil
+	}
+	return exec.LookPath("node")
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }

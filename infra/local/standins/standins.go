@@ -132,7 +132,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("start ses local: %w", err)
 	}
-	node, err := exec.LookPath("node")
+	node, err := nodeBinary(root)
 	if err != nil {
 		return fmt.Errorf("start ses local: aws-ses-v2-local needs Node.js and there is no node on PATH: %w", err)
 	}

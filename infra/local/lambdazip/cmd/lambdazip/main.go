@@ -6,12 +6,15 @@
 // It writes dist/<fn>/bootstrap and dist/<fn>.zip, prints one "<fn> <zip-bytes>" line per function,
 // and exits non-zero if any build fails or any zip is larger than its budget: -max bytes, or the
 // function's own -max-for fn=bytes where one is given (a regression guard for a function known to miss
-// the -max target; docs/benchmarks.md says which and why). Arguments that are not directories (a README
+// the -max target; docs/benchmarks.md says which and why). With -go, it also fails if a bootstrap was built
+// by another Go toolchain than the one named (read from the binary's build information, as `go version -m`
+// does), so no zip ships with a toolchain other than the patched one. Arguments that are not directories (a README
 // next to the functions, say) are skipped with a note on stderr.
 package main
 
 import (
 	"context"
+	"debug/buildinfo"
 	"flag"
 	"fmt"
 	"io"
@@ -40,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.String("out", "dist", "output `dir`: <dir>/<fn>/bootstrap and <dir>/<fn>.zip")
 	maxBytes := fs.Int64("max", defaultMax, "fail if a zip is larger than this many `bytes`")
+	goVersion := fs.String("go", "", "fail if a bootstrap was built by a Go toolchain other than this `version` (e.g. go1.27.3)")
 	budgets := budgetFlag{}
 	fs.Var(budgets, "max-for", "a function's own budget as `fn=bytes` (repeatable); overrides -max for it")
 	fs.Usage = func() {
@@ -72,6 +76,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s %d\n", fn, size)
+		if *goVersion != "" {
+			bootstrap := filepath.Join(*out, fn, lambdazip.EntryName)
+			info, err := buildinfo.ReadFile(bootstrap)
+			switch {
+			case err != nil:
+				fmt.Fprintf(stderr, "lambdazip: %s: reading the bootstrap's build information: %v\n", fn, err)
+				code = 1
+			case info.GoVersion != *goVersion:
+				fmt.Fprintf(stderr, "lambdazip: %s: bootstrap built with %s, want %s (export GOTOOLCHAIN=%s)\n",
+					fn, info.GoVersion, *goVersion, *goVersion)
+				code = 1
+			}
+		}
 		budget, own := budgets[fn]
 		if !own {
 			budget = *maxBytes

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -26,6 +27,8 @@ func TestRun_cases(t *testing.T) {
 		{name: "own budget", args: []string{"-max", "1000", "-max-for", "hello=100000000", hello}, wantCode: 0, wantStdout: `^hello \d+\n$`, wantStderr: "over the 1000 target (within its own budget of 100000000)"},
 		{name: "own budget exceeded", args: []string{"-max-for", "hello=1000", hello}, wantCode: 1, wantStdout: `^hello \d+\n$`, wantStderr: "over its budget of 1000"},
 		{name: "bad budget", args: []string{"-max-for", "hello", hello}, wantCode: 2, wantStderr: "want fn=bytes"},
+		{name: "built with the wanted Go", args: []string{"-go", runtime.Version(), hello}, wantCode: 0, wantStdout: `^hello \d+\n$`},
+		{name: "built with another Go", args: []string{"-go", "go1.0", hello}, wantCode: 1, wantStdout: `^hello \d+\n$`, wantStderr: "bootstrap built with " + runtime.Version() + ", want go1.0"},
 		{name: "missing dir", args: []string{"nope"}, wantCode: 1, wantStderr: "no such file"},
 	}
 	for _, tt := range tests {
