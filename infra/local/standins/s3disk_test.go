@@ -1,0 +1,298 @@
+package standins
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+)
+
+// openDisk opens an s3Disk in dir with one bucket, closing it at the end of the test.
+func openDisk(t *testing.T, dir string) *s3Disk {
+	t.Helper()
+	d, err := openS3Disk(dir)
+	if err != nil {
+		t.Fatalf("openS3Disk(%s) = %v", dir, err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func putString(t *testing.T, d *s3Disk, bucket, key, body string, meta map[string]string) {
+	t.Helper()
+	if _, err := d.PutObject(bucket, key, meta, strings.NewReader(body), int64(len(body)), nil); err != nil {
+		t.Fatalf("PutObject(%s/%s) = %v", bucket, key, err)
+	}
+}
+
+func getString(t *testing.T, d *s3Disk, bucket, key string) (string, error) {
+	t.Helper()
+	o, err := d.GetObject(bucket, key, nil)
+	if err != nil {
+		return "", err
+	}
+	defer o.Contents.Close()
+	b, err := io.ReadAll(o.Contents)
+	return string(b), err
+}
+
+func isCode(err error, code gofakes3.ErrorCode) bool {
+	return gofakes3.HasErrorCode(err, code)
+}
+
+func TestS3Disk_reopenKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir)
+	if err := d.CreateBucket("bkt"); err != nil {
+		t.Fatalf("CreateBucket = %v", err)
+	}
+	if err := d.CreateBucket("bkt"); !isCode(err, gofakes3.ErrBucketAlreadyExists) {
+		t.Errorf("CreateBucket twice = %v; want BucketAlreadyExists", err)
+	}
+	keys := []string{"plain", "a/b/c.eml", "a", "../escape", "dir/", "x//y", strings.Repeat("k", 1024), "ünïcode ✓"}
+	for _, k := range keys {
+		putString(t, d, "bkt", k, "body of "+k, map[string]string{"X-Amz-Server-Side-Encryption": "aws:kms", "Content-Type": "text/plain"})
+	}
+	putString(t, d, "bkt", "plain", "replaced", map[string]string{"Content-Type": "message/rfc822"})
+	if _, err := d.DeleteObject("bkt", "a"); err != nil {
+		t.Fatalf("DeleteObject = %v", err)
+	}
+	created := mustBuckets(t, d)[0].CreationDate
+	if err := d.Close(); err != nil {
+		t.Fatalf("Close = %v", err)
+	}
+
+	d = openDisk(t, dir)
+	if got := mustBuckets(t, d); len(got) != 1 || got[0].Name != "bkt" || !got[0].CreationDate.Equal(created.Time) {
+		t.Errorf("ListBuckets after reopen = %+v; want bucket bkt created %v", got, created)
+	}
+	for _, k := range keys {
+		got, err := getString(t, d, "bkt", k)
+		switch k {
+		case "a":
+			if !isCode(err, gofakes3.ErrNoSuchKey) {
+				t.Errorf("GetObject(%q) after delete and reopen = %q, %v; want NoSuchKey", k, got, err)
+			}
+		case "plain":
+			if got != "replaced" || err != nil {
+				t.Errorf("GetObject(%q) after reopen = %q, %v; want %q", k, got, err, "replaced")
+			}
+		default:
+			if got != "body of "+k || err != nil {
+				t.Errorf("GetObject(%q) after reopen = %q, %v; want %q", k, got, err, "body of "+k)
+			}
+		}
+	}
+	head, err := d.HeadObject("bkt", "plain")
+	if err != nil {
+		t.Fatalf("HeadObject = %v", err)
+	}
+	// A PUT replaces the metadata too: the first put's SSE header must not linger.
+	if want := map[string]string{"Content-Type": "message/rfc822"}; !mapsEqual(head.Metadata, want) {
+		t.Errorf("HeadObject metadata = %v; want %v", head.Metadata, want)
+	}
+}
+
+func mustBuckets(t *testing.T, d *s3Disk) []gofakes3.BucketInfo {
+	t.Helper()
+	b, err := d.ListBuckets()
+	if err != nil {
+		t.Fatalf("ListBuckets = %v", err)
+	}
+	return b
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestS3Disk_lockRefusesSecondOpen(t *testing.T) {
+	dir := t.TempDir()
+	d := openDisk(t, dir)
+	if again, err := openS3Disk(dir); !errors.Is(err, errLocked) {
+		if again != nil {
+			again.Close()
+		}
+		t.Fatalf("second openS3Disk(%s) = %v; want errLocked", dir, err)
+	}
+	d.Close()
+	openDisk(t, dir) // released by Close
+}
+
+func TestS3Disk_openAfterCrash(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string // written into the bucket's directory
+		content string
+		wantErr string // "" = opens, and the file is gone
+	}{
+		{name: "interrupted put", file: diskTempPrefix + "123", content: "half a body"},
+		{name: "torn object", file: objectFileName("k"), content: "no trailer here", wantErr: "is not a whole object"},
+		{name: "object in wrong file", file: objectFileName("other"), content: "", wantErr: "belongs in another file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			d := openDisk(t, dir)
+			if err := d.CreateBucket("bkt"); err != nil {
+				t.Fatal(err)
+			}
+			putString(t, d, "bkt", "k", "kept", nil)
+			d.Close()
+			content := []byte(tc.content)
+			if tc.name == "object in wrong file" {
+				var err error
+				if content, err = os.ReadFile(filepath.Join(dir, "buckets", "bkt", objectFileName("k"))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(dir, "buckets", "bkt", tc.file)
+			if err := os.WriteFile(path, content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			d, err := openS3Disk(dir)
+			if tc.wantErr != "" {
+				if err == nil {
+					d.Close()
+					t.Fatalf("openS3Disk with %s = nil error; want %q", tc.name, tc.wantErr)
+				}
+				if !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), path) {
+					t.Errorf("openS3Disk with %s = %v; want it to say %q and name %s", tc.name, err, tc.wantErr, path)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("openS3Disk with %s = %v", tc.name, err)
+			}
+			defer d.Close()
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s still there after open (stat: %v); want it removed", path, err)
+			}
+			if got, err := getString(t, d, "bkt", "k"); got != "kept" || err != nil {
+				t.Errorf("GetObject(k) = %q, %v; want %q", got, err, "kept")
+			}
+		})
+	}
+}
+
+func TestS3Disk_readerKeepsVersionAcrossOverwriteAndDelete(t *testing.T) {
+	d := openDisk(t, t.TempDir())
+	if err := d.CreateBucket("bkt"); err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Repeat("old-", 64<<10)
+	putString(t, d, "bkt", "k", old, nil)
+	o, err := d.GetObject("bkt", "k", nil)
+	if err != nil {
+		t.Fatalf("GetObject = %v", err)
+	}
+	defer o.Contents.Close()
+	first := make([]byte, 10)
+	if _, err := io.ReadFull(o.Contents, first); err != nil {
+		t.Fatal(err)
+	}
+	putString(t, d, "bkt", "k", "new", nil)
+	rest, err := io.ReadAll(o.Contents)
+	if got := string(first) + string(rest); got != old || err != nil {
+		t.Errorf("GET body read across an overwrite = %d bytes, %v; want the old %d bytes whole", len(got), err, len(old))
+	}
+	if got, _ := getString(t, d, "bkt", "k"); got != "new" {
+		t.Errorf("GetObject after overwrite = %q; want %q", got, "new")
+	}
+}
+
+func TestS3Disk_putRefusesShortBodyAndMissingBucket(t *testing.T) {
+	d := openDisk(t, t.TempDir())
+	if err := d.CreateBucket("bkt"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PutObject("bkt", "k", nil, strings.NewReader("abc"), 10, nil); !isCode(err, gofakes3.ErrIncompleteBody) {
+		t.Errorf("PutObject with 3 of 10 bytes = %v; want IncompleteBody", err)
+	}
+	if _, err := d.HeadObject("bkt", "k"); !isCode(err, gofakes3.ErrNoSuchKey) {
+		t.Errorf("HeadObject after a short put = %v; want NoSuchKey", err)
+	}
+	if _, err := d.PutObject("nope", "k", nil, bytes.NewReader(nil), 0, nil); !isCode(err, gofakes3.ErrNoSuchBucket) {
+		t.Errorf("PutObject into a missing bucket = %v; want NoSuchBucket", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(d.dir, "bkt"))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), diskTempPrefix) {
+			t.Errorf("temporary file %s left after a failed put", e.Name())
+		}
+	}
+}
+
+func TestS3Disk_listPages(t *testing.T) {
+	d := openDisk(t, t.TempDir())
+	if err := d.CreateBucket("bkt"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a/1", "a/2", "a/3", "b/1", "c", "d/x/1", "d/y/1", "e"} {
+		putString(t, d, "bkt", k, k, nil)
+	}
+	tests := []struct {
+		name   string
+		prefix gofakes3.Prefix
+		max    int64
+		want   []string // every entry over all pages, prefixes ending in "/"
+		pages  int
+	}{
+		{name: "all", want: []string{"a/1", "a/2", "a/3", "b/1", "c", "d/x/1", "d/y/1", "e"}, pages: 1},
+		{name: "all by 3", max: 3, want: []string{"a/1", "a/2", "a/3", "b/1", "c", "d/x/1", "d/y/1", "e"}, pages: 3},
+		{name: "delimiter", prefix: gofakes3.Prefix{HasDelimiter: true, Delimiter: "/"}, want: []string{"a/", "b/", "c", "d/", "e"}, pages: 1},
+		// A page ending on a common prefix must not repeat it on the next page.
+		{name: "delimiter by 1", prefix: gofakes3.Prefix{HasDelimiter: true, Delimiter: "/"}, max: 1, want: []string{"a/", "b/", "c", "d/", "e"}, pages: 5},
+		{name: "prefix and delimiter", prefix: gofakes3.Prefix{HasPrefix: true, Prefix: "d/", HasDelimiter: true, Delimiter: "/"}, max: 1, want: []string{"d/x/", "d/y/"}, pages: 2},
+		{name: "prefix", prefix: gofakes3.Prefix{HasPrefix: true, Prefix: "a/"}, max: 2, want: []string{"a/1", "a/2", "a/3"}, pages: 2},
+		{name: "no match", prefix: gofakes3.Prefix{HasPrefix: true, Prefix: "zz"}, want: nil, pages: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			page := gofakes3.ListBucketPage{MaxKeys: tc.max}
+			pages := 0
+			for {
+				pages++
+				list, err := d.ListBucket("bkt", &tc.prefix, page)
+				if err != nil {
+					t.Fatalf("ListBucket(%+v) = %v", page, err)
+				}
+				for _, p := range list.CommonPrefixes {
+					got = append(got, p.Prefix)
+				}
+				for _, c := range list.Contents {
+					got = append(got, c.Key)
+				}
+				if !list.IsTruncated {
+					break
+				}
+				if pages > 20 {
+					t.Fatal("ListBucket never stops")
+				}
+				page = gofakes3.ListBucketPage{Marker: list.NextMarker, HasMarker: true, MaxKeys: tc.max}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) || pages != tc.pages {
+				t.Errorf("ListBucket(%+v, max %d) = %q in %d pages; want %q in %d", tc.prefix, tc.max, got, pages, tc.want, tc.pages)
+			}
+		})
+	}
+	if _, err := d.ListBucket("nope", nil, gofakes3.ListBucketPage{}); !isCode(err, gofakes3.ErrNoSuchBucket) {
+		t.Errorf("ListBucket(missing bucket) = %v; want NoSuchBucket", err)
+	}
+}
