@@ -34,10 +34,10 @@ type process struct {
 	name  string
 	title string // what it is, for messages: "DynamoDB Local"
 	cmd   *exec.Cmd
-	out  *lineWriter
-	tail *tailBuffer
-	done chan struct{} // closed once cmd.Wait has returned
-	err  error         // cmd.Wait's result, valid after done
+	out   *lineWriter
+	tail  *tailBuffer
+	done  chan struct{} // closed once cmd.Wait has returned
+	err   error         // cmd.Wait's result, valid after done
 }
 
 // childSpec says how to run one stand-in on a given port.
