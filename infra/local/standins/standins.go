@@ -324,11 +324,12 @@ func recoverPanics(name string, h http.Handler, logw io.Writer) http.Handler {
 			if v == http.ErrAbortHandler { // net/http itself compares it so; let it abort quietly
 				panic(v)
 			}
-			fmt.Fprintf(logw, "[%s] panic serving %s %s: %v; answered 500\n%s\n", name, r.Method, r.URL.Path, v, debug.Stack())
 			if rw.wrote {
 				// The status line is out: cut the response short so the client sees a failure.
+				fmt.Fprintf(logw, "[%s] panic serving %s %s: %v; response cut short\n%s\n", name, r.Method, r.URL.Path, v, debug.Stack())
 				panic(http.ErrAbortHandler)
 			}
+			fmt.Fprintf(logw, "[%s] panic serving %s %s: %v; answered 500\n%s\n", name, r.Method, r.URL.Path, v, debug.Stack())
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusInternalServerError)
 			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
@@ -352,6 +353,12 @@ func (t *writeTracker) WriteHeader(code int) {
 func (t *writeTracker) Write(b []byte) (int, error) {
 	t.wrote = true
 	return t.ResponseWriter.Write(b)
+}
+
+// Flush passes a flush on (gofakes3 streams large bodies).
+func (t *writeTracker) Flush() {
+	t.wrote = true
+	_ = http.NewResponseController(t.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
