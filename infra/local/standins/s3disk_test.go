@@ -2,12 +2,15 @@ package standins
 
 import (
 	"bytes"
+	"crypto/md5"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
@@ -295,4 +298,60 @@ func TestS3Disk_listPages(t *testing.T) {
 	if _, err := d.ListBucket("nope", nil, gofakes3.ListBucketPage{}); !isCode(err, gofakes3.ErrNoSuchBucket) {
 		t.Errorf("ListBucket(missing bucket) = %v; want NoSuchBucket", err)
 	}
+}
+
+// TestS3Disk_copiesWhileStoreGrows is the crash of the issue at the backend: several copies at once, each
+// put and copy growing the store. Run against gofakes3's s3bolt, this same sequence faults the process
+// ("unexpected fault address" in gofakes3.CopyObject reading the source's hash) every time.
+func TestS3Disk_copiesWhileStoreGrows(t *testing.T) {
+	copiesWhileStoreGrows(t, openDisk(t, t.TempDir()))
+}
+
+func copiesWhileStoreGrows(t *testing.T, b gofakes3.Backend) {
+	if err := b.CreateBucket("bkt"); err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 4, 16
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range rounds {
+				key := fmt.Sprintf("inbound/%d-%d", w, i)
+				body := bytes.Repeat([]byte{byte(w), byte(i)}, (i+1)<<15) // 64 KiB to 1 MiB
+				if _, err := b.PutObject("bkt", key, map[string]string{}, bytes.NewReader(body), int64(len(body)), nil); err != nil {
+					t.Errorf("PutObject(%s) = %v", key, err)
+					return
+				}
+				res, err := b.CopyObject("bkt", key, "bkt", "quarantine/"+key, map[string]string{})
+				if err != nil {
+					t.Errorf("CopyObject(%s) = %v", key, err)
+					return
+				}
+				if want := gofakes3.FormatETag(md5sum(body)); res.ETag != want {
+					t.Errorf("CopyObject(%s) ETag = %s; want %s", key, res.ETag, want)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		for i := range rounds {
+			key := fmt.Sprintf("quarantine/inbound/%d-%d", w, i)
+			o, err := b.GetObject("bkt", key, nil)
+			if err != nil {
+				t.Errorf("GetObject(%s) = %v", key, err)
+				continue
+			}
+			got, err := io.ReadAll(o.Contents)
+			o.Contents.Close()
+			if want := bytes.Repeat([]byte{byte(w), byte(i)}, (i+1)<<15); err != nil || !bytes.Equal(got, want) {
+				t.Errorf("GetObject(%s) = %d bytes, %v; want the %d bytes copied", key, len(got), err, len(want))
+			}
+		}
+	}
+}
+
+func md5sum(b []byte) []byte {
+	h := md5.Sum(b)
+	return h[:]
 }
