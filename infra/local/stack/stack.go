@@ -88,7 +88,7 @@ type Options struct {
 	Addr string
 	// SMTPAddr is the inbound mail listener's address; "" = DefaultSMTPAddr.
 	SMTPAddr string
-	// DataDir keeps data across restarts; "" keeps everything in memory.
+	// DataDir keeps data across restarts; "" keeps nothing after Close (see standins.Options.DataDir).
 	DataDir string
 	// Log receives the stack's and the handlers' JSON logs; StandinLog the stand-ins' own output.
 	Log        *slog.Logger

@@ -355,3 +355,76 @@ func md5sum(b []byte) []byte {
 	h := md5.Sum(b)
 	return h[:]
 }
+
+// BenchmarkS3Disk measures the backend alone (no HTTP): a put is written to a temporary file, synced
+// and renamed; a copy reads the source file and does the same.
+func BenchmarkS3Disk(b *testing.B) {
+	for _, size := range []int{4 << 10, 256 << 10, 4 << 20} {
+		body := bytes.Repeat([]byte("x"), size)
+		b.Run(fmt.Sprintf("put/%dKiB", size>>10), func(b *testing.B) {
+			d := benchDisk(b)
+			b.SetBytes(int64(size))
+			for i := 0; b.Loop(); i++ {
+				if _, err := d.PutObject("bkt", fmt.Sprintf("k%d", i%64), nil, bytes.NewReader(body), int64(size), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("get/%dKiB", size>>10), func(b *testing.B) {
+			d := benchDisk(b)
+			if _, err := d.PutObject("bkt", "k", nil, bytes.NewReader(body), int64(size), nil); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(size))
+			for b.Loop() {
+				o, err := d.GetObject("bkt", "k", nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, o.Contents); err != nil {
+					b.Fatal(err)
+				}
+				o.Contents.Close()
+			}
+		})
+		b.Run(fmt.Sprintf("copy/%dKiB", size>>10), func(b *testing.B) {
+			d := benchDisk(b)
+			if _, err := d.PutObject("bkt", "src", nil, bytes.NewReader(body), int64(size), nil); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(size))
+			for i := 0; b.Loop(); i++ {
+				if _, err := d.CopyObject("bkt", "src", "bkt", fmt.Sprintf("dst%d", i%64), nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("list/1000 of 5000", func(b *testing.B) {
+		d := benchDisk(b)
+		for i := range 5000 {
+			if _, err := d.PutObject("bkt", fmt.Sprintf("sent/%05d", i), nil, bytes.NewReader(nil), 0, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		prefix := &gofakes3.Prefix{HasPrefix: true, Prefix: "sent/"}
+		for b.Loop() {
+			if _, err := d.ListBucket("bkt", prefix, gofakes3.ListBucketPage{MaxKeys: 1000}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func benchDisk(b *testing.B) *s3Disk {
+	b.Helper()
+	d, err := openS3Disk(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	if err := d.CreateBucket("bkt"); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}

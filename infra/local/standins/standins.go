@@ -58,7 +58,8 @@ type Options struct {
 	// from the working directory to the go.mod whose module is leadvault.
 	Root string
 	// DataDir, if set, keeps all data under DataDir/dynamodb, DataDir/kms and DataDir/s3 across
-	// restarts. "" keeps everything in memory or in a temporary directory removed by Close.
+	// restarts. "" keeps DynamoDB in memory and the rest in a temporary directory removed by Close;
+	// S3 uses the same on-disk storage either way.
 	DataDir string
 	// Log receives the stand-ins' own output, each line prefixed with the stand-in's name. nil
 	// discards it (the tail still appears in start-up errors).
