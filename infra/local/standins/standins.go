@@ -20,8 +20,8 @@
 // and why, stops the others and closes Stack.Done; Stack.Err names the stand-in. A panic while the
 // in-process S3 stand-in serves a request becomes a logged 500 for that request, not a dead process.
 //
-// Known gaps of the stand-ins: DynamoDB Local never deletes expired TTL
-// items; gofakes3 has no bucket notifications or lifecycle rules; local-kms has no grants.
+// Known gaps of the stand-ins: DynamoDB Local never deletes expired TTL items; gofakes3 has no bucket
+// notifications or lifecycle rules; local-kms has no grants.
 package standins
 
 import (
@@ -428,7 +428,7 @@ func (s *Stack) fail(err error, output string) {
 		fmt.Fprintf(logw, "[standins] %v; stopping the stack\n", err)
 	}
 	if cerr := s.Close(); cerr != nil {
-		fmt.Fprintf(logw, "[standins] stopping the stack after %s: %v\n", "the failure", cerr)
+		fmt.Fprintf(logw, "[standins] stopping the stack after the failure: %v\n", cerr)
 	}
 	close(s.done)
 }
