@@ -70,7 +70,12 @@ func run() error {
 
 Ctrl-C stops everything.
 `, s.GatewayURL, sb.SESStoreURL, sb.Endpoint, sb.DynamoDBURL, sb.KMSURL, sb.S3URL, sb.SESURL, s.SMTPAddr, stack.InboundDomain, s.Issuer.URL(), token, stack.CognitoPath)
-	<-ctx.Done()
-	fmt.Println("\nstopping…")
-	return nil
+	select {
+	case <-ctx.Done():
+		fmt.Println("\nstopping…")
+		return nil
+	case <-s.Done():
+		// Never keep serving half alive: report the stand-in by name and stop everything else.
+		return fmt.Errorf("%w; stopping the stack (its output is in .leadvault/standins.log)", s.Err())
+	}
 }

@@ -88,7 +88,7 @@ type Options struct {
 	Addr string
 	// SMTPAddr is the inbound mail listener's address; "" = DefaultSMTPAddr.
 	SMTPAddr string
-	// DataDir keeps data across restarts; "" keeps everything in memory.
+	// DataDir keeps data across restarts; "" keeps nothing after Close (see standins.Options.DataDir).
 	DataDir string
 	// Log receives the stack's and the handlers' JSON logs; StandinLog the stand-ins' own output.
 	Log        *slog.Logger
@@ -399,6 +399,13 @@ func (s *Stack) WriteEnv(path string) error {
 	}
 	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600)
 }
+
+// Done is closed when one of the AWS stand-ins has failed (exited, or stopped serving) and the stand-ins
+// have been stopped; the stack is then only half alive and its owner must Close it. Err says which.
+func (s *Stack) Done() <-chan struct{} { return s.Standins.Done() }
+
+// Err names the stand-in that failed and how, once Done is closed; nil before.
+func (s *Stack) Err() error { return s.Standins.Err() }
 
 // Close stops everything the stack started. It is safe to call more than once.
 func (s *Stack) Close() {

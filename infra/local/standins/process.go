@@ -31,17 +31,20 @@ const startAttempts = 3
 
 // process is one running stand-in: a child in its own process group.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *lineWriter
-	tail *tailBuffer
-	done chan struct{} // closed once cmd.Wait has returned
-	err  error         // cmd.Wait's result, valid after done
+	name  string
+	title string // what it is, for messages: "DynamoDB Local"
+	cmd   *exec.Cmd
+	out   *lineWriter
+	tail  *tailBuffer
+	done  chan struct{} // closed once cmd.Wait has returned
+	err   error         // cmd.Wait's result, valid after done
 }
 
 // childSpec says how to run one stand-in on a given port.
 type childSpec struct {
 	name string
+	// title says what the stand-in is in messages, e.g. "DynamoDB Local".
+	title string
 	// command returns the command to run with its Dir and Env set; start adds the rest.
 	command func(port int) *exec.Cmd
 	// probe is the path polled until it answers; any HTTP status counts as ready.
@@ -57,7 +60,7 @@ func startChild(ctx context.Context, spec childSpec, log io.Writer) (*process, s
 		if err != nil {
 			return nil, "", err
 		}
-		p, err := startProcess(spec.name, spec.command(port), log)
+		p, err := startProcess(spec.name, spec.title, spec.command(port), log)
 		if err != nil {
 			return nil, "", err
 		}
@@ -77,8 +80,8 @@ func startChild(ctx context.Context, spec childSpec, log io.Writer) (*process, s
 }
 
 // startProcess starts cmd in a process group of its own that the kernel kills if this process dies.
-func startProcess(name string, cmd *exec.Cmd, log io.Writer) (*process, error) {
-	p := &process{name: name, cmd: cmd, tail: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
+func startProcess(name, title string, cmd *exec.Cmd, log io.Writer) (*process, error) {
+	p := &process{name: name, title: title, cmd: cmd, tail: &tailBuffer{max: 8 << 10}, done: make(chan struct{})}
 	var w io.Writer = p.tail
 	if log != nil {
 		w = io.MultiWriter(p.tail, log)

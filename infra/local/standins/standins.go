@@ -5,7 +5,8 @@
 //     run with -sharedDb so every credential and region sees the same tables;
 //   - KMS: local-kms (built from infra/local/tools into .leadvault/bin), seeded with one symmetric
 //     stage key, LocalKeyID, aliased LocalKeyAlias;
-//   - S3: gofakes3, in this process;
+//   - S3: gofakes3, in this process, on s3Disk: one file per object under DataDir/s3 (a temporary
+//     directory without a DataDir), so tests and `make run` use the same persistent storage;
 //   - SES (v1 and v2): aws-ses-v2-local (node, npm package), sent mail listed at SESStoreURL.
 //
 // DynamoDB Local and local-kms have no listen-address setting and bind all interfaces on a random high
@@ -15,8 +16,12 @@
 // stand-in its SigV4 scope names. Start them with Start and stop them with Stack.Close; child processes
 // run in their own process groups and are killed by the kernel if the starting process dies.
 //
-// Known gaps of the stand-ins (see shared/stand-ins.md): DynamoDB Local never deletes expired TTL
-// items; gofakes3 has no bucket notifications or lifecycle rules; local-kms has no grants.
+// The stack is supervised: if any stand-in exits or stops serving on its own, the stack logs which one
+// and why, stops the others and closes Stack.Done; Stack.Err names the stand-in. A panic while the
+// in-process S3 stand-in serves a request becomes a logged 500 for that request, not a dead process.
+//
+// Known gaps of the stand-ins: DynamoDB Local never deletes expired TTL items; gofakes3 has no bucket
+// notifications or lifecycle rules; local-kms has no grants.
 package standins
 
 import (
@@ -31,15 +36,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3bolt"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
-	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 
 	"leadvault/infra/local/awsrouter"
 
@@ -55,7 +58,8 @@ type Options struct {
 	// from the working directory to the go.mod whose module is leadvault.
 	Root string
 	// DataDir, if set, keeps all data under DataDir/dynamodb, DataDir/kms and DataDir/s3 across
-	// restarts. "" keeps everything in memory or in a temporary directory removed by Close.
+	// restarts. "" keeps DynamoDB in memory and the rest in a temporary directory removed by Close;
+	// S3 uses the same on-disk storage either way.
 	DataDir string
 	// Log receives the stand-ins' own output, each line prefixed with the stand-in's name. nil
 	// discards it (the tail still appears in start-up errors).
@@ -80,10 +84,16 @@ type Stack struct {
 
 	procs     []*process
 	servers   []*http.Server
-	s3db      *bolt.DB
+	s3disk    *s3Disk
 	tempDir   string
+	logw      io.Writer // nil: discard
+	closing   atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
+
+	failOnce sync.Once
+	failErr  error
+	done     chan struct{} // closed once a failed stand-in has been reported and the rest stopped
 }
 
 // Start starts DynamoDB Local, local-kms, gofakes3 and aws-ses-v2-local in parallel, waits until each
@@ -91,9 +101,12 @@ type Stack struct {
 // the first run also builds local-kms. ctx bounds only the start-up: the stand-ins run until Close.
 // On error nothing is left running.
 func Start(ctx context.Context, o Options) (*Stack, error) {
-	s := &Stack{KeyAlias: LocalKeyAlias}
+	s := &Stack{KeyAlias: LocalKeyAlias, done: make(chan struct{})}
 	if err := s.start(ctx, o); err != nil {
 		return nil, errors.Join(err, s.Close())
+	}
+	for _, p := range s.procs {
+		go s.watch(p)
 	}
 	return s, nil
 }
@@ -118,6 +131,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	if o.Log != nil {
 		logw = syncw.New(o.Log)
 	}
+	s.logw = logw
 
 	// Check what the child processes need before starting anything.
 	ddbDir, err := dynamoDBLocalDir(root)
@@ -154,8 +168,8 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 		}
 	}
 
-	// S3 first: with a DataDir its bolt file is also the lock that keeps two stacks off one DataDir.
-	if err := s.startS3(o.DataDir != "", dirs["s3"], logw); err != nil {
+	// S3 first: its lock file also keeps two stacks off one DataDir.
+	if err := s.startS3(dirs["s3"], logw); err != nil {
 		return err
 	}
 
@@ -179,7 +193,8 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 			args = append(args, "-dbPath", dirs["dynamodb"])
 		}
 		p, base, err := startChild(ctx, childSpec{
-			name: "dynamodb",
+			name:  "dynamodb",
+			title: "DynamoDB Local",
 			command: func(port int) *exec.Cmd {
 				cmd := exec.Command(java, append(args, "-port", strconv.Itoa(port))...)
 				cmd.Dir = dirs["dynamodb"] // it writes dynamodb-local-metadata.json here
@@ -206,7 +221,8 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 			return
 		}
 		p, base, err := startChild(ctx, childSpec{
-			name: "kms",
+			name:  "kms",
+			title: "local-kms",
 			command: func(port int) *exec.Cmd {
 				// local-kms listens on 0.0.0.0:PORT (it has no host setting); only 127.0.0.1 is used.
 				cmd := exec.Command(bin)
@@ -230,7 +246,8 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 	})
 	wg.Go(func() {
 		p, base, err := startChild(ctx, childSpec{
-			name: "ses",
+			name:  "ses",
+			title: "aws-ses-v2-local",
 			command: func(port int) *exec.Cmd {
 				cmd := exec.Command(node, sesCLI, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 				cmd.Dir = root
@@ -256,34 +273,32 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 			return fmt.Errorf("start router: %w", err)
 		}
 	}
-	if s.Endpoint, err = s.serve("router", awsrouter.New(routes), logw); err != nil {
+	if s.Endpoint, err = s.serve("router", "AWS router", awsrouter.New(routes), logw); err != nil {
 		return fmt.Errorf("start router: %w", err)
 	}
 	return nil
 }
 
-// startS3 serves gofakes3 on 127.0.0.1: in memory, or in dir/s3.bolt when persist is set.
-func (s *Stack) startS3(persist bool, dir string, logw io.Writer) error {
-	var backend gofakes3.Backend
-	if persist {
-		file := filepath.Join(dir, "s3.bolt")
-		db, err := bolt.Open(file, 0o600, &bolt.Options{Timeout: 2 * time.Second})
-		if err != nil {
-			if errors.Is(err, bolterrors.ErrTimeout) {
-				return fmt.Errorf("start s3: %s is locked: is another stack using this DataDir? %w", file, err)
-			}
-			return fmt.Errorf("start s3: %w", err)
-		}
-		s.s3db = db
-		backend = s3bolt.New(db)
-	} else {
-		backend = s3mem.New()
+// startS3 serves gofakes3 on 127.0.0.1, storing objects in dir with s3Disk.
+func (s *Stack) startS3(dir string, logw io.Writer) error {
+	if _, err := os.Stat(filepath.Join(dir, "s3.bolt")); err == nil && logw != nil {
+		// Only sent-mail copies and raw inbound mail were kept there, and both expire within a day.
+		fmt.Fprintf(logw, "[s3] %s is from an older stack and no longer read; delete it\n", filepath.Join(dir, "s3.bolt"))
 	}
+	disk, err := openS3Disk(dir)
+	if errors.Is(err, errLocked) {
+		return fmt.Errorf("start s3: %w: is another stack using this DataDir?", err)
+	}
+	if err != nil {
+		return fmt.Errorf("start s3: %w", err)
+	}
+	s.s3disk = disk
 	opts := []gofakes3.Option{gofakes3.WithAutoBucket(false)}
 	if logw != nil {
 		opts = append(opts, gofakes3.WithLogger(gofakes3.StdLog(log.New(logw, "[s3] ", 0))))
 	}
-	base, err := s.serve("s3", gofakes3.New(backend, opts...).Server(), logw)
+	h := recoverPanics("stand-in s3 (gofakes3)", gofakes3.New(disk, opts...).Server(), logw)
+	base, err := s.serve("s3", "gofakes3", h, logw)
 	if err != nil {
 		return fmt.Errorf("start s3: %w", err)
 	}
@@ -291,8 +306,68 @@ func (s *Stack) startS3(persist bool, dir string, logw io.Writer) error {
 	return nil
 }
 
-// serve runs h on a new 127.0.0.1 listener until Close and returns its base URL.
-func (s *Stack) serve(name string, h http.Handler, logw io.Writer) (string, error) {
+// recoverPanics turns a panic in h into a 500 (an S3 InternalError document, if nothing was written
+// yet) and a log line naming the stand-in, the request and the stack, so one bad request neither kills
+// the process nor goes unnoticed. Memory faults in the handler's goroutine panic too, rather than end
+// the process.
+func recoverPanics(name string, h http.Handler, logw io.Writer) http.Handler {
+	if logw == nil {
+		logw = io.Discard
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		rw := &writeTracker{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler { // net/http itself compares it so; let it abort quietly
+				panic(v)
+			}
+			if rw.wrote {
+				// The status line is out: cut the response short so the client sees a failure.
+				fmt.Fprintf(logw, "[%s] panic serving %s %s: %v; response cut short\n%s\n", name, r.Method, r.URL.Path, v, debug.Stack())
+				panic(http.ErrAbortHandler)
+			}
+			fmt.Fprintf(logw, "[%s] panic serving %s %s: %v; answered 500\n%s\n", name, r.Method, r.URL.Path, v, debug.Stack())
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+
+				`<Error><Code>InternalError</Code><Message>%s failed on this request; see its log</Message></Error>`, name)
+		}()
+		h.ServeHTTP(rw, r)
+	})
+}
+
+// writeTracker notes whether a response has begun.
+type writeTracker struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (t *writeTracker) WriteHeader(code int) {
+	t.wrote = true
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *writeTracker) Write(b []byte) (int, error) {
+	t.wrote = true
+	return t.ResponseWriter.Write(b)
+}
+
+// Flush passes a flush on (gofakes3 streams large bodies).
+func (t *writeTracker) Flush() {
+	t.wrote = true
+	_ = http.NewResponseController(t.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (t *writeTracker) Unwrap() http.ResponseWriter { return t.ResponseWriter }
+
+// serve runs h on a new 127.0.0.1 listener until Close and returns its base URL. If the server stops on
+// its own, the stack fails with name and title.
+func (s *Stack) serve(name, title string, h http.Handler, logw io.Writer) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
@@ -307,8 +382,70 @@ func (s *Stack) serve(name string, h http.Handler, logw io.Writer) (string, erro
 		ErrorLog:          log.New(errLog, "["+name+"] ", 0),
 	}
 	s.servers = append(s.servers, srv)
-	go func() { _ = srv.Serve(ln) }() // returns http.ErrServerClosed on Close
+	go func() {
+		err := srv.Serve(ln)
+		if !errors.Is(err, http.ErrServerClosed) && !s.closing.Load() {
+			s.fail(fmt.Errorf("stand-in %s (%s) stopped serving: %w", name, title, err), "")
+		}
+	}()
 	return "http://" + ln.Addr().String(), nil
+}
+
+// watch waits for p to exit; an exit that Close did not ask for fails the stack.
+func (s *Stack) watch(p *process) {
+	<-p.done
+	if s.closing.Load() {
+		return
+	}
+	reason := "exited"
+	if p.err != nil {
+		reason += ": " + p.err.Error()
+	} else {
+		reason += " (status 0)"
+	}
+	s.fail(fmt.Errorf("stand-in %s (%s) %s", p.name, p.title, reason), p.tail.String())
+}
+
+// fail records the first stand-in failure, logs it with the stand-in's last output, stops everything
+// else and closes Done. Later failures (usually the consequences of the first) are only logged.
+func (s *Stack) fail(err error, output string) {
+	logw := s.logw
+	if logw == nil {
+		logw = io.Discard
+	}
+	first := false
+	s.failOnce.Do(func() {
+		first = true
+		s.failErr = err
+	})
+	if !first {
+		fmt.Fprintf(logw, "[standins] also: %v\n", err)
+		return
+	}
+	if output != "" {
+		fmt.Fprintf(logw, "[standins] %v; stopping the stack. Its last output:\n%s\n", err, output)
+	} else {
+		fmt.Fprintf(logw, "[standins] %v; stopping the stack\n", err)
+	}
+	if cerr := s.Close(); cerr != nil {
+		fmt.Fprintf(logw, "[standins] stopping the stack after the failure: %v\n", cerr)
+	}
+	close(s.done)
+}
+
+// Done is closed when a stand-in has exited or stopped serving on its own and the stack has stopped
+// the rest; Err then says which and why. It is not closed by Close.
+func (s *Stack) Done() <-chan struct{} { return s.done }
+
+// Err returns the failure that closed Done, naming the stand-in, e.g. "stand-in dynamodb (DynamoDB
+// Local) exited: exit status 1"; nil while none has failed.
+func (s *Stack) Err() error {
+	select {
+	case <-s.done:
+		return s.failErr
+	default:
+		return nil
+	}
 }
 
 // Close stops the router and the stand-ins, waits for the child processes to exit and removes the
@@ -316,6 +453,7 @@ func (s *Stack) serve(name string, h http.Handler, logw io.Writer) (string, erro
 // later calls return the first call's result.
 func (s *Stack) Close() error {
 	s.closeOnce.Do(func() {
+		s.closing.Store(true)
 		var errs []error
 		for _, srv := range s.servers {
 			if err := srv.Close(); err != nil {
@@ -329,8 +467,8 @@ func (s *Stack) Close() error {
 		}
 		wg.Wait()
 		errs = append(errs, stopErrs...)
-		if s.s3db != nil {
-			if err := s.s3db.Close(); err != nil {
+		if s.s3disk != nil {
+			if err := s.s3disk.Close(); err != nil {
 				errs = append(errs, fmt.Errorf("close s3 data: %w", err))
 			}
 		}

@@ -1,7 +1,7 @@
 package standins
 
 // What works through the router (verified by the tests below, DynamoDB Local 3.3.1, local-kms
-// e4d9425700fe, gofakes3 v1.2.0, aws-ses-v2-local 2.10.2):
+// e4d9425700fe, gofakes3 v1.2.0 on s3Disk, aws-ses-v2-local 2.10.2):
 //   - DynamoDB: CreateTable with a GSI, PAY_PER_REQUEST and a KEYS_ONLY stream, the TableExists waiter,
 //     Update/DescribeTimeToLive, Put/Get, Query on the GSI.
 //   - DynamoDB Streams: DynamoDB Local serves the Streams API on the same port, and the Streams client
@@ -10,9 +10,10 @@ package standins
 //   - KMS: DescribeKey by alias, GenerateDataKey with an encryption context by id, ARN or alias, then
 //     Decrypt; a different or missing context fails with InvalidCiphertextException.
 //   - S3: CreateBucket, PutObject with SSE aws:kms + SSEKMSKeyId (echoed on GetObject), 40 MiB bodies,
-//     presigned GET (routed by X-Amz-Credential).
+//     presigned GET (routed by X-Amz-Credential); every other S3 call the project makes is in s3_test.go.
 //   - SES v2: SendEmail (Simple); the mail is listed at SESStoreURL.
-//   - A DataDir survives Close and Start: DynamoDB items, the KMS key material and S3 objects.
+//   - A DataDir survives Close and Start: DynamoDB items, the KMS key material and S3 objects with their
+//     metadata and SSE headers (copies kept, deletes stay deleted).
 // Not covered by the stand-ins: TTL expiry deletes nothing; no S3 notifications or lifecycle.
 
 import (
@@ -522,6 +523,18 @@ func TestStart_persistentDataDir(t *testing.T) {
 	if _, err := cfg.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader(`{"id":7}`)}); err != nil {
 		t.Fatalf("PutObject(%q) = %v", key, err)
 	}
+	// The quarantine path too: an SSE-KMS object with metadata, copied, and the original deleted.
+	if _, err := cfg.S3().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("inbound/m1"), Body: strings.NewReader("mail"),
+		Metadata: map[string]string{"tenant": "demo"}, ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(first.KeyARN)}); err != nil {
+		t.Fatalf("PutObject(inbound/m1) = %v", err)
+	}
+	if _, err := cfg.S3().CopyObject(ctx, &s3.CopyObjectInput{Bucket: aws.String(bucket), Key: aws.String("quarantine/m1"), CopySource: aws.String(bucket + "/inbound%2Fm1"),
+		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(first.KeyARN)}); err != nil {
+		t.Fatalf("CopyObject(inbound/m1) = %v", err)
+	}
+	if _, err := cfg.S3().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String("inbound/m1")}); err != nil {
+		t.Fatalf("DeleteObject(inbound/m1) = %v", err)
+	}
 
 	// A second stack on the same DataDir is refused while the first runs.
 	if again, err := Start(ctx, Options{DataDir: dir}); err == nil {
@@ -571,6 +584,27 @@ func TestStart_persistentDataDir(t *testing.T) {
 	defer obj.Body.Close()
 	if b, _ := io.ReadAll(obj.Body); string(b) != `{"id":7}` {
 		t.Errorf("GetObject(%q) after restart = %q; want %q", key, b, `{"id":7}`)
+	}
+	list, err := cfg.S3().ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatalf("ListObjectsV2 after restart = %v", err)
+	}
+	var keys []string
+	for _, o := range list.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	if want := []string{key, "quarantine/m1"}; !slices.Equal(keys, want) {
+		t.Errorf("ListObjectsV2 after restart = %q; want %q (the deleted original stays deleted)", keys, want)
+	}
+	qm, err := cfg.S3().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("quarantine/m1")})
+	if err != nil {
+		t.Fatalf("GetObject(quarantine/m1) after restart = %v", err)
+	}
+	defer qm.Body.Close()
+	if b, _ := io.ReadAll(qm.Body); string(b) != "mail" || qm.ServerSideEncryption != s3types.ServerSideEncryptionAwsKms ||
+		aws.ToString(qm.SSEKMSKeyId) != first.KeyARN || qm.Metadata["tenant"] != "demo" {
+		t.Errorf("GetObject(quarantine/m1) after restart = %q, SSE %q %q, metadata %v; want \"mail\", aws:kms on %q, tenant=demo",
+			b, qm.ServerSideEncryption, aws.ToString(qm.SSEKMSKeyId), qm.Metadata, first.KeyARN)
 	}
 
 	// The shared in-memory stack's key material differs from this DataDir's.

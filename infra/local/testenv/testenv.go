@@ -49,7 +49,13 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	Env.AWS = awsclients.Clients{Config: cfg}
-	return m.Run()
+	code := m.Run()
+	if err := sb.Err(); err != nil {
+		// A stand-in died during the tests: say which, since the failures it caused only show symptoms.
+		fmt.Fprintln(os.Stderr, "testenv:", err)
+		return 1
+	}
+	return code
 }
 
 // Name returns a unique resource name with a readable prefix.
