@@ -85,3 +85,5 @@ ignore (
 	./dist
 	./node_modules
 )
+
+replace github.com/nyaruka/phonenumbers => ./third_party/phonenumbers

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 func TestText_normalises(t *testing.T) {
@@ -199,6 +201,96 @@ func TestPhone_invalid(t *testing.T) {
 				t.Errorf("Phone(%q, %q) = %q with error; want \"\"", tt.in, tt.region, got)
 			}
 		})
+	}
+}
+
+func TestParsePhone_possible(t *testing.T) {
+	tests := []struct {
+		name, in, region, want string
+		valid                  bool
+	}{
+		{"valid", "22 34 56 78", "", "+4522345678", true},
+		{"valid international", "+46 8 123 456 78", "DK", "+46812345678", true},
+		// Danish numbers never start with 1 today, but eight digits is the Danish length: a new range.
+		{"dk range unknown to the metadata", "12 34 56 78", "", "+4512345678", false},
+		{"dk range unknown, international", "+45 12 34 56 78", "SE", "+4512345678", false},
+		{"dk range unknown, idd", "0045 12 34 56 78", "", "+4512345678", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, valid, err := ParsePhone(tt.in, tt.region, PhonePossible)
+			if err != nil || got != tt.want || valid != tt.valid {
+				t.Errorf("ParsePhone(%q, %q, possible) = %q, %v, %v; want %q, %v, nil", tt.in, tt.region, got, valid, err, tt.want, tt.valid)
+			}
+			_, _, err = ParsePhone(tt.in, tt.region, PhoneStrict)
+			if tt.valid != (err == nil) {
+				t.Errorf("ParsePhone(%q, %q, strict) error %v; want an error only for a number that is not valid", tt.in, tt.region, err)
+			}
+		})
+	}
+}
+
+func TestParsePhone_impossible(t *testing.T) {
+	tests := []struct {
+		name, in, region string
+	}{
+		{"too short", "1234", ""},
+		{"too long dk", "123456789", ""},
+		{"too long dk international", "+45 1234 5678 9", ""},
+		{"bad country code", "+999 12345678", ""},
+		{"unknown region", "12345678", "ZZ"},
+		{"extension", "+45 22 34 56 78 ext. 12", ""},
+		{"garbage", "hello there", ""},
+		{"two digits", "12", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, valid, err := ParsePhone(tt.in, tt.region, PhonePossible)
+			if !errors.Is(err, ErrInvalidPhone) || got != "" || valid {
+				t.Errorf("ParsePhone(%q, %q, possible) = %q, %v, %v; want \"\", false, error wrapping ErrInvalidPhone", tt.in, tt.region, got, valid, err)
+			}
+		})
+	}
+}
+
+// TestParsePhone_sameE164 holds that the rule never changes the E.164 form of a valid number: the blind
+// index of a stored lead must match whichever rule its form uses now.
+func TestParsePhone_sameE164(t *testing.T) {
+	ins := []struct{ in, region string }{
+		{"22 34 56 78", ""}, {"+45 22 34 56 78", "SE"}, {"0045 22 34 56 78", ""}, {"(+45) 22-34-56-78", ""},
+		{"tlf. 70 12 34 56", ""}, {"+46 8 123 456 78", ""}, {"08-123 456 78", "SE"}, {"+49 30 1234567", ""},
+		{"２２３４５６７８", ""}, {"20 12 34 56", "DK"}, {"+1 650 253 0000", ""}, {"020 7946 0018", "GB"},
+	}
+	for _, tt := range ins {
+		strict, err := Phone(tt.in, tt.region)
+		if err != nil {
+			t.Fatalf("Phone(%q, %q): %v", tt.in, tt.region, err)
+		}
+		possible, valid, err := ParsePhone(tt.in, tt.region, PhonePossible)
+		if err != nil || possible != strict || !valid {
+			t.Errorf("ParsePhone(%q, %q, possible) = %q, %v, %v; want %q, true, nil", tt.in, tt.region, possible, valid, err, strict)
+		}
+	}
+}
+
+func TestParsePhone_everyRegionExample(t *testing.T) {
+	regions := phonenumbers.GetSupportedRegions()
+	if len(regions) < 200 {
+		t.Fatalf("%d supported regions; want the full metadata", len(regions))
+	}
+	for region := range regions {
+		ex := phonenumbers.GetExampleNumber(region)
+		if ex == nil {
+			continue
+		}
+		want := phonenumbers.Format(ex, phonenumbers.E164)
+		national := phonenumbers.Format(ex, phonenumbers.NATIONAL)
+		for _, rule := range []PhoneRule{PhonePossible, PhoneStrict} {
+			got, valid, err := ParsePhone(national, region, rule)
+			if err != nil || got != want || !valid {
+				t.Errorf("ParsePhone(example of %s, %s, %d) = %q, %v, %v; want %q, true, nil", region, region, rule, got, valid, err, want)
+			}
+		}
 	}
 }
 
