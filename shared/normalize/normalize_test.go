@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -290,6 +291,47 @@ func TestParsePhone_everyRegionExample(t *testing.T) {
 			if err != nil || got != want || !valid {
 				t.Errorf("ParsePhone(example of %s, %s, %d) = %q, %v, %v; want %q, true, nil", region, region, rule, got, valid, err, want)
 			}
+		}
+	}
+}
+
+// TestPhone_extensionPrefilter checks the premise of third_party/phonenumbers' shortcut: the library's
+// extension pattern cannot match a string without one of the marker runes, so skipping it there changes
+// nothing. Random strings over every other character the pattern mentions never match it.
+func TestPhone_extensionPrefilter(t *testing.T) {
+	const markers = ";,#\uFF03~\uFF5ExX\uFF58\uFF38\u0434\u0414nN\uFF4E\uFF2E"
+	alphabet := []rune("0123456789٠١٢٣ \u00A0\t-.:\uFF0E=etETiIsSoOaAbBóÓ\u0301\uFF45\uFF54\uFF49\u043E\u0431+()/")
+	for _, r := range alphabet {
+		if strings.ContainsRune(markers, r) {
+			t.Fatalf("alphabet holds marker %q", r)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		b := make([]rune, 1+rng.IntN(14))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		if s := string(b); phonenumbers.EXTN_PATTERN.MatchString(s) {
+			t.Fatalf("EXTN_PATTERN matches %q, which holds no marker", s)
+		}
+	}
+	for _, s := range []string{"1 ext. 12", "1 x12", "1 #12", "1 int 12", "1;ext=12", "1,,12", "1;12", "1,12", "1 - 503#",
+		"1 доб 12", "1 ＃12", "1 ～12", "1 ｘ12", "1 ＥＸＴ12", "1 anexo 12", "1 ~12"} {
+		if !phonenumbers.EXTN_PATTERN.MatchString(s) {
+			t.Errorf("EXTN_PATTERN does not match %q", s)
+		}
+		if !strings.ContainsAny(s, markers) {
+			t.Errorf("%q matches EXTN_PATTERN but holds no marker", s)
+		}
+	}
+}
+
+func TestPhone_extensionsRejected(t *testing.T) {
+	for _, in := range []string{"+45 22 34 56 78 x12", "+45 22 34 56 78;ext=12", "+45 22 34 56 78,,12", "+45 22 34 56 78 #12",
+		"+45 22 34 56 78 ext 12", "+45 22 34 56 78 доб 12", "+45 22 34 56 78 ～12", "22 34 56 78 int 12"} {
+		if got, _, err := ParsePhone(in, "DK", PhonePossible); !errors.Is(err, ErrInvalidPhone) {
+			t.Errorf("ParsePhone(%q) = %q, %v; want an extension error", in, got, err)
 		}
 	}
 }

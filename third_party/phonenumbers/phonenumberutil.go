@@ -2553,6 +2553,9 @@ func maybeStripExtension(number *Builder) string {
 	// If we find a potential extension, and the number preceding this is
 	// a viable number, we assume it is an extension.
 	numStr := number.String()
+	if !strings.ContainsAny(numStr, extnMarkers) {
+		return ""
+	}
 	ind := EXTN_PATTERN.FindStringIndex(numStr)
 	if len(ind) > 0 && isViablePhoneNumber(numStr[0:ind[0]]) {
 		// The numbers are captured into groups in the regular expression.
@@ -3092,3 +3095,7 @@ func IsMobileNumberPortableRegion(regionCode string) bool {
 	}
 	return metadata.GetMobileNumberPortableRegion()
 }
+
+// extnMarkers holds a rune that every alternative of EXTN_PATTERN needs (matched case-insensitively):
+// without one of them the pattern cannot match, so maybeStripExtension does not run it. (Leadvault.)
+const extnMarkers = ";,#\uFF03~\uFF5ExX\uFF58\uFF38\u0434\u0414nN\uFF4E\uFF2E"
