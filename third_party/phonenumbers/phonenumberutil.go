@@ -1898,16 +1898,13 @@ func isNumberPossibleForDesc(nationalNumber string, numberDesc *PhoneNumberDesc)
 			return false
 		}
 	}
-	possiblePattern := "^(?:" + numberDesc.GetNationalNumberPattern() + ")$" // Strictly match
-	pat := regexFor(possiblePattern)
+	pat := anchoredRegexFor(numberDesc.GetNationalNumberPattern()) // Strictly match
 	return pat.MatchString(nationalNumber)
 }
 
 func isNumberMatchingDesc(nationalNumber string, numberDesc *PhoneNumberDesc) bool {
-	patP := "^(?:" + numberDesc.GetNationalNumberPattern() + ")$" // Strictly match
-	pat := regexFor(patP)
-	return isNumberPossibleForDesc(nationalNumber, numberDesc) &&
-		pat.MatchString(nationalNumber)
+	// isNumberPossibleForDesc matches the same pattern. (Leadvault: it was matched twice.)
+	return isNumberPossibleForDesc(nationalNumber, numberDesc)
 
 }
 
@@ -3099,3 +3096,17 @@ func IsMobileNumberPortableRegion(regionCode string) bool {
 // extnMarkers holds a rune that every alternative of EXTN_PATTERN needs (matched case-insensitively):
 // without one of them the pattern cannot match, so maybeStripExtension does not run it. (Leadvault.)
 const extnMarkers = ";,#\uFF03~\uFF5ExX\uFF58\uFF38\u0434\u0414nN\uFF4E\uFF2E"
+
+// anchoredRegexCache maps a national number pattern to its compiled "^(?:pattern)$". (Leadvault.)
+var anchoredRegexCache sync.Map
+
+// anchoredRegexFor returns regexFor("^(?:" + pattern + ")$") without building that string once the
+// expression is cached. (Leadvault.)
+func anchoredRegexFor(pattern string) *regexp.Regexp {
+	if r, ok := anchoredRegexCache.Load(pattern); ok {
+		return r.(*regexp.Regexp)
+	}
+	r := regexFor("^(?:" + pattern + ")$")
+	anchoredRegexCache.Store(pattern, r)
+	return r
+}
