@@ -143,9 +143,12 @@ build: ## Build every function for Lambda (arm64) into dist/<fn>.zip; fails on a
 	$(GO) run ./infra/local/lambdazip/cmd/lambdazip -out dist -go $(GO_TOOLCHAIN) $(ZIP_BUDGETS) \
 		$(addprefix ./functions/,$(FUNCTIONS))
 
+# third_party/phonenumbers is nyaruka/phonenumbers rewritten for cold start and size (docs/benchmarks.md);
+# regenerate it, and the corpus its test holds it to, after changing the version go.mod requires.
 .PHONY: phonenumbers
-phonenumbers: ## Rewrite third_party/phonenumbers (lazy metadata) from the nyaruka/phonenumbers go.mod requires.
+phonenumbers: ## Rewrite third_party/phonenumbers and its test corpus from the nyaruka/phonenumbers go.mod requires.
 	./scripts/phonenumbers-lazy
+	./scripts/phonenumbers-corpus
 
 .PHONY: synth
 synth: node_modules/.installed build ## Write the CloudFormation templates to cdk.out (no AWS account needed).

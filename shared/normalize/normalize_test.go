@@ -1,8 +1,12 @@
 package normalize
 
 import (
+	"bufio"
+	"compress/gzip"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -351,6 +355,60 @@ func TestPhone_extensionsRejected(t *testing.T) {
 		if got, _, err := ParsePhone(in, "DK", PhonePossible); !errors.Is(err, ErrInvalidPhone) {
 			t.Errorf("ParsePhone(%q) = %q, %v; want an extension error", in, got, err)
 		}
+	}
+}
+
+// TestParsePhone_corpus holds third_party/phonenumbers (lazy metadata, no protobuf runtime) to the answers
+// of nyaruka/phonenumbers as published, recorded by scripts/phonenumbers-corpus: the same E.164, validity
+// and possibility for every number of the corpus, and ParsePhone's rules applied to them.
+func TestParsePhone_corpus(t *testing.T) {
+	f, err := os.Open("testdata/phonecorpus.tsv.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(zr)
+	n := 0
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		cols := strings.Split(line, "\t")
+		if len(cols) != 5 {
+			t.Fatalf("corpus line %q: want 5 columns", line)
+		}
+		in, region, want := cols[0], cols[1], cols[2]
+		wantValid, wantReason := cols[3] == "1", cols[4]
+		n++
+		got, valid, reason := "-", false, "-1"
+		if num, err := phonenumbers.Parse(in, region); err == nil && num.GetExtension() == "" {
+			got = phonenumbers.Format(num, phonenumbers.E164)
+			valid = phonenumbers.IsValidNumber(num)
+			reason = strconv.Itoa(int(phonenumbers.IsPossibleNumberWithReason(num)))
+		}
+		if got != want || valid != wantValid || reason != wantReason {
+			t.Errorf("%q in %s: %s valid=%v possible=%s; the library as published: %s valid=%v possible=%s", in, region, got, valid, reason, want, wantValid, wantReason)
+			continue
+		}
+		e164, v, err := ParsePhone(in, region, PhonePossible)
+		if accept := want != "-" && (wantValid || wantReason == "0"); accept != (err == nil) || (accept && (e164 != want || v != wantValid)) {
+			t.Errorf("ParsePhone(%q, %s, possible) = %q, %v, %v; want accepted=%v as %s", in, region, e164, v, err, accept, want)
+		}
+		e164, _, err = ParsePhone(in, region, PhoneStrict)
+		if accept := want != "-" && wantValid; accept != (err == nil) || (accept && e164 != want) {
+			t.Errorf("ParsePhone(%q, %s, strict) = %q, %v; want accepted=%v as %s", in, region, e164, err, accept, want)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n < 10000 {
+		t.Errorf("corpus has %d numbers; want over 10,000", n)
 	}
 }
 

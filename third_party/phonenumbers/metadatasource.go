@@ -5,8 +5,6 @@ package phonenumbers
 
 import (
 	"sync"
-
-	"google.golang.org/protobuf/proto"
 )
 
 // metadataContainer bundles all of the metadata-derived lookup state used by
@@ -175,7 +173,7 @@ func MetadataCollection() (*PhoneMetadataCollection, error) {
 	}
 
 	metadataCollection := &PhoneMetadataCollection{}
-	if err = proto.Unmarshal(rawBytes, metadataCollection); err != nil {
+	if err = unmarshal(rawBytes, metadataCollection); err != nil {
 		return nil, err
 	}
 	currMetadataColl = metadataCollection
