@@ -130,13 +130,11 @@ govulncheck: .leadvault/vulndb/$(VULNDB_VERSION)/index/db.json
 
 # ---- build and deploy ---------------------------------------------------------------------------------
 
-# The target for a deployment zip is 3.5 MiB. intake, email-intake, controller and notifier miss it
-# (docs/benchmarks.md: both intakes and the controller — which normalises rectified phone numbers as
-# intake does — carry nyaruka/phonenumbers' numbering code and metadata and the protobuf runtime,
-# email-intake also MIME charset tables, notifier four AWS clients); their own budgets are regression
-# guards at the measured size plus a small margin, not new targets.
-ZIP_BUDGETS := -max-for intake=5111808 -max-for notifier=3932160 -max-for email-intake=6684672 \
-	-max-for controller=5898240
+# The target for a deployment zip is 3.5 MiB. email-intake, notifier and controller miss it
+# (docs/benchmarks.md: email-intake carries MIME charset tables and an S3 client, notifier four AWS clients,
+# the controller a Cognito client beside the DynamoDB and KMS ones); their own budgets are regression guards
+# at the measured size plus a small margin, not new targets.
+ZIP_BUDGETS := -max-for notifier=3932160 -max-for email-intake=4456448 -max-for controller=3833856
 
 .PHONY: build
 build: ## Build every function for Lambda (arm64) into dist/<fn>.zip; fails on a zip over its budget.
