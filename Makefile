@@ -145,7 +145,7 @@ build: ## Build every function for Lambda (arm64) into dist/<fn>.zip; fails on a
 # regenerate it, and the corpus its test holds it to, after changing the version go.mod requires.
 .PHONY: phonenumbers
 phonenumbers: ## Rewrite third_party/phonenumbers and its test corpus from the nyaruka/phonenumbers go.mod requires.
-	./scripts/phonenumbers-lazy
+	./scripts/phonenumbers-gen
 	./scripts/phonenumbers-corpus
 
 .PHONY: synth

@@ -1,6 +1,6 @@
 package phonenumbers
 
-// This file is copied into third_party/phonenumbers by scripts/phonenumbers-lazy: it stands in for the
+// This file is copied into third_party/phonenumbers by scripts/phonenumbers-gen: it stands in for the
 // parts of the protobuf runtime the library used.
 
 func ptrString(v string) *string { return &v }

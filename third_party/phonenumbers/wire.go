@@ -1,6 +1,6 @@
 package phonenumbers
 
-// This file is copied into third_party/phonenumbers by scripts/phonenumbers-lazy. It decodes the
+// This file is copied into third_party/phonenumbers by scripts/phonenumbers-gen. It decodes the
 // protocol-buffer wire format into the plain structs strippb writes, by their protobuf struct tags, so the
 // library needs no protobuf runtime. (That runtime calls reflect.Value.MethodByName, which makes the
 // linker keep every exported method of every type in the binary: about 1.5 MB of each zip.)
