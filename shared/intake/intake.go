@@ -393,7 +393,7 @@ func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 				if !lead.Spam {
 					continue
 				}
-				v, valid = value, true
+				v, valid = value, true // a spam lead keeps what was posted, unflagged
 			}
 			if !valid {
 				lead.Flags = append(lead.Flags, domain.FlagPhoneUnverified)
