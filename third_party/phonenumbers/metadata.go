@@ -5,5 +5,5 @@ import _ "embed"
 //go:embed data/countrycode_to_region.xml.gz
 var regionData []byte
 
-//go:embed data/metadata.xml.gz
+//go:embed data/metadata.pb
 var numberData []byte

@@ -167,7 +167,7 @@ func MetadataCollection() (*PhoneMetadataCollection, error) {
 		return currMetadataColl, nil
 	}
 
-	rawBytes, err := decodeUnzip(numberData)
+	rawBytes, err := numberData, error(nil)
 	if err != nil {
 		return nil, err
 	}

@@ -566,3 +566,372 @@ func (x *PhoneMetadataCollection) GetMetadata() []*PhoneMetadata {
 	}
 	return nil
 }
+
+// decodeWire merges the wire-format message data into x.
+func (x *NumberFormat) decodeWire(data []byte) error {
+	return eachField(data, func(num int, f field) error {
+		switch num {
+		case 1: // Pattern
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.Pattern = &v
+		case 2: // Format
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.Format = &v
+		case 3: // LeadingDigitsPattern
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			x.LeadingDigitsPattern = append(x.LeadingDigitsPattern, string(s))
+		case 4: // NationalPrefixFormattingRule
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.NationalPrefixFormattingRule = &v
+		case 6: // NationalPrefixOptionalWhenFormatting
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := n != 0
+			x.NationalPrefixOptionalWhenFormatting = &v
+		case 5: // DomesticCarrierCodeFormattingRule
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.DomesticCarrierCodeFormattingRule = &v
+		}
+		return nil
+	})
+}
+
+// decodeWire merges the wire-format message data into x.
+func (x *PhoneNumberDesc) decodeWire(data []byte) error {
+	return eachField(data, func(num int, f field) error {
+		switch num {
+		case 2: // NationalNumberPattern
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.NationalNumberPattern = &v
+		case 9: // PossibleLength
+			return f.int32s(&x.PossibleLength)
+		case 10: // PossibleLengthLocalOnly
+			return f.int32s(&x.PossibleLengthLocalOnly)
+		case 6: // ExampleNumber
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.ExampleNumber = &v
+		}
+		return nil
+	})
+}
+
+// decodeWire merges the wire-format message data into x.
+func (x *PhoneMetadata) decodeWire(data []byte) error {
+	return eachField(data, func(num int, f field) error {
+		switch num {
+		case 1: // GeneralDesc
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.GeneralDesc == nil {
+				x.GeneralDesc = new(PhoneNumberDesc)
+			}
+			return x.GeneralDesc.decodeWire(s)
+		case 2: // FixedLine
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.FixedLine == nil {
+				x.FixedLine = new(PhoneNumberDesc)
+			}
+			return x.FixedLine.decodeWire(s)
+		case 3: // Mobile
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.Mobile == nil {
+				x.Mobile = new(PhoneNumberDesc)
+			}
+			return x.Mobile.decodeWire(s)
+		case 4: // TollFree
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.TollFree == nil {
+				x.TollFree = new(PhoneNumberDesc)
+			}
+			return x.TollFree.decodeWire(s)
+		case 5: // PremiumRate
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.PremiumRate == nil {
+				x.PremiumRate = new(PhoneNumberDesc)
+			}
+			return x.PremiumRate.decodeWire(s)
+		case 6: // SharedCost
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.SharedCost == nil {
+				x.SharedCost = new(PhoneNumberDesc)
+			}
+			return x.SharedCost.decodeWire(s)
+		case 7: // PersonalNumber
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.PersonalNumber == nil {
+				x.PersonalNumber = new(PhoneNumberDesc)
+			}
+			return x.PersonalNumber.decodeWire(s)
+		case 8: // Voip
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.Voip == nil {
+				x.Voip = new(PhoneNumberDesc)
+			}
+			return x.Voip.decodeWire(s)
+		case 21: // Pager
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.Pager == nil {
+				x.Pager = new(PhoneNumberDesc)
+			}
+			return x.Pager.decodeWire(s)
+		case 25: // Uan
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.Uan == nil {
+				x.Uan = new(PhoneNumberDesc)
+			}
+			return x.Uan.decodeWire(s)
+		case 27: // Emergency
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.Emergency == nil {
+				x.Emergency = new(PhoneNumberDesc)
+			}
+			return x.Emergency.decodeWire(s)
+		case 28: // Voicemail
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.Voicemail == nil {
+				x.Voicemail = new(PhoneNumberDesc)
+			}
+			return x.Voicemail.decodeWire(s)
+		case 29: // ShortCode
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.ShortCode == nil {
+				x.ShortCode = new(PhoneNumberDesc)
+			}
+			return x.ShortCode.decodeWire(s)
+		case 30: // StandardRate
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.StandardRate == nil {
+				x.StandardRate = new(PhoneNumberDesc)
+			}
+			return x.StandardRate.decodeWire(s)
+		case 31: // CarrierSpecific
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.CarrierSpecific == nil {
+				x.CarrierSpecific = new(PhoneNumberDesc)
+			}
+			return x.CarrierSpecific.decodeWire(s)
+		case 33: // SmsServices
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.SmsServices == nil {
+				x.SmsServices = new(PhoneNumberDesc)
+			}
+			return x.SmsServices.decodeWire(s)
+		case 24: // NoInternationalDialling
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			if x.NoInternationalDialling == nil {
+				x.NoInternationalDialling = new(PhoneNumberDesc)
+			}
+			return x.NoInternationalDialling.decodeWire(s)
+		case 9: // Id
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.Id = &v
+		case 10: // CountryCode
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := int32(n)
+			x.CountryCode = &v
+		case 11: // InternationalPrefix
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.InternationalPrefix = &v
+		case 17: // PreferredInternationalPrefix
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.PreferredInternationalPrefix = &v
+		case 12: // NationalPrefix
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.NationalPrefix = &v
+		case 13: // PreferredExtnPrefix
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.PreferredExtnPrefix = &v
+		case 15: // NationalPrefixForParsing
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.NationalPrefixForParsing = &v
+		case 16: // NationalPrefixTransformRule
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.NationalPrefixTransformRule = &v
+		case 18: // SameMobileAndFixedLinePattern
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := n != 0
+			x.SameMobileAndFixedLinePattern = &v
+		case 19: // NumberFormat
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			m := new(NumberFormat)
+			if err := m.decodeWire(s); err != nil {
+				return err
+			}
+			x.NumberFormat = append(x.NumberFormat, m)
+		case 20: // IntlNumberFormat
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			m := new(NumberFormat)
+			if err := m.decodeWire(s); err != nil {
+				return err
+			}
+			x.IntlNumberFormat = append(x.IntlNumberFormat, m)
+		case 22: // MainCountryForCode
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := n != 0
+			x.MainCountryForCode = &v
+		case 23: // LeadingDigits
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.LeadingDigits = &v
+		case 26: // LeadingZeroPossible
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := n != 0
+			x.LeadingZeroPossible = &v
+		case 32: // MobileNumberPortableRegion
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := n != 0
+			x.MobileNumberPortableRegion = &v
+		}
+		return nil
+	})
+}
+
+// decodeWire merges the wire-format message data into x.
+func (x *PhoneMetadataCollection) decodeWire(data []byte) error {
+	return eachField(data, func(num int, f field) error {
+		switch num {
+		case 1: // Metadata
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			m := new(PhoneMetadata)
+			if err := m.decodeWire(s); err != nil {
+				return err
+			}
+			x.Metadata = append(x.Metadata, m)
+		}
+		return nil
+	})
+}

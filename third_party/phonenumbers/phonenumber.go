@@ -173,3 +173,68 @@ func (x *PhoneNumber) GetPreferredDomesticCarrierCode() string {
 	}
 	return ""
 }
+
+// decodeWire merges the wire-format message data into x.
+func (x *PhoneNumber) decodeWire(data []byte) error {
+	return eachField(data, func(num int, f field) error {
+		switch num {
+		case 1: // CountryCode
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := int32(n)
+			x.CountryCode = &v
+		case 2: // NationalNumber
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := uint64(n)
+			x.NationalNumber = &v
+		case 3: // Extension
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.Extension = &v
+		case 4: // ItalianLeadingZero
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := n != 0
+			x.ItalianLeadingZero = &v
+		case 8: // NumberOfLeadingZeros
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := int32(n)
+			x.NumberOfLeadingZeros = &v
+		case 5: // RawInput
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.RawInput = &v
+		case 6: // CountryCodeSource
+			n, err := f.varint()
+			if err != nil {
+				return err
+			}
+			v := PhoneNumber_CountryCodeSource(n)
+			x.CountryCodeSource = &v
+		case 7: // PreferredDomesticCarrierCode
+			s, err := f.bytes()
+			if err != nil {
+				return err
+			}
+			v := string(s)
+			x.PreferredDomesticCarrierCode = &v
+		}
+		return nil
+	})
+}

@@ -1,140 +1,105 @@
 package phonenumbers
 
-// This file is copied into third_party/phonenumbers by scripts/phonenumbers-gen. It decodes the
-// protocol-buffer wire format into the plain structs strippb writes, by their protobuf struct tags, so the
-// library needs no protobuf runtime. (That runtime calls reflect.Value.MethodByName, which makes the
-// linker keep every exported method of every type in the binary: about 1.5 MB of each zip.)
+// This file is copied into third_party/phonenumbers by scripts/phonenumbers-gen. It reads the
+// protocol-buffer wire format for the decodeWire methods scripts/phonenumbers/strippb generates from the
+// message types' protobuf tags, so the library needs no protobuf runtime. (That runtime calls
+// reflect.Value.MethodByName, which makes the linker keep every exported method of every type in the
+// binary: about 1.5 MB of each zip.)
 
 import (
 	"errors"
 	"fmt"
-	"reflect"
-	"strconv"
-	"strings"
-	"sync"
 )
 
-// unmarshal decodes the wire-format message b into *msg, a pointer to a struct whose fields carry
-// protobuf tags. It knows the kinds the phone metadata uses: string, bool, int32, uint64, nested
-// messages, and repeated strings, int32s (packed or not) and messages.
-func unmarshal(b []byte, msg any) error {
-	v := reflect.ValueOf(msg)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return errors.New("unmarshal: want a pointer to a struct")
-	}
-	return decodeMessage(b, v.Elem())
-}
-
-var fieldCache sync.Map // reflect.Type → map[int]int (field number → struct field index)
-
-func fieldsOf(t reflect.Type) map[int]int {
-	if m, ok := fieldCache.Load(t); ok {
-		return m.(map[int]int)
-	}
-	m := map[int]int{}
-	for i := range t.NumField() {
-		tag := t.Field(i).Tag.Get("protobuf")
-		parts := strings.Split(tag, ",")
-		if len(parts) < 2 {
-			continue
-		}
-		if n, err := strconv.Atoi(parts[1]); err == nil {
-			m[n] = i
-		}
-	}
-	fieldCache.Store(t, m)
-	return m
-}
-
-func decodeMessage(b []byte, v reflect.Value) error {
-	fields := fieldsOf(v.Type())
-	for len(b) > 0 {
-		key, n := uvarint(b)
-		if n <= 0 {
-			return errors.New("unmarshal: bad field key")
-		}
-		b = b[n:]
-		num, wire := int(key>>3), key&7
-		var val uint64
-		var data []byte
-		switch wire {
-		case 0:
-			if val, n = uvarint(b); n <= 0 {
-				return errors.New("unmarshal: bad varint")
-			}
-			b = b[n:]
-		case 1:
-			if len(b) < 8 {
-				return errors.New("unmarshal: short fixed64")
-			}
-			b = b[8:]
-		case 2:
-			l, n := uvarint(b)
-			if n <= 0 || uint64(len(b)-n) < l {
-				return errors.New("unmarshal: bad length")
-			}
-			data, b = b[n:n+int(l)], b[n+int(l):]
-		case 5:
-			if len(b) < 4 {
-				return errors.New("unmarshal: short fixed32")
-			}
-			b = b[4:]
-		default:
-			return fmt.Errorf("unmarshal: wire type %d", wire)
-		}
-		i, known := fields[num]
-		if !known {
-			continue // as the protobuf runtime does, an unknown field is skipped
-		}
-		if err := set(v.Field(i), wire, val, data); err != nil {
-			return fmt.Errorf("%s.%s: %w", v.Type().Name(), v.Type().Field(i).Name, err)
-		}
+// unmarshal decodes the wire-format message b into m.
+func unmarshal(b []byte, m interface{ decodeWire([]byte) error }) error {
+	if err := m.decodeWire(b); err != nil {
+		return fmt.Errorf("decode metadata: %w", err)
 	}
 	return nil
 }
 
-func set(f reflect.Value, wire uint64, val uint64, data []byte) error {
-	t := f.Type()
-	switch {
-	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.String && wire == 2:
-		s := string(data)
-		f.Set(reflect.ValueOf(&s))
-	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Bool && wire == 0:
-		x := val != 0
-		f.Set(reflect.ValueOf(&x))
-	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Int32 && wire == 0:
-		p := reflect.New(t.Elem())
-		p.Elem().SetInt(int64(int32(val)))
-		f.Set(p)
-	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Uint64 && wire == 0:
-		x := val
-		f.Set(reflect.ValueOf(&x))
-	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct && wire == 2:
-		if f.IsNil() {
-			f.Set(reflect.New(t.Elem()))
-		}
-		return decodeMessage(data, f.Elem()) // a repeated occurrence merges, as in protobuf
-	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String && wire == 2:
-		f.Set(reflect.Append(f, reflect.ValueOf(string(data))))
-	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Int32 && wire == 0:
-		f.Set(reflect.Append(f, reflect.ValueOf(int32(val))))
-	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Int32 && wire == 2: // packed
-		for len(data) > 0 {
-			x, n := uvarint(data)
+// field is one field's value as read from the wire: a varint, or the bytes of a length-delimited field.
+type field struct {
+	wire  uint64
+	value uint64
+	data  []byte
+}
+
+func (f field) varint() (uint64, error) {
+	if f.wire != 0 {
+		return 0, fmt.Errorf("wire type %d where a varint belongs", f.wire)
+	}
+	return f.value, nil
+}
+
+func (f field) bytes() ([]byte, error) {
+	if f.wire != 2 {
+		return nil, fmt.Errorf("wire type %d where a length-delimited field belongs", f.wire)
+	}
+	return f.data, nil
+}
+
+// int32s appends a repeated int32, sent one per field or packed.
+func (f field) int32s(dst *[]int32) error {
+	switch f.wire {
+	case 0:
+		*dst = append(*dst, int32(f.value))
+		return nil
+	case 2:
+		for b := f.data; len(b) > 0; {
+			x, n := uvarint(b)
 			if n <= 0 {
 				return errors.New("bad packed varint")
 			}
-			f.Set(reflect.Append(f, reflect.ValueOf(int32(x))))
-			data = data[n:]
+			*dst = append(*dst, int32(x))
+			b = b[n:]
 		}
-	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Pointer && t.Elem().Elem().Kind() == reflect.Struct && wire == 2:
-		e := reflect.New(t.Elem().Elem())
-		if err := decodeMessage(data, e.Elem()); err != nil {
-			return err
+		return nil
+	}
+	return fmt.Errorf("wire type %d where a repeated int32 belongs", f.wire)
+}
+
+// eachField calls fn with every field of the message b, in order. Fixed-width fields, which the phone
+// metadata does not use, are skipped, as are fields fn does not know (as the protobuf runtime does).
+func eachField(b []byte, fn func(num int, f field) error) error {
+	for len(b) > 0 {
+		key, n := uvarint(b)
+		if n <= 0 {
+			return errors.New("bad field key")
 		}
-		f.Set(reflect.Append(f, e))
-	default:
-		return fmt.Errorf("unsupported field type %s with wire type %d", t, wire)
+		b = b[n:]
+		f := field{wire: key & 7}
+		switch f.wire {
+		case 0:
+			if f.value, n = uvarint(b); n <= 0 {
+				return errors.New("bad varint")
+			}
+			b = b[n:]
+		case 1:
+			if len(b) < 8 {
+				return errors.New("short fixed64")
+			}
+			b = b[8:]
+			continue
+		case 2:
+			l, n := uvarint(b)
+			if n <= 0 || uint64(len(b)-n) < l {
+				return errors.New("bad length")
+			}
+			f.data, b = b[n:n+int(l)], b[n+int(l):]
+		case 5:
+			if len(b) < 4 {
+				return errors.New("short fixed32")
+			}
+			b = b[4:]
+			continue
+		default:
+			return fmt.Errorf("wire type %d", f.wire)
+		}
+		if err := fn(int(key>>3), f); err != nil {
+			return fmt.Errorf("field %d: %w", key>>3, err)
+		}
 	}
 	return nil
 }
