@@ -69,7 +69,6 @@ require (
 	golang.org/x/tools/cmd/godoc v0.1.0-deprecated // indirect
 	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
 	golang.org/x/vuln v1.9.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
 	honnef.co/go/tools v0.8.2 // indirect
 )
 
@@ -83,3 +82,5 @@ ignore (
 	./dist
 	./node_modules
 )
+
+replace github.com/nyaruka/phonenumbers => ./third_party/phonenumbers

@@ -14,6 +14,7 @@ import (
 
 	"leadvault/infra/local/testenv"
 	"leadvault/shared/controlapi"
+	"leadvault/shared/domain"
 )
 
 // TestControllerAPI_walkthrough calls every endpoint as tenant a's admin, in the order a controller
@@ -78,6 +79,20 @@ func TestControllerAPI_walkthrough(t *testing.T) {
 		t.Errorf("PATCH lead = %v; want the e-mail domain normalised, message removed, name kept", p)
 	}
 	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"email": "not an address"})
+	// A phone number is checked by the lead's form's phoneValidation, as intake checks it.
+	if p := w.must(200, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "12 34 56 78"}).json(t)["personal"].(map[string]any); p["phone"] != "+4512345678" {
+		t.Errorf("PATCH lead phone (possible) = %v; want +4512345678", p)
+	}
+	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "123456789"})
+	if r := w.must(422, admin, "PUT", "/v1/forms/contact", withPhoneValidation(form, "sometimes")); !strings.Contains(string(r.body), "phoneValidation") {
+		t.Errorf("PUT form with phoneValidation sometimes = %s; want a phoneValidation error", r.body)
+	}
+	w.must(200, admin, "PUT", "/v1/forms/contact", withPhoneValidation(form, domain.PhoneStrict))
+	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "12 34 56 78"})
+	if p := w.must(200, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "20 12 34 56"}).json(t)["personal"].(map[string]any); p["phone"] != "+4520123456" {
+		t.Errorf("PATCH lead phone (strict) = %v; want +4520123456", p)
+	}
+	w.must(200, admin, "PUT", "/v1/forms/contact", form)
 	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"message": "CPR 010190-1234"})
 	ids, err := w.st.LeadIDsBySubject(context.Background(), w.keys["acme"], "jens@example.dk", "")
 	if err != nil || len(ids) != 0 {
@@ -249,4 +264,10 @@ func TestAudit_tenantRetention(t *testing.T) {
 	if d := time.Until(time.Unix(exp, 0)); d < 399*24*time.Hour || d > 401*24*time.Hour {
 		t.Errorf("audit record expires in %s; want 400 days", d)
 	}
+}
+
+// withPhoneValidation returns f with its phoneValidation set.
+func withPhoneValidation(f domain.Form, v domain.PhoneValidation) domain.Form {
+	f.PhoneValidation = v
+	return f
 }

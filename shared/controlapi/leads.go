@@ -140,7 +140,7 @@ func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
 	if p := c.decode(&patch, "application/merge-patch+json"); p != nil {
 		return c.problem(p)
 	}
-	region := normalize.DefaultRegion
+	region, rule := normalize.DefaultRegion, normalize.PhonePossible
 	// Custom fields are those the lead has or its form collects: rectification corrects data, it does
 	// not collect new kinds of it.
 	customOK := map[string]bool{}
@@ -149,6 +149,9 @@ func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
 	}
 	if f, err := c.data.Form(c.ctx, l.FormID); err == nil {
 		region = f.Region()
+		if f.PhoneRule() == domain.PhoneStrict {
+			rule = normalize.PhoneStrict
+		}
 		for _, target := range f.Fields {
 			if k, ok := strings.CutPrefix(target, domain.CustomPrefix); ok {
 				customOK[k] = true
@@ -188,7 +191,11 @@ func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
 	}
 	apply("name", patch.Name, &p.Name, text)
 	apply("email", patch.Email, &p.Email, normalize.Email)
-	apply("phone", patch.Phone, &p.Phone, func(s string) (string, error) { return normalize.Phone(s, region) })
+	// The phone number is normalised as intake does for the lead's form, so its blind index matches.
+	apply("phone", patch.Phone, &p.Phone, func(s string) (string, error) {
+		e164, _, err := normalize.ParsePhone(s, region, rule)
+		return e164, err
+	})
 	apply("address", patch.Address, &p.Address, text)
 	apply("company", patch.Company, &p.Company, text)
 	apply("message", patch.Message, &p.Message, text)

@@ -38,6 +38,24 @@ const (
 	PolicyFlag   FreeTextPolicy = "flag"   // keep the text and flag the lead for the controller
 )
 
+// PhoneValidation says which phone numbers a form accepts.
+type PhoneValidation string
+
+// The phone validations.
+const (
+	// PhonePossible accepts a number the phone metadata knows as valid, and also one that is only
+	// possible (a known country code and a length its numbering plan allows), such as a number from a
+	// range newer than the metadata; such a lead is flagged FlagPhoneUnverified. The lead is kept rather
+	// than lost.
+	PhonePossible PhoneValidation = "possible"
+	// PhoneStrict accepts only numbers the metadata knows as valid; any other is a 422.
+	PhoneStrict PhoneValidation = "strict"
+)
+
+// FlagPhoneUnverified marks a lead whose phone number is possible but not known to the phone metadata as
+// valid (PhonePossible).
+const FlagPhoneUnverified = "phone_unverified"
+
 // Defaults applied where a form leaves a setting empty.
 const (
 	DefaultRetentionDays     = 365
@@ -84,10 +102,12 @@ type Form struct {
 	FreeTextPolicy FreeTextPolicy `json:"freeTextPolicy,omitempty"`
 	RetentionDays  int            `json:"retentionDays,omitempty"`
 	// SpamRetentionDays is how long honeypot-caught submissions are kept for review.
-	SpamRetentionDays int        `json:"spamRetentionDays,omitempty"`
-	PhoneRegion       string     `json:"phoneRegion,omitempty"`
-	RateLimits        RateLimits `json:"rateLimits,omitempty"`
-	AllowAttachments  bool       `json:"allowAttachments,omitempty"`
+	SpamRetentionDays int    `json:"spamRetentionDays,omitempty"`
+	PhoneRegion       string `json:"phoneRegion,omitempty"`
+	// PhoneValidation says which phone numbers the form accepts (default PhonePossible).
+	PhoneValidation  PhoneValidation `json:"phoneValidation,omitempty"`
+	RateLimits       RateLimits      `json:"rateLimits,omitempty"`
+	AllowAttachments bool            `json:"allowAttachments,omitempty"`
 	// InboundAlias, when set, makes mail to <alias>@<inbound domain> a lead of this form. Mail fields are
 	// mapped through Fields like posted ones, under the names in MailFields.
 	InboundAlias string `json:"inboundAlias,omitempty"`
@@ -200,6 +220,11 @@ func (f Form) Validate() error {
 	if f.PhoneRegion != "" && !regionPattern.MatchString(f.PhoneRegion) {
 		bad("phoneRegion: %q must be an ISO 3166-1 alpha-2 code", f.PhoneRegion)
 	}
+	switch f.PhoneValidation {
+	case "", PhonePossible, PhoneStrict:
+	default:
+		bad("phoneValidation: %q must be possible or strict", f.PhoneValidation)
+	}
 	if f.InboundAlias != "" && !ValidID(f.InboundAlias) {
 		bad("inboundAlias: %q must be 2-63 lower-case letters, digits or hyphens", f.InboundAlias)
 	}
@@ -238,6 +263,14 @@ func (f Form) Region() string {
 		return DefaultPhoneRegion
 	}
 	return f.PhoneRegion
+}
+
+// PhoneRule is the phone validation with its default (PhonePossible) applied.
+func (f Form) PhoneRule() PhoneValidation {
+	if f.PhoneValidation == "" {
+		return PhonePossible
+	}
+	return f.PhoneValidation
 }
 
 // Limits returns the rate limits with defaults applied.

@@ -26,6 +26,16 @@ func TestFormValidate_valid(t *testing.T) {
 	}
 }
 
+func TestFormValidate_phoneValidation(t *testing.T) {
+	for _, v := range []PhoneValidation{"", PhonePossible, PhoneStrict} {
+		f := validForm()
+		f.PhoneValidation = v
+		if err := f.Validate(); err != nil {
+			t.Errorf("Validate() with phoneValidation %q = %v; want nil", v, err)
+		}
+	}
+}
+
 func TestFormValidate_invalid(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -46,6 +56,8 @@ func TestFormValidate_invalid(t *testing.T) {
 		{"unknown policy", func(f *Form) { f.FreeTextPolicy = "ignore" }, "freeTextPolicy"},
 		{"retention too long", func(f *Form) { f.RetentionDays = 5000 }, "retentionDays"},
 		{"bad region", func(f *Form) { f.PhoneRegion = "dk" }, "phoneRegion"},
+		{"unknown phone validation", func(f *Form) { f.PhoneValidation = "valid" }, "phoneValidation"},
+		{"phone validation in capitals", func(f *Form) { f.PhoneValidation = "Strict" }, "phoneValidation"},
 		{"too many custom", func(f *Form) {
 			for i := range 21 {
 				f.Fields["c"+string(rune('a'+i))] = "custom:c" + string(rune('a'+i))
@@ -77,6 +89,9 @@ func TestFormDefaults(t *testing.T) {
 	}
 	if got := f.Region(); got != "DK" {
 		t.Errorf("Region() = %q; want DK", got)
+	}
+	if got := f.PhoneRule(); got != PhonePossible {
+		t.Errorf("PhoneRule() = %q; want %q", got, PhonePossible)
 	}
 	if got := f.Limits(); got.PerIPPerMinute != 60 || got.PerFormPerMinute != 600 {
 		t.Errorf("Limits() = %+v; want 60 per IP, 600 per form", got)

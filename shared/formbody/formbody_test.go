@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/textproto"
 	"os"
@@ -571,6 +572,27 @@ func benchParse(b *testing.B, req Request) {
 	for b.Loop() {
 		if _, err := Parse(req); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestDecode_sameAsStreaming holds the one-go base64 path to what the streaming decoder, used for long
+// bodies, answers for the same input.
+func TestDecode_sameAsStreaming(t *testing.T) {
+	enc := base64.StdEncoding.EncodeToString
+	for _, in := range []string{
+		"", enc([]byte("a=1&b=2")), enc([]byte("ab")), enc([]byte("abc")), "YWJj\r\nZGVm", "YWJjZA", "YWJjZA=",
+		"YWJj ZGVm", "YW*j", "YWJjZA==YWJj", "====", "\n\n", enc(bytes.Repeat([]byte("x"), MaxBytes)),
+		enc(bytes.Repeat([]byte("x"), MaxBytes+1)), enc(bytes.Repeat([]byte("x"), MaxBytes+2)),
+	} {
+		got, gotErr := decode(Request{Body: in, Base64: true})
+		data, err := io.ReadAll(io.LimitReader(base64.NewDecoder(base64.StdEncoding, strings.NewReader(in)), MaxBytes+1))
+		want, wantErr := string(data), err != nil || len(data) > MaxBytes
+		if wantErr {
+			want = ""
+		}
+		if got != want || (gotErr != nil) != wantErr {
+			t.Errorf("decode(%.20q…) = %d bytes, %v; want %d bytes, error %v", in, len(got), gotErr, len(want), wantErr)
 		}
 	}
 }

@@ -121,6 +121,41 @@ func TestBuild_validation(t *testing.T) {
 	}
 }
 
+func TestBuild_phoneValidation(t *testing.T) {
+	tests := []struct {
+		name       string
+		validation domain.PhoneValidation
+		phone      string
+		wantPhone  string
+		wantFlags  []string
+		wantCodes  []string
+	}{
+		{"default accepts a possible number, flagged", "", "12 34 56 78", "+4512345678", []string{domain.FlagPhoneUnverified}, nil},
+		{"possible accepts a possible number, flagged", domain.PhonePossible, "+45 12 34 56 78", "+4512345678", []string{domain.FlagPhoneUnverified}, nil},
+		{"possible keeps a valid number unflagged", domain.PhonePossible, "20 12 34 56", "+4520123456", nil, nil},
+		{"possible rejects an impossible number", domain.PhonePossible, "123456789", "", nil, []string{"phone:invalid_phone"}},
+		{"possible rejects an unknown country code", "", "+999 12345678", "", nil, []string{"phone:invalid_phone"}},
+		{"strict rejects a possible number", domain.PhoneStrict, "12 34 56 78", "", nil, []string{"phone:invalid_phone"}},
+		{"strict keeps a valid number unflagged", domain.PhoneStrict, "20 12 34 56", "+4520123456", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := form(domain.PolicyReject)
+			f.PhoneValidation = tt.validation
+			lead, err := Build(f, submission(map[string]string{"name": "A", "email": "a@b.dk", "consent": "on", "phone": tt.phone}), now)
+			if got := problemCodes(err); !reflect.DeepEqual(got, tt.wantCodes) {
+				t.Fatalf("Build() problems = %v; want %v", got, tt.wantCodes)
+			}
+			if err != nil {
+				return
+			}
+			if lead.Personal.Phone != tt.wantPhone || !reflect.DeepEqual(lead.Flags, tt.wantFlags) {
+				t.Errorf("Build() phone %q, flags %v; want %q, %v", lead.Personal.Phone, lead.Flags, tt.wantPhone, tt.wantFlags)
+			}
+		})
+	}
+}
+
 func TestBuild_freeTextPolicies(t *testing.T) {
 	msg := "Ring til mig, cpr 010190-1234, kort 4111-1111-1111-1111."
 	fields := map[string]string{"name": "A", "email": "a@b.dk", "consent": "on", "message": msg}

@@ -332,6 +332,14 @@ func consentGiven(v string) bool {
 	return false
 }
 
+// phoneRule is the normalize rule for a form's phone validation.
+func phoneRule(f domain.Form) normalize.PhoneRule {
+	if f.PhoneRule() == domain.PhoneStrict {
+		return normalize.PhoneStrict
+	}
+	return normalize.PhonePossible
+}
+
 // Build maps, normalises and validates a submission into a lead (without ID) as of now. A honeypot
 // submission is built leniently and marked spam, so a bot sees the same answer as a person. The lead is
 // returned even with a ValidationError so the caller can still recognise a retry.
@@ -379,13 +387,16 @@ func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 			}
 			value = v
 		case domain.FieldPhone:
-			v, err := normalize.Phone(value, f.Region())
+			v, valid, err := normalize.ParsePhone(value, f.Region(), phoneRule(f))
 			if err != nil {
 				problem(posted, "invalid_phone", "must be a valid phone number, with country code if not "+f.Region())
 				if !lead.Spam {
 					continue
 				}
-				v = value
+				v, valid = value, true // a spam lead keeps what was posted, unflagged
+			}
+			if !valid {
+				lead.Flags = append(lead.Flags, domain.FlagPhoneUnverified)
 			}
 			value = v
 		}

@@ -177,14 +177,39 @@ func checkLabel(label string) error {
 
 func isASCIIDigit(r rune) bool { return '0' <= r && r <= '9' }
 
-// Phone returns s as an E.164 number such as "+4512345678". A number written without a country code is
-// read as one of defaultRegion, a CLDR region code such as "DK" or "SE" ("" means DefaultRegion). Numbers
-// that are not valid for their region, and numbers with an extension (which E.164 cannot hold), yield an
-// error that wraps ErrInvalidPhone.
+// PhoneRule says which numbers ParsePhone accepts.
+type PhoneRule int
+
+// The phone rules.
+const (
+	// PhonePossible accepts a number that is valid, or that is possible: its country calling code exists
+	// and it has a length the country's numbering plan allows for a full number (not one that can only
+	// be dialled locally). It lets a new number range, which the metadata does not know as valid yet,
+	// through.
+	PhonePossible PhoneRule = iota
+	// PhoneStrict accepts only numbers the metadata knows as valid for their region.
+	PhoneStrict
+)
+
+// Phone returns s as an E.164 number such as "+4512345678", accepting only valid numbers (PhoneStrict).
+// See ParsePhone.
 func Phone(s, defaultRegion string) (string, error) {
+	e164, _, err := ParsePhone(s, defaultRegion, PhoneStrict)
+	return e164, err
+}
+
+// ParsePhone returns s as an E.164 number such as "+4512345678", and whether the number is valid for its
+// region (as opposed to only possible, which rule PhonePossible also accepts). A number written without a
+// country code is read as one of defaultRegion, a CLDR region code such as "DK" or "SE" ("" means
+// DefaultRegion). Numbers the rule does not accept, and numbers with an extension (which E.164 cannot
+// hold), yield an error that wraps ErrInvalidPhone.
+//
+// The E.164 form of a valid number does not depend on the rule, so blind indexes of stored numbers keep
+// matching whichever rule a form uses.
+func ParsePhone(s, defaultRegion string, rule PhoneRule) (e164 string, valid bool, err error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return "", fmt.Errorf("%w: empty", ErrInvalidPhone)
+		return "", false, fmt.Errorf("%w: empty", ErrInvalidPhone)
 	}
 	region := strings.ToUpper(strings.TrimSpace(defaultRegion))
 	if region == "" {
@@ -194,13 +219,36 @@ func Phone(s, defaultRegion string) (string, error) {
 	if err != nil {
 		// The library's errors name the problem only (for instance "the string supplied did not seem
 		// to be a phone number"), never the input.
-		return "", fmt.Errorf("%w: %v", ErrInvalidPhone, err)
+		return "", false, fmt.Errorf("%w: %v", ErrInvalidPhone, err)
 	}
 	if num.GetExtension() != "" {
-		return "", fmt.Errorf("%w: has an extension", ErrInvalidPhone)
+		return "", false, fmt.Errorf("%w: has an extension", ErrInvalidPhone)
 	}
-	if !phonenumbers.IsValidNumber(num) {
-		return "", fmt.Errorf("%w: not a valid number for its region", ErrInvalidPhone)
+	valid = phonenumbers.IsValidNumber(num)
+	switch {
+	case valid:
+	case rule == PhoneStrict:
+		return "", false, fmt.Errorf("%w: not a valid number for its region", ErrInvalidPhone)
+	default:
+		if reason := phonenumbers.IsPossibleNumberWithReason(num); reason != phonenumbers.IS_POSSIBLE {
+			return "", false, fmt.Errorf("%w: not a possible number for its region (%s)", ErrInvalidPhone, possibleReason(reason))
+		}
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
+	return phonenumbers.Format(num, phonenumbers.E164), valid, nil
+}
+
+// possibleReason names why a number is not possible.
+func possibleReason(r phonenumbers.ValidationResult) string {
+	switch r {
+	case phonenumbers.INVALID_COUNTRY_CODE:
+		return "unknown country code"
+	case phonenumbers.TOO_SHORT:
+		return "too short"
+	case phonenumbers.TOO_LONG:
+		return "too long"
+	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		return "only dialable locally"
+	default:
+		return "wrong length"
+	}
 }

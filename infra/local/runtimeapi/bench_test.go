@@ -22,6 +22,8 @@ var benchEnv = []string{
 	"LEADVAULT_KEY_ID=bench",
 	"LEADVAULT_SENT_BUCKET=bench",
 	"LEADVAULT_NOTIFY_FROM=bench@example.invalid", "LEADVAULT_INBOUND_DOMAIN=in.example.invalid",
+	// The controller refuses to start without its user pool (it invites users there).
+	"LEADVAULT_USER_POOL_ID=eu-north-1_bench",
 }
 
 // benchFunction is one function to benchmark: the hello baseline or a directory under functions/.
