@@ -107,7 +107,10 @@ vulncheck: build ## govulncheck (source and Lambda binaries) against the newest 
 		$(MAKE) -s govulncheck VULNDB_VERSION=$$v GOVULNCHECK_BINARIES=1
 	@./scripts/npm-audit
 
-# govulncheck scans the main module, the stand-in tools module and, with GOVULNCHECK_BINARIES=1, every built
+# govulncheck scans the main module, the stand-in tools module, the published phonenumbers module that
+# third_party/phonenumbers is generated from (go.mod replaces it with the local copy, which govulncheck cannot
+# match against advisories, so the upstream version is checked by module, its own dependencies raised to the
+# newest as ours are), and, with GOVULNCHECK_BINARIES=1, every built
 # bootstrap against the database of VULNDB_VERSION (built once into .leadvault/vulndb/<version>).
 .PHONY: govulncheck
 govulncheck: .leadvault/vulndb/$(VULNDB_VERSION)/index/db.json
@@ -116,6 +119,15 @@ govulncheck: .leadvault/vulndb/$(VULNDB_VERSION)/index/db.json
 		$(GO) tool govulncheck -db $$db ./...; \
 		echo "govulncheck infra/local/tools (local-kms, the KMS stand-in)"; \
 		$(GO) tool govulncheck -db $$db -C infra/local/tools github.com/nsmithuk/local-kms; \
+		pn=$$($(GO) list -m -f '{{.Version}}' github.com/nyaruka/phonenumbers); \
+		echo "govulncheck -scan module github.com/nyaruka/phonenumbers@$$pn (third_party/phonenumbers is generated from it)"; \
+		tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		printf 'package main\n\nimport _ "github.com/nyaruka/phonenumbers"\n\nfunc main() {}\n' >"$$tmp/main.go"; \
+		(cd "$$tmp" && $(GO) mod init upstream 2>/dev/null && \
+			$(GO) mod edit -require=github.com/nyaruka/phonenumbers@$$pn && $(GO) mod tidy 2>/dev/null && \
+			$(GO) get $$($(GO) list -m -f '{{if not .Main}}{{if ne .Path "github.com/nyaruka/phonenumbers"}}{{.Path}}@latest{{end}}{{end}}' all) 2>/dev/null && \
+			$(GO) mod tidy 2>/dev/null); \
+		$(GO) tool govulncheck -db $$db -C "$$tmp" -scan module; \
 		if [ -n "$${GOVULNCHECK_BINARIES:-}" ]; then for b in dist/*/bootstrap; do \
 			echo "govulncheck -mode=binary $$b"; $(GO) tool govulncheck -db $$db -mode=binary $$b; done; fi
 
