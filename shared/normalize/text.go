@@ -30,35 +30,56 @@ func FreeText(s string) string {
 	return clean(s, false)
 }
 
-// clean does SingleLine (single) or FreeText; it copies only when s holds something to change.
+// clean does SingleLine (single) or FreeText. It copies s only from the first character it changes, and
+// then in runs of unchanged bytes, so plain text costs one scan.
 func clean(s string, single bool) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	if needsCleaning(s, single) {
-		var b strings.Builder
-		b.Grow(len(s))
-		folding := false // inside a run of line breaks folded to one space
-		for i, r := range s {
-			switch kind(r, single) {
-			case keep:
-				b.WriteRune(r)
-				folding = false
-			case lineBreak:
-				if single {
-					if !folding {
-						b.WriteByte(' ')
-					}
-					folding = true
-					continue
-				}
-				if r == '\n' && i > 0 && s[i-1] == '\r' {
-					continue // the LF of a CRLF, already written
-				}
-				b.WriteByte('\n')
-			case drop:
-			}
+	var b strings.Builder
+	changed := false
+	start := 0       // first byte not yet copied to b
+	folding := false // inside a run of line breaks folded to one space
+	for i := 0; i < len(s); {
+		c := s[i]
+		// Every rune clean changes is ASCII, or encoded from one of these lead bytes: 0xC2 (C1
+		// controls), 0xD8 (U+061C) or 0xE2 (U+200E–U+2069).
+		if c >= 0x20 && c < 0x7f || c >= 0x80 && c != 0xc2 && c != 0xd8 && c != 0xe2 {
+			i++
+			folding = false
+			continue
 		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		k := kind(r, single)
+		if k == keep || (k == lineBreak && !single && r == '\n') {
+			i += size
+			folding = false
+			continue
+		}
+		if !changed {
+			b.Grow(len(s))
+			changed = true
+		}
+		b.WriteString(s[start:i])
+		i += size
+		start = i
+		switch {
+		case k == drop:
+		case single:
+			if !folding {
+				b.WriteByte(' ')
+			}
+			folding = true
+		case r == '\r' && i < len(s) && s[i] == '\n':
+			b.WriteByte('\n') // CRLF
+			i++
+			start = i
+		default:
+			b.WriteByte('\n')
+		}
+	}
+	if changed {
+		b.WriteString(s[start:])
 		s = b.String()
 	}
 	return strings.TrimSpace(norm.NFC.String(s))
@@ -93,29 +114,4 @@ func kind(r rune, single bool) charKind {
 		return keep
 	}
 	return keep
-}
-
-// needsCleaning reports whether clean must rewrite s; most input is plain text and is only normalised.
-func needsCleaning(s string, single bool) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == 0x7f {
-			if c == '\n' && !single {
-				continue
-			}
-			if c == '\t' && !single {
-				continue
-			}
-			return true
-		}
-		// Every other rune clean changes is encoded from one of these lead bytes: 0xC2 (C1 controls),
-		// 0xD8 (U+061C) or 0xE2 (U+200E–U+2069).
-		if c == 0xc2 || c == 0xd8 || c == 0xe2 {
-			r, _ := utf8.DecodeRuneInString(s[i:])
-			if kind(r, single) != keep {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -122,15 +122,26 @@ func FuzzFreeText(f *testing.F) {
 	})
 }
 
-func BenchmarkSingleLine(b *testing.B) {
-	for _, bc := range []struct{ name, in string }{
-		{"clean", "Mette Sørensen"},
-		{"controls", "Mette\x00 \u202eSørensen\r\n"},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			for b.Loop() {
-				SingleLine(bc.in)
-			}
-		})
+// BenchmarkClean compares SingleLine and FreeText with Text, the plain normalisation they extend.
+func BenchmarkClean(b *testing.B) {
+	message := strings.Repeat("Hej, ring venligst om et tilbud på 20 m² tag.\r\n", 40)
+	inputs := []struct{ name, in string }{
+		{"name", "Mette Sørensen"},
+		{"name_with_controls", "Mette\x00 \u202eSørensen\r\n"},
+		{"message_2KB", message},
+	}
+	funcs := []struct {
+		name string
+		f    func(string) string
+	}{{"Text", Text}, {"SingleLine", SingleLine}, {"FreeText", FreeText}}
+	for _, in := range inputs {
+		for _, fn := range funcs {
+			b.Run(in.name+"/"+fn.name, func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					fn.f(in.in)
+				}
+			})
+		}
 	}
 }
