@@ -16,9 +16,13 @@ type client struct {
 	acceptLanguage string
 }
 
+// negotiate reads the client's preferences. A browser marks a script's request with a Sec-Fetch-Mode
+// other than "navigate" (a header scripts cannot set): fetch() posting FormData sends "Accept: */*" like a
+// form would, but it cannot show a page, so it is answered as a script whatever Accept says.
 func negotiate(headers map[string]string) client {
+	mode := headers["sec-fetch-mode"]
 	return client{
-		html:           prefersHTML(headers["accept"], headers["content-type"]),
+		html:           (mode == "" || mode == "navigate") && prefersHTML(headers["accept"], headers["content-type"]),
 		acceptLanguage: headers["accept-language"],
 	}
 }

@@ -42,6 +42,29 @@ func TestPrefersHTML(t *testing.T) {
 	}
 }
 
+func TestNegotiate_secFetchMode(t *testing.T) {
+	tests := []struct {
+		mode, accept string
+		want         bool
+	}{
+		{"", "*/*", true},
+		{"navigate", "*/*", true},
+		{"navigate", "application/json", false},
+		{"cors", "*/*", false},
+		{"same-origin", "text/html", false},
+		{"no-cors", "*/*", false},
+	}
+	for _, tt := range tests {
+		h := map[string]string{"accept": tt.accept, "content-type": "multipart/form-data; boundary=x"}
+		if tt.mode != "" {
+			h["sec-fetch-mode"] = tt.mode
+		}
+		if got := negotiate(h).html; got != tt.want {
+			t.Errorf("negotiate(Sec-Fetch-Mode %q, Accept %q).html = %v; want %v", tt.mode, tt.accept, got, tt.want)
+		}
+	}
+}
+
 func TestLanguage(t *testing.T) {
 	tests := []struct {
 		name, form, accept, want string
