@@ -51,6 +51,21 @@ func TestControllerAPI_walkthrough(t *testing.T) {
 	if got := w.must(200, admin, "GET", "/v1/forms/contact", nil).json(t); got["redirectURL"] != form.RedirectURL || got["tenantID"] != "acme" {
 		t.Errorf("GET form = %v; want the update, tenant a", got)
 	}
+	for field, change := range map[string]func(*domain.Form){
+		"errorURL": func(f *domain.Form) { f.ErrorURL = "http://www.a.example/oops" },
+		"language": func(f *domain.Form) { f.Language = "de" },
+	} {
+		wrong := form
+		change(&wrong)
+		if r := w.must(422, admin, "PUT", "/v1/forms/contact", wrong); !strings.Contains(string(r.body), `"field":"`+field+`"`) {
+			t.Errorf("PUT form with a bad %s = %s; want a %s error", field, r.body, field)
+		}
+	}
+	form.ErrorURL, form.Language = "https://www.a.example/oops", "da"
+	w.must(200, admin, "PUT", "/v1/forms/contact", form)
+	if got := w.must(200, admin, "GET", "/v1/forms/contact", nil).json(t); got["errorURL"] != form.ErrorURL || got["language"] != "da" {
+		t.Errorf("GET form = %v; want errorURL and language kept", got)
+	}
 	if got := w.must(200, admin, "GET", "/v1/forms", nil).items(t); len(got) != 1 {
 		t.Errorf("GET forms = %d forms; want 1", len(got))
 	}

@@ -182,14 +182,18 @@ func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
 			changed = append(changed, "field:"+field)
 		}
 	}
-	text := func(s string) (string, error) {
-		s = normalize.Text(s)
-		if len(guard.Scan(s)) > 0 {
-			return "", errors.New("holds a CPR or payment card number, which Leadvault must not store")
+	guarded := func(clean func(string) string) func(string) (string, error) {
+		return func(s string) (string, error) {
+			s = clean(s)
+			if len(guard.Scan(s)) > 0 {
+				return "", errors.New("holds a CPR or payment card number, which Leadvault must not store")
+			}
+			return s, nil
 		}
-		return s, nil
 	}
-	apply("name", patch.Name, &p.Name, text)
+	// The same cleaning as intake's: one-line fields lose controls and line breaks, free text its controls.
+	text, line := guarded(normalize.FreeText), guarded(normalize.SingleLine)
+	apply("name", patch.Name, &p.Name, line)
 	apply("email", patch.Email, &p.Email, normalize.Email)
 	// The phone number is normalised as intake does for the lead's form, so its blind index matches.
 	apply("phone", patch.Phone, &p.Phone, func(s string) (string, error) {
@@ -197,7 +201,7 @@ func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
 		return e164, err
 	})
 	apply("address", patch.Address, &p.Address, text)
-	apply("company", patch.Company, &p.Company, text)
+	apply("company", patch.Company, &p.Company, line)
 	apply("message", patch.Message, &p.Message, text)
 	if len(patch.Custom) > 0 {
 		custom := map[string]string{}

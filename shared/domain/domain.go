@@ -111,7 +111,21 @@ type Form struct {
 	// InboundAlias, when set, makes mail to <alias>@<inbound domain> a lead of this form. Mail fields are
 	// mapped through Fields like posted ones, under the names in MailFields.
 	InboundAlias string `json:"inboundAlias,omitempty"`
+
+	// How intake answers a browser whose plain HTML post it refuses (see package formapi).
+	//
+	// ErrorURL, when set, is where such a browser is sent (303) with the error codes in the query instead
+	// of an error page; it must be https, or http on localhost. Language ("da" or "en") is the language of
+	// the error page; empty means the visitor's Accept-Language, then English.
+	ErrorURL string `json:"errorURL,omitempty"`
+	Language string `json:"language,omitempty"`
 }
+
+// The languages intake's error page is written in.
+const (
+	LanguageDanish  = "da"
+	LanguageEnglish = "en"
+)
 
 // The field names an e-mail is posted under, for a form's Fields mapping. A subject the form does not map
 // becomes the first line of the message, so no part of the mail is silently lost.
@@ -228,10 +242,35 @@ func (f Form) Validate() error {
 	if f.InboundAlias != "" && !ValidID(f.InboundAlias) {
 		bad("inboundAlias: %q must be 2-63 lower-case letters, digits or hyphens", f.InboundAlias)
 	}
+	if f.ErrorURL != "" && !validErrorURL(f.ErrorURL) {
+		bad("errorURL: %q must be an absolute https URL (http only on localhost) without user info or fragment", f.ErrorURL)
+	}
+	switch f.Language {
+	case "", LanguageDanish, LanguageEnglish:
+	default:
+		bad("language: %q must be da or en (empty = the visitor's Accept-Language)", f.Language)
+	}
 	if f.RateLimits.PerIPPerMinute < 0 || f.RateLimits.PerFormPerMinute < 0 {
 		bad("rateLimits: limits must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// validErrorURL reports whether u may receive visitors with error codes: https, or http to a loopback
+// host for local development, since an error code in a plain-http URL would cross the network in clear.
+func validErrorURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" || p.User != nil || p.Fragment != "" || p.Opaque != "" {
+		return false
+	}
+	switch p.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := p.Hostname()
+		return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	}
+	return false
 }
 
 // Retention is how long a lead from this form is kept.

@@ -36,6 +36,21 @@ func TestFormValidate_phoneValidation(t *testing.T) {
 	}
 }
 
+func TestFormValidate_errorPage(t *testing.T) {
+	for _, change := range []func(*Form){
+		func(f *Form) { f.ErrorURL = "https://acme.dk/oops?src=form"; f.Language = LanguageDanish },
+		func(f *Form) { f.ErrorURL = "http://localhost:8080/demo/error.html"; f.Language = LanguageEnglish },
+		func(f *Form) { f.ErrorURL = "http://127.0.0.1/e" },
+		func(f *Form) { f.ErrorURL = "http://[::1]:8080/e" },
+	} {
+		f := validForm()
+		change(&f)
+		if err := f.Validate(); err != nil {
+			t.Errorf("Validate(errorURL %q, language %q) = %v; want nil", f.ErrorURL, f.Language, err)
+		}
+	}
+}
+
 func TestFormValidate_invalid(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -58,6 +73,14 @@ func TestFormValidate_invalid(t *testing.T) {
 		{"bad region", func(f *Form) { f.PhoneRegion = "dk" }, "phoneRegion"},
 		{"unknown phone validation", func(f *Form) { f.PhoneValidation = "valid" }, "phoneValidation"},
 		{"phone validation in capitals", func(f *Form) { f.PhoneValidation = "Strict" }, "phoneValidation"},
+		{"relative errorURL", func(f *Form) { f.ErrorURL = "/oops" }, "errorURL"},
+		{"http errorURL", func(f *Form) { f.ErrorURL = "http://acme.dk/oops" }, "errorURL"},
+		{"javascript errorURL", func(f *Form) { f.ErrorURL = "javascript:alert(1)" }, "errorURL"},
+		{"errorURL with user info", func(f *Form) { f.ErrorURL = "https://u:p@acme.dk/oops" }, "errorURL"},
+		{"errorURL with fragment", func(f *Form) { f.ErrorURL = "https://acme.dk/oops#form" }, "errorURL"},
+		{"http errorURL on lookalike host", func(f *Form) { f.ErrorURL = "http://localhost.acme.dk/oops" }, "errorURL"},
+		{"unknown language", func(f *Form) { f.Language = "de" }, "language"},
+		{"upper-case language", func(f *Form) { f.Language = "DA" }, "language"},
 		{"too many custom", func(f *Form) {
 			for i := range 21 {
 				f.Fields["c"+string(rune('a'+i))] = "custom:c" + string(rune('a'+i))

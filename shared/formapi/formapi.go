@@ -1,6 +1,7 @@
 // Package formapi adapts API Gateway v2 (HTTP API) requests for the public intake route
-// POST /v1/forms/{formID}/submissions to package intake: HTTP methods, CORS, content negotiation and
-// problem+json errors. See docs/openapi.yaml for the contract.
+// POST /v1/forms/{formID}/submissions to package intake: HTTP methods, CORS, content negotiation, and
+// errors as problem+json for scripts or, for a browser posting a plain HTML form, as an HTML page in the
+// form's language or a 303 to the form's errorURL. See docs/openapi.yaml for the contract.
 package formapi
 
 import (
@@ -51,28 +52,29 @@ func New(in Intake, log *slog.Logger) *Handler { return &Handler{intake: in, log
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	rid := req.RequestContext.RequestID
 	headers := lowerKeys(req.Headers)
+	c := negotiate(headers)
 	method := req.RequestContext.HTTP.Method
 	if method != http.MethodPost && method != http.MethodOptions {
 		p := problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed",
 			"This resource accepts POST (and OPTIONS for CORS preflight).")
 		p.Allow = allowMethods
-		return p.Response(rid, nil), nil
+		return answer(p, rid, c, nil, nil), nil
 	}
 	formID := req.PathParameters["formID"]
 	form, err := h.intake.Form(ctx, formID)
 	if errors.Is(err, intake.ErrFormNotFound) {
-		return problem.New(http.StatusNotFound, "form-not-found", "Form Not Found",
-			"No enabled form has this ID.").Response(rid, nil), nil
+		return answer(problem.New(http.StatusNotFound, "form-not-found", "Form Not Found",
+			"No enabled form has this ID."), rid, c, nil, nil), nil
 	}
 	if err != nil {
-		return h.fault(ctx, rid, "load form", err), nil
+		return h.fault(ctx, rid, c, nil, "load form", err), nil
 	}
 	origin := requestOrigin(headers)
 	var cors map[string]string
 	if origin != "" {
 		if !form.OriginAllowed(origin) {
-			return problem.New(http.StatusForbidden, "origin-not-allowed", "Origin Not Allowed",
-				"This form does not accept submissions from the page's origin.").Response(rid, nil), nil
+			return answer(problem.New(http.StatusForbidden, "origin-not-allowed", "Origin Not Allowed",
+				"This form does not accept submissions from the page's origin."), rid, c, &form, nil), nil
 		}
 		cors = map[string]string{
 			"Access-Control-Allow-Origin":   origin,
@@ -83,7 +85,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if method == http.MethodOptions {
 		return preflight(cors), nil
 	}
-	return h.submit(ctx, req, headers, form, origin, cors), nil
+	return h.submit(ctx, req, headers, c, form, origin, cors), nil
 }
 
 func preflight(cors map[string]string) events.APIGatewayV2HTTPResponse {
@@ -99,18 +101,19 @@ func preflight(cors map[string]string) events.APIGatewayV2HTTPResponse {
 	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNoContent, Headers: h}
 }
 
-func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest, headers map[string]string, form domain.Form, origin string, cors map[string]string) events.APIGatewayV2HTTPResponse {
+func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest, headers map[string]string, c client, form domain.Form, origin string, cors map[string]string) events.APIGatewayV2HTTPResponse {
 	rid := req.RequestContext.RequestID
 	key := headers["idempotency-key"]
 	if len(key) > maxKeyLen || !printableASCII(key) {
-		return problem.New(http.StatusBadRequest, "invalid-idempotency-key", "Invalid Idempotency-Key",
-			"The Idempotency-Key header must be at most 255 printable ASCII characters.").Response(rid, cors)
+		return answer(problem.New(http.StatusBadRequest, "invalid-idempotency-key", "Invalid Idempotency-Key",
+			"The Idempotency-Key header must be at most 255 printable ASCII characters."), rid, c, &form, cors)
 	}
 	body, err := formbody.Parse(formbody.Request{ContentType: headers["content-type"], Body: req.Body, Base64: req.IsBase64Encoded})
 	if err != nil {
-		return bodyProblem(err).Response(rid, cors)
+		return answer(bodyProblem(err), rid, c, &form, cors)
 	}
-	wantJSON := body.Kind == formbody.KindJSON || accepts(headers["accept"], "application/json") || form.RedirectURL == ""
+	// A browser is redirected to the form's thank-you page; a script, or a form without one, gets JSON.
+	wantJSON := body.Kind == formbody.KindJSON || !c.html || form.RedirectURL == ""
 	res, err := h.intake.Submit(ctx, form, intake.Submission{
 		Body: body, Origin: origin, ClientIP: req.RequestContext.HTTP.SourceIP, IdempotencyKey: key,
 	})
@@ -124,20 +127,20 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		for _, e := range invalid.Problems {
 			p.Errors = append(p.Errors, problem.FieldError(e))
 		}
-		return p.Response(rid, cors)
+		return answer(p, rid, c, &form, cors)
 	case errors.As(err, &limited):
 		p := problem.New(http.StatusTooManyRequests, "rate-limited", "Too Many Requests",
 			"Too many submissions from this "+map[string]string{"ip": "network address", "form": "form"}[limited.Scope]+"; retry later.")
 		p.RetryAfter = limited.RetryAfter
-		return p.Response(rid, cors)
+		return answer(p, rid, c, &form, cors)
 	case errors.Is(err, intake.ErrAttachmentsNotAccepted):
-		return problem.New(http.StatusUnsupportedMediaType, "attachments-not-accepted", "Attachments Not Accepted",
-			"This form does not accept file uploads; send the fields only.").Response(rid, cors)
+		return answer(problem.New(http.StatusUnsupportedMediaType, "attachments-not-accepted", "Attachments Not Accepted",
+			"This form does not accept file uploads; send the fields only."), rid, c, &form, cors)
 	case errors.Is(err, intake.ErrIdempotencyConflict):
-		return problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused",
-			"This Idempotency-Key was already used for a different submission.").Response(rid, cors)
+		return answer(problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused",
+			"This Idempotency-Key was already used for a different submission."), rid, c, &form, cors)
 	default:
-		return h.fault(ctx, rid, "submit", err)
+		return h.fault(ctx, rid, c, &form, "submit", err)
 	}
 
 	out := map[string]string{"Cache-Control": "no-store", SubmissionIDHeader: res.LeadID, "X-Content-Type-Options": "nosniff"}
@@ -154,13 +157,13 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 }
 
 // fault logs an internal error and tells the client to retry: nothing was stored, or a retry of the same
-// request finds what was (idempotency), so nothing is lost.
-func (h *Handler) fault(ctx context.Context, rid, op string, err error) events.APIGatewayV2HTTPResponse {
+// request finds what was (idempotency), so nothing is lost. f is nil when the form could not be loaded.
+func (h *Handler) fault(ctx context.Context, rid string, c client, f *domain.Form, op string, err error) events.APIGatewayV2HTTPResponse {
 	h.log.ErrorContext(ctx, "intake fault", "op", op, "requestId", rid, "error", err.Error())
 	p := problem.New(http.StatusServiceUnavailable, "temporarily-unavailable", "Temporarily Unavailable",
 		"The submission could not be stored right now. Retry the same request; it will not be stored twice.")
 	p.RetryAfter = 5e9
-	return p.Response(rid, nil)
+	return answer(p, rid, c, f, nil)
 }
 
 func bodyProblem(err error) *problem.Problem {
@@ -187,24 +190,6 @@ func requestOrigin(h map[string]string) string {
 		}
 	}
 	return ""
-}
-
-func accepts(accept, mediaType string) bool {
-	for _, part := range strings.Split(accept, ",") {
-		params := strings.Split(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(params[0]), mediaType) {
-			continue
-		}
-		acceptable := true
-		for _, p := range params[1:] {
-			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
-				q, err := strconv.ParseFloat(v, 64)
-				acceptable = err == nil && q > 0
-			}
-		}
-		return acceptable
-	}
-	return false
 }
 
 func printableASCII(s string) bool {

@@ -262,7 +262,8 @@ func TestHandle_errors(t *testing.T) {
 	e := setup(t, nil)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := tt.req(t)
+			// A script asking for JSON; browsers get pages (TestHandle_errorAnswers).
+			req := withHeader(tt.req(t), "accept", "application/json")
 			resp := e.do(t, req)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status = %d; want %d (body %s)", resp.StatusCode, tt.status, resp.Body)
@@ -347,7 +348,7 @@ func TestHandle_rateLimit(t *testing.T) {
 		accepted = req
 	}
 	req.Body = body(2)
-	resp := e.do(t, req)
+	resp := e.do(t, withHeader(req, "accept", "application/json"))
 	if resp.StatusCode != http.StatusTooManyRequests || problemOf(t, resp).Type != "urn:leadvault:problem:rate-limited" {
 		t.Fatalf("third submission = %d %s; want 429 rate-limited", resp.StatusCode, resp.Body)
 	}

@@ -371,7 +371,7 @@ func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 			continue
 		}
 		postedName[target] = posted
-		value := normalize.Text(strings.Join(values, ", "))
+		value := cleanValue(target, posted, strings.Join(values, ", "))
 		if value == "" {
 			continue
 		}

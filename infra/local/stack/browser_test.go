@@ -132,3 +132,117 @@ func TestBrowser_demoForms(t *testing.T) {
 		t.Errorf("browser holds %d cookies; want none", len(cookies.Cookies))
 	}
 }
+
+// TestBrowser_plainFormError posts the plain HTML form with an address the browser accepts but intake
+// does not (no dot in the domain) and checks what the visitor sees: an HTML page in their language that
+// names the field without repeating what they typed, and a back button that returns to the form with
+// everything they typed still there.
+func TestBrowser_plainFormError(t *testing.T) {
+	tests := []struct {
+		acceptLanguage, lang, title, fieldText string
+	}{
+		{"", "en", "Your message was not sent", "E-mail: must be a valid e-mail address"},
+		{"da-DK,da;q=0.9,en;q=0.8", "da", "Formularen blev ikke sendt", "E-mail: skal være en gyldig e-mailadresse"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang, func(t *testing.T) {
+			ctx := browser(t)
+			if tt.acceptLanguage != "" {
+				_, err := chromedp.Run(ctx, chromedp.Action[cdp.Empty](func(ctx context.Context, tg *chromedp.Target) (cdp.Empty, error) {
+					return cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": tt.acceptLanguage}})
+				}))
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			const name, email, message = "Typed Visitor", "typed@example", "Første linje\nAnden linje"
+			err := chromedp.Do(ctx,
+				chromedp.Navigate(local.GatewayURL+"/demo/"),
+				chromedp.WaitVisible(chromedp.CSS(`#send`)),
+				chromedp.SendKeys(chromedp.CSS(`input[name=name]`), name),
+				chromedp.SendKeys(chromedp.CSS(`input[name=email]`), email),
+				chromedp.SendKeys(chromedp.CSS(`textarea[name=message]`), message),
+				chromedp.Click(chromedp.CSS(`input[name=consent]`)),
+				chromedp.Click(chromedp.CSS(`#send`)),
+				chromedp.WaitVisible(chromedp.CSS(`#problems`)),
+			)
+			if err != nil {
+				t.Fatalf("post invalid plain form: %v", err)
+			}
+			type page struct {
+				Lang        string `json:"lang"`
+				ContentType string `json:"contentType"`
+				Status      int    `json:"status"`
+				Title       string `json:"title"`
+				H1          string `json:"h1"`
+				Problems    string `json:"problems"`
+				Body        string `json:"body"`
+				BackShown   bool   `json:"backShown"`
+			}
+			got, err := chromedp.Run(ctx, chromedp.Evaluate[page](`({
+				lang: document.documentElement.lang,
+				contentType: document.contentType,
+				status: performance.getEntriesByType("navigation")[0].responseStatus,
+				title: document.title,
+				h1: document.querySelector("h1").textContent,
+				problems: document.querySelector("#problems").innerText,
+				body: document.body.innerText,
+				backShown: !document.getElementById("back").hidden,
+			})`))
+			if err != nil {
+				t.Fatalf("read error page: %v", err)
+			}
+			if got.ContentType != "text/html" || got.Status != 422 || got.Lang != tt.lang || got.Title != tt.title || got.H1 != tt.title {
+				t.Errorf("error page = %s %d lang %q title %q h1 %q; want text/html 422 in %s titled %q",
+					got.ContentType, got.Status, got.Lang, got.Title, got.H1, tt.lang, tt.title)
+			}
+			if !strings.Contains(got.Problems, tt.fieldText) || strings.Contains(got.Body, "{") {
+				t.Errorf("error page lists %q; want %q and no JSON", got.Problems, tt.fieldText)
+			}
+			if strings.Contains(got.Body, "Typed") || strings.Contains(got.Body, "typed@") || strings.Contains(got.Body, "linje") {
+				t.Errorf("error page repeats what was typed: %q", got.Body)
+			}
+			if !got.BackShown {
+				t.Errorf("the back button is hidden; its script did not run under the page's CSP")
+			}
+
+			// The page's own button goes back; the browser restores the form as it was.
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#back`))); err != nil {
+				t.Fatalf("click back: %v", err)
+			}
+			// Chromium restores the form page from its back/forward cache, which chromedp's WaitVisible
+			// does not notice as a navigation; ask the page itself until it is the form again.
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				onForm, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`location.pathname === "/demo/" && document.querySelector("#send") !== null`))
+				if err == nil && onForm {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("back button did not return to the form (last error %v)", err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if err != nil {
+				t.Fatalf("back to the form: %v", err)
+			}
+			type form struct {
+				Location, Name, Email, Message string
+				Consent                        bool
+			}
+			back, err := chromedp.Run(ctx, chromedp.Evaluate[form](`({
+				Location: location.pathname,
+				Name: document.querySelector("input[name=name]").value,
+				Email: document.querySelector("input[name=email]").value,
+				Message: document.querySelector("textarea[name=message]").value,
+				Consent: document.querySelector("input[name=consent]").checked,
+			})`))
+			if err != nil {
+				t.Fatalf("read the form after going back: %v", err)
+			}
+			if want := (form{"/demo/", name, email, message, true}); back != want {
+				t.Errorf("form after going back = %+v; want %+v", back, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,237 @@
+package formapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"leadvault/shared/domain"
+	"leadvault/shared/formbody"
+	"leadvault/shared/problem"
+)
+
+// The error page's only script and style. The page's Content-Security-Policy allows exactly these by
+// their hashes, so no inline handler (onclick) or other script can run on it: the script un-hides the
+// back button and wires it to history.back(), which returns to the form with what the visitor typed;
+// without scripts the button stays hidden and a <noscript> hint names the browser's own back button.
+const (
+	pageScript = `var b=document.getElementById("back");b.hidden=false;b.addEventListener("click",function(){history.back()});b.focus();`
+	pageStyle  = `body{font-family:system-ui,sans-serif;line-height:1.5;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}` +
+		`h1{font-size:1.5rem}li{margin:.25rem 0}button{font:inherit;padding:.5rem 1rem;cursor:pointer}small{color:#555}`
+)
+
+var pageCSP = "default-src 'none'; script-src " + hash(pageScript) + "; style-src " + hash(pageStyle) +
+	"; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
+}
+
+var pageTemplate = template.Must(template.New("error").Parse(`<!doctype html>
+<html lang="{{.Lang}}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{.Title}}</title>
+<style>{{.Style}}</style>
+</head>
+<body>
+<main>
+<h1>{{.Title}}</h1>
+<p id="summary">{{.Intro}}</p>
+{{- if .Fields}}
+<ul id="problems" aria-labelledby="summary">
+{{- range .Fields}}
+<li data-field="{{.Name}}" data-code="{{.Code}}"><strong>{{.Label}}</strong>: {{.Message}}</li>
+{{- end}}
+</ul>
+{{- end}}
+<p><button type="button" id="back" hidden>{{.Back}}</button></p>
+<noscript><p>{{.NoScript}}</p></noscript>
+<p><small>{{.Reference}}: {{.RequestID}}</small></p>
+</main>
+<script>{{.Script}}</script>
+</body>
+</html>
+`))
+
+type pageField struct{ Name, Code, Label, Message string }
+
+type pageData struct {
+	Lang, Title, Intro, Back, NoScript, Reference, RequestID string
+	Fields                                                   []pageField
+	Script                                                   template.JS
+	Style                                                    template.CSS
+}
+
+// text is one string in each language.
+type text struct{ da, en string }
+
+func (t text) in(lang string) string {
+	if lang == domain.LanguageDanish {
+		return t.da
+	}
+	return t.en
+}
+
+// pages holds each problem's title and explanation; %d in an explanation is the Retry-After in seconds.
+var pages = map[string][2]text{
+	"validation-failed": {
+		{"Formularen blev ikke sendt", "Your message was not sent"},
+		{"Ret venligst det følgende og send formularen igen:", "Please correct the following and send the form again:"}},
+	"body-too-large": {
+		{"Formularen er for stor", "The form is too large"},
+		{"Det sendte fylder mere end " + strconv.Itoa(formbody.MaxBytes>>10) + " KiB. Gør teksten kortere og send igen.",
+			"What was sent is larger than " + strconv.Itoa(formbody.MaxBytes>>10) + " KiB. Please shorten the text and send it again."}},
+	"unsupported-media-type": {
+		{"Formularen kunne ikke læses", "The form could not be read"},
+		{"Formularen sendes i et format, vi ikke modtager. Kontakt gerne sidens ejer.", "The form is sent in a format we do not accept. Please tell the site's owner."}},
+	"attachments-not-accepted": {
+		{"Filer kan ikke sendes her", "Files cannot be sent here"},
+		{"Denne formular modtager ikke vedhæftede filer. Fjern filen og send igen.", "This form does not accept attachments. Please remove the file and send the form again."}},
+	"malformed-body": {
+		{"Formularen kunne ikke læses", "The form could not be read"},
+		{"Det sendte kunne ikke læses. Gå tilbage og send formularen igen.", "What was sent could not be read. Please go back and send the form again."}},
+	"invalid-idempotency-key": {
+		{"Formularen kunne ikke læses", "The form could not be read"},
+		{"Anmodningen var ugyldig. Gå tilbage og send formularen igen.", "The request was invalid. Please go back and send the form again."}},
+	"idempotency-key-reused": {
+		{"Formularen blev ikke sendt", "Your message was not sent"},
+		{"Anmodningen gentog en tidligere med andet indhold. Gå tilbage, genindlæs siden og send igen.", "The request repeated an earlier one with other content. Please go back, reload the page and send again."}},
+	"rate-limited": {
+		{"For mange henvendelser lige nu", "Too many messages right now"},
+		{"Formularen har modtaget for mange henvendelser. Vent %d sekunder, gå tilbage og send igen.", "The form has received too many messages. Please wait %d seconds, go back and send it again."}},
+	"temporarily-unavailable": {
+		{"Midlertidigt utilgængelig", "Temporarily unavailable"},
+		{"Henvendelsen kunne ikke gemmes lige nu. Vent %d sekunder, gå tilbage og send igen; den gemmes ikke to gange.", "Your message could not be stored right now. Please wait %d seconds, go back and send it again; it will not be stored twice."}},
+	"form-not-found": {
+		{"Formularen findes ikke", "This form does not exist"},
+		{"Formularen modtager ikke henvendelser. Kontakt gerne sidens ejer på anden vis.", "This form does not take messages. Please contact the site's owner another way."}},
+	"origin-not-allowed": {
+		{"Formularen blev ikke sendt", "Your message was not sent"},
+		{"Formularen modtager ikke henvendelser fra denne side. Kontakt gerne sidens ejer.", "This form does not take messages from this page. Please tell the site's owner."}},
+	"method-not-allowed": {
+		{"Her er ingen side", "There is no page here"},
+		{"Denne adresse modtager kun formularer.", "This address only receives forms."}},
+}
+
+var fallbackPage = pages["malformed-body"]
+
+// fieldTexts explains each validation code; every message describes the rule, never the value.
+var fieldTexts = map[string]text{
+	"required":              {"skal udfyldes", "is required"},
+	"invalid_email":         {"skal være en gyldig e-mailadresse, fx navn@example.com", "must be a valid e-mail address such as name@example.com"},
+	"invalid_phone":         {"skal være et gyldigt telefonnummer, gerne med landekode (fx +45)", "must be a valid phone number, preferably with its country code (e.g. +44)"},
+	"too_long":              {"er for lang; gør teksten kortere", "is too long; please shorten it"},
+	"consent_required":      {"du skal give dit samtykke for at sende formularen", "you must give your consent to send the form"},
+	"special_category_data": {"må ikke indeholde CPR-numre eller betalingskortnumre", "must not contain CPR or payment card numbers"},
+}
+
+var fieldLabels = map[string]text{
+	domain.FieldName: {"Navn", "Name"}, domain.FieldEmail: {"E-mail", "E-mail"}, domain.FieldPhone: {"Telefon", "Phone"},
+	domain.FieldAddress: {"Adresse", "Address"}, domain.FieldCompany: {"Firma", "Company"}, domain.FieldMessage: {"Besked", "Message"},
+}
+
+var chrome = struct{ back, noScript, reference text }{
+	text{"Tilbage til formularen", "Back to the form"},
+	text{"Brug browserens tilbage-knap for at komme tilbage til formularen; det, du skrev, er der stadig.",
+		"Use your browser's back button to return to the form; what you typed is still there."},
+	text{"Reference", "Reference"},
+}
+
+// label names a posted field for a visitor: the lead field's name in their language, or the posted name
+// (form configuration, never a value) for the consent box and custom fields.
+func label(f *domain.Form, posted, lang string) string {
+	if f != nil {
+		if t, ok := fieldLabels[f.Fields[posted]]; ok {
+			return t.in(lang)
+		}
+		if f.Consent != nil && posted == f.Consent.Field {
+			return text{"Samtykke", "Consent"}.in(lang)
+		}
+	}
+	return posted
+}
+
+// answer sends p to the client as it prefers: problem+json to a script; to a browser, a 303 to the
+// form's errorURL when it has one, else an HTML page. f is nil when no form was found.
+func answer(p *problem.Problem, rid string, c client, f *domain.Form, cors map[string]string) events.APIGatewayV2HTTPResponse {
+	resp := p.Response(rid, cors)
+	if !c.html {
+		return resp
+	}
+	slug := strings.TrimPrefix(p.Type, problem.TypePrefix)
+	delete(resp.Headers, "Content-Type")
+	if f != nil && f.ErrorURL != "" {
+		resp.StatusCode, resp.Body = http.StatusSeeOther, ""
+		resp.Headers["Location"] = errorLocation(f.ErrorURL, slug, p)
+		return resp
+	}
+	lang := language(f, c.acceptLanguage)
+	t, ok := pages[slug]
+	if !ok {
+		t = fallbackPage
+	}
+	d := pageData{
+		Lang: lang, Title: t[0].in(lang), Intro: t[1].in(lang), Back: chrome.back.in(lang),
+		NoScript: chrome.noScript.in(lang), Reference: chrome.reference.in(lang), RequestID: rid,
+		Script: template.JS(pageScript), Style: template.CSS(pageStyle),
+	}
+	d.Intro = strings.Replace(d.Intro, "%d", strconv.Itoa(retrySeconds(p.RetryAfter)), 1)
+	for _, e := range p.Errors {
+		msg := e.Message
+		if ft, ok := fieldTexts[e.Code]; ok {
+			msg = ft.in(lang)
+		}
+		d.Fields = append(d.Fields, pageField{Name: e.Field, Code: e.Code, Label: label(f, e.Field, lang), Message: msg})
+	}
+	var b bytes.Buffer
+	if err := pageTemplate.Execute(&b, d); err != nil {
+		return resp // the template is fixed and tested; keep the problem+json answer should it ever fail
+	}
+	resp.Body = b.String()
+	resp.Headers["Content-Type"] = "text/html; charset=utf-8"
+	resp.Headers["Content-Security-Policy"] = pageCSP
+	resp.Headers["Referrer-Policy"] = "no-referrer"
+	resp.Headers["Content-Language"] = lang
+	return resp
+}
+
+// errorLocation is errorURL with error=<problem slug>, fields=<posted field names> and, when the client
+// should wait, retryAfter=<seconds> added to its query. Slugs and field names come from Leadvault and the
+// form's configuration; no submitted value ever goes into the URL.
+func errorLocation(errorURL, slug string, p *problem.Problem) string {
+	u, err := url.Parse(errorURL)
+	if err != nil {
+		return errorURL // validated when the form was saved
+	}
+	q := u.Query()
+	q.Set("error", slug)
+	var fields []string
+	for _, e := range p.Errors {
+		if !slices.Contains(fields, e.Field) {
+			fields = append(fields, e.Field)
+		}
+	}
+	if len(fields) > 0 {
+		q.Set("fields", strings.Join(fields, ","))
+	}
+	if p.RetryAfter > 0 {
+		q.Set("retryAfter", strconv.Itoa(retrySeconds(p.RetryAfter)))
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func retrySeconds(d time.Duration) int { return int((d + time.Second - 1) / time.Second) }
