@@ -112,8 +112,9 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	if err != nil {
 		return answer(bodyProblem(err), rid, c, &form, cors)
 	}
-	// A browser is redirected to the form's thank-you page; a script, or a form without one, gets JSON.
-	wantJSON := body.Kind == formbody.KindJSON || !c.html || form.RedirectURL == ""
+	// A browser is redirected to the form's thank-you page, or shown one of ours when the form names none;
+	// a script gets JSON.
+	wantJSON := body.Kind == formbody.KindJSON || !c.html
 	res, err := h.intake.Submit(ctx, form, intake.Submission{
 		Body: body, Origin: origin, ClientIP: req.RequestContext.HTTP.SourceIP, IdempotencyKey: key,
 	})
@@ -147,9 +148,12 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 	for k, v := range cors {
 		out[k] = v
 	}
-	if !wantJSON {
+	if !wantJSON && form.RedirectURL != "" {
 		out["Location"] = form.RedirectURL
 		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusSeeOther, Headers: out}
+	}
+	if !wantJSON {
+		return thanks(out, &form, c, res.LeadID)
 	}
 	out["Content-Type"] = "application/json"
 	b, _ := json.Marshal(map[string]string{"id": res.LeadID, "status": "received"})

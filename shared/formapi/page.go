@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -143,10 +144,12 @@ var fieldLabels = map[string]text{
 	domain.FieldAddress: {"Adresse", "Address"}, domain.FieldCompany: {"Firma", "Company"}, domain.FieldMessage: {"Besked", "Message"},
 }
 
-var chrome = struct{ back, noScript, reference text }{
+var chrome = struct{ back, backToPage, noScript, noScriptPage, reference text }{
 	text{"Tilbage til formularen", "Back to the form"},
+	text{"Tilbage til siden", "Back to the page"},
 	text{"Brug browserens tilbage-knap for at komme tilbage til formularen; det, du skrev, er der stadig.",
 		"Use your browser's back button to return to the form; what you typed is still there."},
+	text{"Brug browserens tilbage-knap for at komme tilbage til siden.", "Use your browser's back button to return to the page."},
 	text{"Reference", "Reference"},
 }
 
@@ -183,11 +186,7 @@ func answer(p *problem.Problem, rid string, c client, f *domain.Form, cors map[s
 	if !ok {
 		t = fallbackPage
 	}
-	d := pageData{
-		Lang: lang, Title: t[0].in(lang), Intro: t[1].in(lang), Back: chrome.back.in(lang),
-		NoScript: chrome.noScript.in(lang), Reference: chrome.reference.in(lang), RequestID: rid,
-		Script: template.JS(pageScript), Style: template.CSS(pageStyle),
-	}
+	d := newPage(lang, rid, t, chrome.back, chrome.noScript)
 	d.Intro = strings.Replace(d.Intro, "%d", strconv.Itoa(retrySeconds(p.RetryAfter)), 1)
 	for _, e := range p.Errors {
 		msg := e.Message
@@ -196,16 +195,62 @@ func answer(p *problem.Problem, rid string, c client, f *domain.Form, cors map[s
 		}
 		d.Fields = append(d.Fields, pageField{Name: e.Field, Code: e.Code, Label: label(f, e.Field, lang), Message: msg})
 	}
+	if body, ok := d.render(); ok {
+		resp.Body = body
+		for k, v := range pageHeaders(lang) {
+			resp.Headers[k] = v
+		}
+	}
+	// Should the fixed, tested template ever fail, the problem+json answer stays.
+	return resp
+}
+
+// receivedPage is the thank-you page a browser gets for a form that names no redirectURL: a plain HTML
+// form never shows the visitor JSON, whether the post failed or succeeded.
+var receivedPage = [2]text{
+	{"Tak for din henvendelse", "Thank you for your message"},
+	{"Vi har modtaget din henvendelse.", "We have received your message."},
+}
+
+// thanks answers a browser's accepted submission with the thank-you page in the form's language; the
+// lead's id is the page's reference, as it is the JSON answer's.
+func thanks(headers map[string]string, f *domain.Form, c client, leadID string) events.APIGatewayV2HTTPResponse {
+	lang := language(f, c.acceptLanguage)
+	d := newPage(lang, leadID, receivedPage, chrome.backToPage, chrome.noScriptPage)
+	body, ok := d.render()
+	if !ok {
+		headers["Content-Type"] = "application/json"
+		b, _ := json.Marshal(map[string]string{"id": leadID, "status": "received"})
+		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusCreated, Headers: headers, Body: string(b)}
+	}
+	for k, v := range pageHeaders(lang) {
+		headers[k] = v
+	}
+	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusCreated, Headers: headers, Body: body}
+}
+
+func newPage(lang, reference string, t [2]text, back, noScript text) pageData {
+	return pageData{
+		Lang: lang, Title: t[0].in(lang), Intro: t[1].in(lang), Back: back.in(lang),
+		NoScript: noScript.in(lang), Reference: chrome.reference.in(lang), RequestID: reference,
+		Script: template.JS(pageScript), Style: template.CSS(pageStyle),
+	}
+}
+
+func (d pageData) render() (string, bool) {
 	var b bytes.Buffer
 	if err := pageTemplate.Execute(&b, d); err != nil {
-		return resp // the template is fixed and tested; keep the problem+json answer should it ever fail
+		return "", false
 	}
-	resp.Body = b.String()
-	resp.Headers["Content-Type"] = "text/html; charset=utf-8"
-	resp.Headers["Content-Security-Policy"] = pageCSP
-	resp.Headers["Referrer-Policy"] = "no-referrer"
-	resp.Headers["Content-Language"] = lang
-	return resp
+	return b.String(), true
+}
+
+// pageHeaders are the headers of every HTML page intake sends.
+func pageHeaders(lang string) map[string]string {
+	return map[string]string{
+		"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": pageCSP,
+		"Referrer-Policy": "no-referrer", "Content-Language": lang,
+	}
 }
 
 // errorLocation is errorURL with error=<problem slug>, fields=<posted field names> and, when the client

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"leadvault/shared/domain"
+	"leadvault/shared/formapi"
 )
 
 // secrets are the submitted values no error answer may repeat, in its body or its Location.
@@ -182,6 +183,60 @@ func TestHandle_errorPageLanguage(t *testing.T) {
 			}
 			if resp.Headers["Content-Language"] != tt.want {
 				t.Errorf("Content-Language = %q; want %q", resp.Headers["Content-Language"], tt.want)
+			}
+		})
+	}
+}
+
+func TestHandle_successAnswers(t *testing.T) {
+	const browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	cases := []struct {
+		name, accept, acceptLanguage, redirectURL string
+		wantStatus                                int
+		wantType, wantText                        string
+	}{
+		{"browser to a form with a thank-you page", browserAccept, "", "http://localhost:8080/demo/thanks.html", 303, "", ""},
+		{"browser to a form without one, Danish", browserAccept, "da-DK,da;q=0.9,en;q=0.5", "", 201, "text/html; charset=utf-8", "Tak for din henvendelse"},
+		{"browser to a form without one, English", browserAccept, "en-GB,en;q=0.9", "", 201, "text/html; charset=utf-8", "Thank you for your message"},
+		{"script to a form without one", "application/json", "", "", 201, "application/json", `"status":"received"`},
+		{"script to a form with one", "application/json", "", "http://localhost:8080/demo/thanks.html", 201, "application/json", `"status":"received"`},
+	}
+	for i, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			e := setup(t, func(f *domain.Form) { f.RedirectURL = tt.redirectURL })
+			req := withHeader(fixture(t, "urlencoded"), "accept", tt.accept)
+			req = withHeader(req, "accept-language", tt.acceptLanguage)
+			req = withBody(req, "application/x-www-form-urlencoded", "name=Hemmelig+Hansen&email=hemmelig%40example.dk&consent=on&n="+strconv.Itoa(i))
+			resp := e.do(t, req)
+			if resp.StatusCode != tt.wantStatus {
+				t.Fatalf("status = %d, want %d; body %s", resp.StatusCode, tt.wantStatus, resp.Body)
+			}
+			id := resp.Headers[formapi.SubmissionIDHeader]
+			if id == "" {
+				t.Errorf("no %s header", formapi.SubmissionIDHeader)
+			}
+			if tt.wantStatus == 303 {
+				if resp.Headers["Location"] != tt.redirectURL {
+					t.Errorf("Location = %q, want %q", resp.Headers["Location"], tt.redirectURL)
+				}
+				return
+			}
+			if got := resp.Headers["Content-Type"]; got != tt.wantType {
+				t.Errorf("Content-Type = %q, want %q", got, tt.wantType)
+			}
+			if !strings.Contains(resp.Body, tt.wantText) {
+				t.Errorf("body lacks %q:\n%s", tt.wantText, resp.Body)
+			}
+			if strings.Contains(resp.Body, "Hemmelig") || strings.Contains(resp.Body, "hemmelig") {
+				t.Errorf("body repeats a submitted value:\n%s", resp.Body)
+			}
+			if strings.HasPrefix(tt.wantType, "text/html") {
+				if !strings.Contains(resp.Body, id) {
+					t.Errorf("page lacks the lead id %s as its reference", id)
+				}
+				if resp.Headers["Content-Security-Policy"] == "" {
+					t.Error("page has no Content-Security-Policy")
+				}
 			}
 		})
 	}
