@@ -95,8 +95,15 @@ func TestControllerAPI_walkthrough(t *testing.T) {
 	}
 	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"email": "not an address"})
 	// A phone number is checked by the lead's form's phoneValidation, as intake checks it.
-	if p := w.must(200, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "12 34 56 78"}).json(t)["personal"].(map[string]any); p["phone"] != "+4512345678" {
+	possible := w.must(200, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "12 34 56 78"}).json(t)
+	if p := possible["personal"].(map[string]any); p["phone"] != "+4512345678" {
 		t.Errorf("PATCH lead phone (possible) = %v; want +4512345678", p)
+	}
+	if flags, _ := possible["flags"].([]any); !slices.Contains(flags, any(domain.FlagPhoneUnverified)) {
+		t.Errorf("PATCH lead phone (possible) flags = %v; want %s", flags, domain.FlagPhoneUnverified)
+	}
+	if flags := w.must(200, admin, "GET", "/v1/leads/"+l1.ID, nil).json(t)["flags"]; flags == nil {
+		t.Errorf("GET lead after a possible-only phone: flags = %v; want %s stored", flags, domain.FlagPhoneUnverified)
 	}
 	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "123456789"})
 	if r := w.must(422, admin, "PUT", "/v1/forms/contact", withPhoneValidation(form, "sometimes")); !strings.Contains(string(r.body), "phoneValidation") {
@@ -104,8 +111,12 @@ func TestControllerAPI_walkthrough(t *testing.T) {
 	}
 	w.must(200, admin, "PUT", "/v1/forms/contact", withPhoneValidation(form, domain.PhoneStrict))
 	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "12 34 56 78"})
-	if p := w.must(200, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "20 12 34 56"}).json(t)["personal"].(map[string]any); p["phone"] != "+4520123456" {
+	valid := w.must(200, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"phone": "20 12 34 56"}).json(t)
+	if p := valid["personal"].(map[string]any); p["phone"] != "+4520123456" {
 		t.Errorf("PATCH lead phone (strict) = %v; want +4520123456", p)
+	}
+	if flags := valid["flags"]; flags != nil {
+		t.Errorf("PATCH lead phone to a valid number: flags = %v; want phone_unverified gone", flags)
 	}
 	w.must(200, admin, "PUT", "/v1/forms/contact", form)
 	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"message": "CPR 010190-1234"})

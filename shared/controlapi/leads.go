@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -196,10 +197,20 @@ func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
 	apply("name", patch.Name, &p.Name, line)
 	apply("email", patch.Email, &p.Email, normalize.Email)
 	// The phone number is normalised as intake does for the lead's form, so its blind index matches.
+	// Its phone_unverified flag follows the new number, as intake would have set it.
+	flags := slices.DeleteFunc(slices.Clone(l.Flags), func(f string) bool { return f == domain.FlagPhoneUnverified })
+	phoneVerified := !slices.Contains(l.Flags, domain.FlagPhoneUnverified)
 	apply("phone", patch.Phone, &p.Phone, func(s string) (string, error) {
-		e164, _, err := normalize.ParsePhone(s, region, rule)
+		e164, valid, err := normalize.ParsePhone(s, region, rule)
+		phoneVerified = valid
 		return e164, err
 	})
+	if p.Phone != "" && !phoneVerified {
+		flags = append(flags, domain.FlagPhoneUnverified)
+	}
+	if len(flags) == 0 {
+		flags = nil
+	}
 	apply("address", patch.Address, &p.Address, text)
 	apply("company", patch.Company, &p.Company, line)
 	apply("message", patch.Message, &p.Message, text)
@@ -244,7 +255,7 @@ func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
 	if err != nil {
 		return c.internal(err)
 	}
-	l, err = c.data.RectifyLead(c.ctx, tk, l.ID, p)
+	l, err = c.data.RectifyLead(c.ctx, tk, l.ID, p, flags)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound(c.rid, "No such lead.")
 	}

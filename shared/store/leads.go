@@ -416,8 +416,9 @@ func (s *Store) Notified(ctx context.Context, tenant, leadID string) (Notificati
 // reference to it, and gives up its reference to the old key, which goes when no other lead uses it.
 // All of it is one transaction, conditioned on the lead still being there, unexpired and unchanged in
 // subject, so nothing of the old data stays in the item. Everything else about the lead is kept. It
-// returns the lead as stored; an unknown, expired or shredded lead fails with ErrNotFound.
-func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID string, p domain.Personal) (domain.Lead, error) {
+// returns the lead as stored; an unknown, expired or shredded lead fails with ErrNotFound. flags replace
+// the lead's flags, since some (phone_unverified) describe the data that changes; nil removes them all.
+func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID string, p domain.Personal, flags []string) (domain.Lead, error) {
 	tenant := tk.Tenant()
 	plain, err := json.Marshal(p)
 	if err != nil {
@@ -487,6 +488,12 @@ func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID str
 			set = append(set, bi.attr+" = :"+bi.attr)
 			vals[":"+bi.attr] = str(bi.value)
 		}
+		if len(flags) > 0 {
+			set = append(set, "flags = :flags")
+			vals[":flags"] = &types.AttributeValueMemberSS{Value: flags}
+		} else {
+			remove = append(remove, "flags")
+		}
 		update := "SET " + strings.Join(set, ", ")
 		if len(remove) > 0 {
 			update += " REMOVE " + strings.Join(remove, ", ")
@@ -499,7 +506,10 @@ func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID str
 		}}}, keyOps...)
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
-			l.Personal, l.SubjectID = p, subject
+			l.Personal, l.SubjectID, l.Flags = p, subject, nil
+			if len(flags) > 0 {
+				l.Flags = flags
+			}
 			return l, nil
 		}
 		var cancelled *types.TransactionCanceledException

@@ -23,12 +23,15 @@ func TestRectifyLead(t *testing.T) {
 		// sibling stores a second lead of the old subject, so the old key must stay.
 		sibling     bool
 		sameSubject bool
+		flags       []string // the flags after rectification; nil keeps the lead's own
 	}{
 		{name: "name", p: domain.Personal{Name: "New Name", Email: oldEmail}, sameSubject: true},
 		{name: "email", p: domain.Personal{Name: "Old", Email: "new@example.dk"}},
 		{name: "email, old subject has another lead", p: domain.Personal{Name: "Old", Email: "new@example.dk"}, sibling: true},
 		{name: "email removed, phone kept", p: domain.Personal{Name: "Old", Phone: "+4520123456"}},
 		{name: "nothing identifying left", p: domain.Personal{Name: "Old", Message: "call me"}},
+		{name: "phone needing a flag", p: domain.Personal{Name: "Old", Email: oldEmail, Phone: "+4512345678"}, sameSubject: true,
+			flags: []string{domain.FlagPhoneUnverified}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -42,12 +45,16 @@ func TestRectifyLead(t *testing.T) {
 			oldSubject := storedSubject(t, f, l.ID)
 			before := rawItem(t, f.table, "T#acme#L#"+l.ID, "LEAD")
 
-			got, err := f.st.RectifyLead(ctx, f.a, l.ID, tt.p)
+			wantFlags := l.Flags
+			if tt.flags != nil {
+				wantFlags = tt.flags
+			}
+			got, err := f.st.RectifyLead(ctx, f.a, l.ID, tt.p, wantFlags)
 			if err != nil {
 				t.Fatalf("RectifyLead(%q) = %v; want nil", l.ID, err)
 			}
 			if !reflect.DeepEqual(got.Personal, tt.p) || got.CampaignID != "spring" || !got.CreatedAt.Equal(l.CreatedAt) ||
-				got.ExpiresAt.Unix() != l.ExpiresAt.Unix() || got.FormID != l.FormID || !reflect.DeepEqual(got.Flags, l.Flags) {
+				got.ExpiresAt.Unix() != l.ExpiresAt.Unix() || got.FormID != l.FormID || !slices.Equal(got.Flags, wantFlags) {
 				t.Errorf("RectifyLead(%q) = %+v; want the lead with the new personal data, the rest kept", l.ID, got)
 			}
 			stored, err := f.st.Lead(ctx, f.a, l.ID)
@@ -119,7 +126,7 @@ func TestRectifyLead_existingSubject(t *testing.T) {
 	ctx := context.Background()
 	l := putCampaignLead(t, f.st, f.a, "spring", "typo@example.dk", time.Now())
 	right := putCampaignLead(t, f.st, f.a, "autumn", "right@example.dk", time.Now())
-	got, err := f.st.RectifyLead(ctx, f.a, l.ID, domain.Personal{Name: "Fixed", Email: "right@example.dk"})
+	got, err := f.st.RectifyLead(ctx, f.a, l.ID, domain.Personal{Name: "Fixed", Email: "right@example.dk"}, nil)
 	if err != nil {
 		t.Fatalf("RectifyLead(%q) = %v; want nil", l.ID, err)
 	}
@@ -154,11 +161,11 @@ func TestRectifyLead_notFound(t *testing.T) {
 		{"shredded", f.st, shredded.ID},
 	}
 	for _, tt := range tests {
-		if _, err := tt.st.RectifyLead(ctx, f.a, tt.id, p); !errors.Is(err, store.ErrNotFound) {
+		if _, err := tt.st.RectifyLead(ctx, f.a, tt.id, p, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("RectifyLead(%s %q) = %v; want ErrNotFound", tt.name, tt.id, err)
 		}
 	}
-	if _, err := f.st.RectifyLead(ctx, f.b, l.ID, p); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.st.RectifyLead(ctx, f.b, l.ID, p, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RectifyLead(other tenant's key, %q) = %v; want ErrNotFound", l.ID, err)
 	}
 }

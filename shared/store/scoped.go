@@ -221,9 +221,9 @@ func (v *Scoped) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campa
 }
 
 // RectifyLead replaces the personal data of one of the tenant's leads; tk must be the tenant's key.
-func (v *Scoped) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID string, p domain.Personal) (domain.Lead, error) {
+func (v *Scoped) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID string, p domain.Personal, flags []string) (domain.Lead, error) {
 	if err := v.key(tk); err != nil {
 		return domain.Lead{}, err
 	}
-	return v.s.RectifyLead(ctx, tk, leadID, p)
+	return v.s.RectifyLead(ctx, tk, leadID, p, flags)
 }

@@ -46,7 +46,7 @@ func scopedCalls(ctx context.Context, tk *vault.TenantKey, form domain.Form, gra
 		"Lead":            func(v *store.Scoped) error { _, err := v.Lead(ctx, tk, "x"); return err },
 		"LeadsByCampaign": func(v *store.Scoped) error { _, _, err := v.LeadsByCampaign(ctx, tk, "x", store.Page{}); return err },
 		"RectifyLead": func(v *store.Scoped) error {
-			_, err := v.RectifyLead(ctx, tk, "x", domain.Personal{Name: "X"})
+			_, err := v.RectifyLead(ctx, tk, "x", domain.Personal{Name: "X"}, nil)
 			return err
 		},
 	}
@@ -90,7 +90,7 @@ func TestScoped_wrongTenantArguments(t *testing.T) {
 		{"Lead(globex's key)", func() error { _, err := v.Lead(ctx, f.b, "x"); return err }},
 		{"Lead(no key)", func() error { _, err := v.Lead(ctx, nil, "x"); return err }},
 		{"RectifyLead(globex's key)", func() error {
-			_, err := v.RectifyLead(ctx, f.b, "x", domain.Personal{Name: "X"})
+			_, err := v.RectifyLead(ctx, f.b, "x", domain.Personal{Name: "X"}, nil)
 			return err
 		}},
 		{"LeadsByCampaign(globex's key)", func() error {
@@ -164,7 +164,7 @@ func TestScoped_isolation(t *testing.T) {
 		{"CampaignDeletion", func() error { _, err := a.CampaignDeletion(ctx, "globex-only"); return err }},
 		{"Lead", func() error { _, err := a.Lead(ctx, f.a, bLead.ID); return err }},
 		{"RectifyLead", func() error {
-			_, err := a.RectifyLead(ctx, f.a, bLead.ID, domain.Personal{Name: "Mine", Email: "mine@acme.dk"})
+			_, err := a.RectifyLead(ctx, f.a, bLead.ID, domain.Personal{Name: "Mine", Email: "mine@acme.dk"}, nil)
 			return err
 		}},
 		{"DeleteLead", func() error { return a.DeleteLead(ctx, bLead.ID) }},
@@ -194,7 +194,7 @@ func TestScoped_isolation(t *testing.T) {
 	}
 	// Its own leads it can rectify.
 	aLead := putCampaignLead(t, f.st, f.a, "spring", "old@acme.dk", time.Now())
-	if got, err := a.RectifyLead(ctx, f.a, aLead.ID, domain.Personal{Name: "New", Email: "new@acme.dk"}); err != nil || got.Personal.Email != "new@acme.dk" {
+	if got, err := a.RectifyLead(ctx, f.a, aLead.ID, domain.Personal{Name: "New", Email: "new@acme.dk"}, nil); err != nil || got.Personal.Email != "new@acme.dk" {
 		t.Errorf("Scoped(acme).RectifyLead(own lead) = %+v, %v; want rectified", got.Personal, err)
 	}
 
