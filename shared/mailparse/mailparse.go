@@ -94,6 +94,9 @@ type Message struct {
 	Size int64 // bytes read
 	// Truncated reports that a multipart ended before its closing boundary: what was read is kept.
 	Truncated bool
+	// Defects lists the codes (Defect...) of the damage Parse read around, in a fixed order, nil if none.
+	// They never hold data from the message.
+	Defects []string
 }
 
 // Parse reads one raw RFC 5322 message from r, reading at most MaxBytes+1 bytes. A longer message is
