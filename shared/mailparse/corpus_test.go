@@ -119,7 +119,6 @@ func TestParse_defectCorpus(t *testing.T) {
 	}
 }
 
-
 // TestParse_goodMailHasNoDefects checks that the well-formed real-world mails record no defect.
 func TestParse_goodMailHasNoDefects(t *testing.T) {
 	files, err := filepath.Glob("testdata/*.eml")
