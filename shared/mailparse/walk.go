@@ -20,8 +20,14 @@ func parse(cr *countingReader) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &walker{m: &Message{}, cr: cr, d: h.d}
-	m := w.m
+	// One allocation for the walker and the message it fills.
+	st := &struct {
+		walker
+		msg Message
+	}{}
+	w, m := &st.walker, &st.msg
+	w.m, w.cr, w.d = m, cr, h.d
+	defer func() { w.cr = nil }() // the message must not keep the caller's reader
 	m.MessageID = parseMessageID(h.Get("Message-Id"))
 	m.To = parseAddresses(h.Get("To"))
 	m.Cc = parseAddresses(h.Get("Cc"))
@@ -58,8 +64,19 @@ type walker struct {
 	cr      *countingReader
 	topType string  // the message's own media type
 	d       defects // what was read around
-	// pre serves the multipart at each depth: one at a time per depth, so they are reused.
-	pre [MaxDepth + 1]preamble
+	// capture is the copy of the preamble being read, of at most one multipart at a time: a multipart
+	// inside a part begins only after its parent's first delimiter.
+	capture capture
+	pre0    preamble // the top-level multipart's, which most mail has, without an allocation of its own
+}
+
+// capture holds the start of a multipart body until its first delimiter (see preamble).
+type capture struct {
+	owner  *preamble // the multipart whose preamble is being copied, nil if none
+	delim  []byte    // "--" and its boundary, in delimBuf when it fits
+	buf    []byte
+	full   bool // buf holds only the start of the preamble
+	delimB [2 + 70]byte
 }
 
 // content collects the text of one message: the outer one or a forwarded one.
@@ -127,12 +144,12 @@ func (w *walker) walk(h header, r io.Reader, c *content, depth int, defType stri
 		if e := w.halt(); e != nil {
 			return e
 		}
-		var corrupt base64.CorruptInputError
-		switch {
-		case errors.As(err, &corrupt):
-			w.d.add(DefectBase64)
-		case err != nil && enc == cteQuotedPrintable && !errors.Is(err, io.ErrUnexpectedEOF):
-			w.d.add(DefectQuotedPrintable)
+		if err != nil {
+			if _, corrupt := errors.AsType[base64.CorruptInputError](err); corrupt {
+				w.d.add(DefectBase64)
+			} else if enc == cteQuotedPrintable && !errors.Is(err, io.ErrUnexpectedEOF) {
+				w.d.add(DefectQuotedPrintable)
+			}
 		}
 		w.attach(name, mt, size)
 		return nil
@@ -177,8 +194,13 @@ func (w *walker) walkMultipart(r io.Reader, mt, enc string, params map[string]st
 		}
 		sniffed = true
 	}
-	pre := &w.pre[depth]
-	*pre = preamble{r: r, delim: "--" + boundary, active: true}
+	pre := &w.pre0
+	if depth > 0 || sniffed {
+		pre = new(preamble)
+	}
+	*pre = preamble{r: r, c: &w.capture}
+	w.capture = capture{owner: pre}
+	w.capture.delim = append(append(w.capture.delimB[:0], "--"...), boundary...)
 	defType := "text/plain"
 	if mt == "multipart/digest" {
 		defType = "message/rfc822"
@@ -228,8 +250,8 @@ func (w *walker) walkMultipart(r io.Reader, mt, enc string, params map[string]st
 // it, or else as text.
 func (w *walker) recoverBody(pre *preamble, mt, enc string, params map[string]string, c *content, depth int, sniffed bool) error {
 	w.d.add(DefectBoundaryNotFound)
-	body, whole := pre.buf, !pre.full
-	*pre = preamble{}
+	body, whole := pre.c.buf, !pre.c.full
+	pre.stop()
 	if b := sniffBoundary(body); b != "" && !sniffed && whole {
 		return w.walkMultipart(bytes.NewReader(body), mt, enc, map[string]string{"boundary": b}, c, depth, true)
 	}
@@ -266,36 +288,35 @@ func trimDelimiter(text []byte, boundary string) []byte {
 	return text
 }
 
-// preamble passes a multipart body through to the multipart reader and keeps a copy of what comes before
-// the first delimiter, up to 2*MaxTextBytes, so that a body whose boundary never occurs can still be read.
-// Once the first part is found (stop) it only passes the body through. A body that starts with its first
-// delimiter, as most do, costs no copy.
+// preamble passes a multipart body through to the multipart reader and, while it owns the walker's
+// capture, copies what comes before the first delimiter, up to 2*MaxTextBytes, so that a body whose
+// boundary never occurs can still be read. Once the first part is found (stop) it only passes the body
+// through. A body that starts with its first delimiter, as most do, costs no copy.
 type preamble struct {
-	r      io.Reader
-	delim  string
-	buf    []byte
-	active bool // still before the first delimiter
-	full   bool // buf holds only the start of the preamble
+	r io.Reader
+	c *capture
 }
 
 func (p *preamble) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
-	if p.active && n > 0 {
+	if c := p.c; c.owner == p && n > 0 {
 		chunk := b[:n]
-		if i := bytes.Index(chunk, []byte(p.delim)); i >= 0 {
-			chunk, p.active = chunk[:i], false
+		if i := bytes.Index(chunk, c.delim); i >= 0 {
+			chunk, c.owner = chunk[:i], nil
 		}
-		if room := 2*MaxTextBytes - len(p.buf); len(chunk) > room {
-			chunk, p.full, p.active = chunk[:room], true, false
+		if room := 2*MaxTextBytes - len(c.buf); len(chunk) > room {
+			chunk, c.full, c.owner = chunk[:room], true, nil
 		}
-		p.buf = append(p.buf, chunk...)
+		c.buf = append(c.buf, chunk...)
 	}
 	return n, err
 }
 
-// stop ends the copy and releases it.
+// stop ends the copy, if p still owns it, and releases it.
 func (p *preamble) stop() {
-	p.active, p.buf = false, nil
+	if p.c.owner == p || p.c.owner == nil {
+		p.c.owner, p.c.buf = nil, nil
+	}
 }
 
 // walkForward handles a message/rfc822 part: its text is appended to c as a forwarded message and its
