@@ -3,12 +3,14 @@ package mailparse
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // TestParse_defectCorpus parses every mail of testdata/defects, one malformed shape each (RFC 2045–2049 and
@@ -138,5 +140,32 @@ func TestParse_goodMailHasNoDefects(t *testing.T) {
 		if err != nil || m.Defects != nil {
 			t.Errorf("Parse(%s) = defects %v, %v; want none", filepath.Base(f), m.Defects, err)
 		}
+	}
+}
+
+func TestFixReader_chunked(t *testing.T) {
+	tests := []string{
+		"plain ascii",
+		"Kære Åse",                     // valid UTF-8 passes
+		"K\xe6re \xc5se",               // Latin-1 bytes become their characters
+		"æ\xe6ø\xf8 \xe2\x82",          // a cut sequence at the end is read byte by byte
+		"\x93quoted\x94 \xe2\x82\xac!", // Windows-1252 quotes, then a whole euro sign
+	}
+	for _, in := range tests {
+		want, _ := fixUTF8([]byte(in))
+		for _, r := range []io.Reader{strings.NewReader(in), iotest.OneByteReader(strings.NewReader(in)), iotest.HalfReader(strings.NewReader(in))} {
+			got, err := io.ReadAll(&fixReader{r: r})
+			if err != nil || string(got) != string(want) {
+				t.Errorf("fixReader(%q) = %q, %v; want %q", in, got, err, want)
+			}
+		}
+	}
+}
+
+func TestParse_htmlUnknownCharset(t *testing.T) {
+	raw := msg("Content-Type: text/html; charset=x-made-up\n", "<p>K\xe6re kunde, pris 49 \x80</p>\n")
+	m, err := Parse(strings.NewReader(raw))
+	if err != nil || m.Text != "Kære kunde, pris 49 €" || !slices.Equal(m.Defects, []string{DefectUnknownCharset}) {
+		t.Errorf("Parse(html, unknown charset) = %q %q, %v; want the text read as Windows-1252 and flagged", m.Text, m.Defects, err)
 	}
 }
