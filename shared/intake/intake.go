@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -112,6 +113,9 @@ type Submission struct {
 	Via  string
 	// Spam marks a submission found to be spam outside intake (SES's spam verdict).
 	Spam bool
+	// Flags are codes the caller's own reading recorded (mail: "mime_defects:…"), copied onto the lead.
+	// Like every flag they never hold data.
+	Flags []string
 }
 
 // Result says what happened to a submission.
@@ -346,7 +350,7 @@ func phoneRule(f domain.Form) normalize.PhoneRule {
 func Build(f domain.Form, sub Submission, now time.Time) (domain.Lead, error) {
 	lead := domain.Lead{
 		TenantID: f.TenantID, FormID: f.ID, CampaignID: f.CampaignID, Source: domain.SourceForm, CreatedAt: now,
-		Spam: sub.Spam,
+		Spam: sub.Spam, Flags: slices.Clone(sub.Flags),
 	}
 	if sub.Mail {
 		lead.Source = domain.SourceEmail

@@ -18,9 +18,9 @@ import (
 )
 
 // FuzzMailToLead fuzzes the whole mapping from raw MIME to a lead: parse, post to the form, build. The
-// seeds are every fixture mail of this package and of shared/mailparse.
+// seeds are every fixture mail of this package and of shared/mailparse, its malformed shapes included.
 func FuzzMailToLead(f *testing.F) {
-	for _, dir := range []string{"testdata", "../mailparse/testdata"} {
+	for _, dir := range []string{"testdata", "../mailparse/testdata", "../mailparse/testdata/defects"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
 		for _, name := range files {
 			if b, err := os.ReadFile(name); err == nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"mime"
 	"net/mail"
 	"regexp"
@@ -28,10 +29,19 @@ var wantedFields = [...]string{
 	"auto-submitted", "precedence", "x-autoreply", "x-autorespond",
 }
 
-// fields holds the topmost occurrence of each wanted field, unfolded and trimmed.
+// singleFields marks the wanted fields that RFC 5322 (section 3.6) and RFC 2045 allow once: a repeat is a
+// defect. The SES verdicts repeat by design (SES prepends its own) and the trace fields may.
+var singleFields = [len(wantedFields)]bool{
+	true, true, true, true, true, true, true, false,
+	true, true, true,
+}
+
+// fields holds the topmost occurrence of each wanted field, unfolded, trimmed and valid UTF-8, and the
+// defects met reading the block.
 type fields struct {
 	val [len(wantedFields)]string
 	has [len(wantedFields)]bool
+	d   defects
 }
 
 // fieldIndex returns the index of a wanted field name (any case), or -1.
@@ -58,115 +68,210 @@ func (f *fields) Has(key string) bool {
 	return i >= 0 && f.has[i]
 }
 
-// add records one unfolded "Key: value" field; it reports false for a line that is not a field. Like
-// go-message's parser it forgives spaces before the colon and skips an empty name.
-func (f *fields) add(kv []byte) bool {
-	i := bytes.IndexByte(kv, ':')
+// isField reports whether line is a "Key: value" field. Like go-message's parser it forgives spaces before
+// the colon and allows an empty name.
+func isField(line []byte) bool {
+	i := bytes.IndexByte(line, ':')
 	if i < 0 {
 		return false
 	}
-	key := bytes.TrimRight(kv[:i], " \t")
-	for _, c := range key {
+	for _, c := range bytes.TrimRight(line[:i], " \t") {
 		if c < 33 || c > 126 {
 			return false
 		}
 	}
-	if j := fieldIndex(key); j >= 0 && !f.has[j] {
-		f.val[j] = string(bytes.TrimSpace(kv[i+1:]))
+	return true
+}
+
+// add records one unfolded field, which isField accepted. Raw 8-bit bytes that are not UTF-8 are read
+// as Windows-1252.
+func (f *fields) add(kv []byte) {
+	i := bytes.IndexByte(kv, ':')
+	j := fieldIndex(bytes.TrimRight(kv[:i], " \t"))
+	switch {
+	case j < 0:
+	case f.has[j]:
+		if singleFields[j] {
+			f.d.add(DefectDuplicateHeader)
+		}
+	default:
+		v, fixed := fixUTF8(bytes.TrimSpace(kv[i+1:]))
+		if fixed {
+			f.d.add(DefectHeader8bit)
+		}
+		f.val[j] = string(v)
 		f.has[j] = true
 	}
-	return true
 }
 
 // readHeader reads a header block from br, up to and including the empty line that ends it, within
 // MaxHeaderBytes. A leading mbox "From " line is skipped. Folded lines are joined with one space.
-func readHeader(br *bufio.Reader) (*fields, error) {
-	h := new(fields)
+//
+// It reads leniently, as mail clients do, and records what it forgave in the fields' defects: a line
+// that is neither a field nor indented is joined to the field before it when a field (or the end of the
+// block) follows it, as a fold that lost its indent; otherwise it is the first line of a body that
+// follows the header without the empty line, and is returned as body, a copy, for the caller to read
+// before br. A header block ended by the end of the input is a message without a body (RFC 5322 section
+// 3.5). Input whose first line is not a field is ErrMalformed, and so is a block over MaxHeaderBytes.
+func readHeader(br *bufio.Reader) (h *fields, body []byte, err error) {
+	h = new(fields)
 	var cur, long []byte // the field being read; a line longer than br's buffer
+	var held []byte      // a line that is neither a field nor indented, until the next line says what it is
 	size, count := 0, 0
 	for first := true; ; first = false {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
+		line, rerr := br.ReadSlice('\n')
+		if rerr == bufio.ErrBufferFull {
 			long = append(long[:0], line...)
-			for err == bufio.ErrBufferFull && size+len(long) <= MaxHeaderBytes {
-				line, err = br.ReadSlice('\n')
+			for rerr == bufio.ErrBufferFull && size+len(long) <= MaxHeaderBytes {
+				line, rerr = br.ReadSlice('\n')
 				long = append(long, line...)
 			}
 			line = long
 		}
 		size += len(line)
 		if size > MaxHeaderBytes {
-			return nil, fmt.Errorf("mailparse: header block over %d bytes: %w", MaxHeaderBytes, ErrMalformed)
+			return nil, nil, fmt.Errorf("mailparse: header block over %d bytes: %w", MaxHeaderBytes, ErrMalformed)
 		}
-		if err != nil {
-			// The input ended inside the header: there is no body separation. (A size limit or a
-			// failing reader ends it too; Parse reports those itself.)
-			return nil, fmt.Errorf("mailparse: header not ended by an empty line: %w", ErrMalformed)
+		end := rerr != nil // the input ended (or failed: Parse reports that itself)
+		text := bytes.TrimRight(line, "\r\n")
+		if held != nil && !(len(line) == 0 && end) {
+			if len(text) != 0 && !isIndented(text) && !isField(text) {
+				// Two lines in a row that are not fields: the body has begun.
+				h.d.add(DefectHeaderNoSeparator)
+				h.add(cur)
+				return h, append(held, line...), nil
+			}
+			h.d.add(DefectHeaderFolding)
+			cur = append(append(bytes.TrimRight(cur, " \t"), ' '), bytes.TrimSpace(held)...)
+			held = nil
 		}
-		line = bytes.TrimRight(line, "\r\n")
 		switch {
-		case len(line) == 0:
+		case len(line) == 0 && end:
+		case len(text) == 0:
 			if count == 0 {
-				return nil, fmt.Errorf("mailparse: no header fields: %w", ErrMalformed)
+				return nil, nil, fmt.Errorf("mailparse: no header fields: %w", ErrMalformed)
 			}
-			if !h.add(cur) {
-				return nil, fmt.Errorf("mailparse: header line is not a field: %w", ErrMalformed)
-			}
-			return h, nil
-		case first && bytes.HasPrefix(line, []byte("From ")):
+			h.add(cur)
+			return h, nil, nil
+		case first && bytes.HasPrefix(text, []byte("From ")):
 			// an mbox separator, not a field
-		case line[0] == ' ' || line[0] == '\t':
-			if count == 0 {
-				return nil, fmt.Errorf("mailparse: header starts with a continuation line: %w", ErrMalformed)
-			}
+		case isIndented(text) && count > 0:
 			cur = append(bytes.TrimRight(cur, " \t"), ' ')
-			cur = append(cur, bytes.TrimSpace(line)...)
-		default:
-			if count > 0 && !h.add(cur) {
-				return nil, fmt.Errorf("mailparse: header line is not a field: %w", ErrMalformed)
+			cur = append(cur, bytes.TrimSpace(text)...)
+		case isIndented(text) || isField(text):
+			if count > 0 {
+				h.add(cur)
 			}
-			cur = append(cur[:0], line...)
+			if isIndented(text) {
+				if text = bytes.TrimLeft(text, " \t"); !isField(text) {
+					return nil, nil, fmt.Errorf("mailparse: header starts with a continuation line: %w", ErrMalformed)
+				}
+				h.d.add(DefectHeaderFolding)
+			}
+			cur = append(cur[:0], text...)
 			count++
+		case count == 0:
+			return nil, nil, fmt.Errorf("mailparse: header line is not a field: %w", ErrMalformed)
+		default:
+			held = append([]byte(nil), line...)
+		}
+		if end {
+			if count == 0 {
+				return nil, nil, fmt.Errorf("mailparse: no header fields: %w", ErrMalformed)
+			}
+			h.add(cur)
+			if held != nil {
+				h.d.add(DefectHeaderNoSeparator)
+			}
+			return h, held, nil
 		}
 	}
 }
 
-// wordDecoder decodes RFC 2047 encoded-words with every charset charsetReader knows.
-var wordDecoder = &mime.WordDecoder{CharsetReader: charsetReader}
+// isIndented reports whether a header line is a continuation: it starts with a space or a tab.
+func isIndented(line []byte) bool {
+	return len(line) > 0 && (line[0] == ' ' || line[0] == '\t')
+}
+
+// wordDecoder decodes RFC 2047 encoded-words with every charset charsetReader knows, and the others
+// leniently (see lenientCharsetReader).
+var wordDecoder = &mime.WordDecoder{CharsetReader: lenientCharsetReader}
 
 // addressParser parses address lists, decoding encoded-words in display names.
 var addressParser = &mail.AddressParser{WordDecoder: wordDecoder}
 
+// encodedWordRe matches an RFC 2047 encoded-word, also one that is unterminated (its text then runs to
+// the next white space) or whose text holds characters RFC 2047 forbids.
+var encodedWordRe = regexp.MustCompile(`=\?([^?\s]+)\?([QqBb])\?([^?\s]*)(\?=|\s|$)`)
+
 // decodeHeader decodes the encoded-words of an unstructured header value and cleans it into one line of
-// valid UTF-8.
-func decodeHeader(v string) string {
-	if strings.Contains(v, "=?") {
-		if d, err := wordDecoder.DecodeHeader(v); err == nil {
-			v = d
+// valid UTF-8. Encoded-words the standard decoder leaves as written (unterminated, bad base64 or hex) are
+// decoded as far as they go and recorded in d, as are unknown charsets.
+func decodeHeader(v string, d *defects) string {
+	if !strings.Contains(v, "=?") {
+		return cleanLine(v)
+	}
+	for _, m := range encodedWordRe.FindAllStringSubmatch(v, -1) {
+		if !knownCharset(m[1]) {
+			d.add(DefectUnknownCharset)
 		}
+	}
+	if dec, err := wordDecoder.DecodeHeader(v); err == nil {
+		v = dec
+	}
+	if strings.Contains(v, "=?") && encodedWordRe.MatchString(v) {
+		d.add(DefectEncodedWord)
+		v = encodedWordRe.ReplaceAllStringFunc(v, decodeBrokenWord)
 	}
 	return cleanLine(v)
 }
 
-// cleanLine makes s valid UTF-8 (invalid bytes become U+FFFD), turns control characters into spaces and
-// trims it.
+// decodeBrokenWord decodes one encoded-word that mime.WordDecoder refused, leniently: Q text with stray
+// "=" and "?" kept as written, B text decoded up to its first corrupt quantum.
+func decodeBrokenWord(word string) string {
+	m := encodedWordRe.FindStringSubmatch(word)
+	text := []byte(m[3])
+	if m[2] == "B" || m[2] == "b" {
+		text, _ = decodeBase64(text)
+	} else {
+		text = bytes.ReplaceAll(text, []byte("_"), []byte(" "))
+		text, _ = decodeQP(text)
+	}
+	r, _ := lenientCharsetReader(m[1], bytes.NewReader(text))
+	out, _ := io.ReadAll(r)
+	if m[4] != "?=" {
+		out = append(out, m[4]...) // the white space that ended an unterminated word
+	}
+	return string(out)
+}
+
+// cleanLine makes s one line of valid UTF-8, as single-line fields must be: bytes that are not UTF-8 are
+// read as Windows-1252, line breaks (CRLF as one) and other control characters become a space, and the
+// bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which can make a name or subject
+// display as something else, are removed. It trims the result.
 func cleanLine(s string) string {
-	clean := utf8.ValidString(s)
-	if clean {
-		for i := 0; i < len(s); i++ {
-			if s[i] < 0x20 || s[i] == 0x7f {
-				clean = false
-				break
-			}
+	clean := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			clean = false
+			break
 		}
 	}
 	if !clean {
+		if !utf8.ValidString(s) {
+			b, _ := fixUTF8([]byte(s))
+			s = string(b)
+		}
+		s = strings.ReplaceAll(s, "\r\n", " ")
 		s = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
+			switch {
+			case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+				return -1
+			case unicode.IsControl(r), r == 0x2028, r == 0x2029:
 				return ' '
 			}
 			return r
-		}, strings.ToValidUTF8(s, "\uFFFD"))
+		}, s)
 	}
 	return strings.TrimSpace(s)
 }
@@ -184,22 +289,22 @@ func normAddress(a string) string {
 var looseAddressRe = regexp.MustCompile(`[^\s<>()\[\],;:"@]+@[^\s<>()\[\],;:"@]+`)
 
 // parseMailbox returns the display name and address of the first mailbox in v.
-func parseMailbox(v string) (name, addr string) {
+func parseMailbox(v string, d *defects) (name, addr string) {
 	if strings.TrimSpace(v) == "" {
 		return "", ""
 	}
 	if list, err := addressParser.ParseList(v); err == nil && len(list) > 0 {
 		// decodeHeader also decodes encoded-words inside quotes, which net/mail leaves alone but Outlook
 		// and others write.
-		return decodeHeader(list[0].Name), normAddress(list[0].Address)
+		return decodeHeader(list[0].Name, d), normAddress(list[0].Address)
 	}
 	loc := looseAddressRe.FindStringIndex(v)
 	if loc == nil {
-		return decodeHeader(strings.Trim(v, ` "'<>`)), ""
+		return decodeHeader(strings.Trim(v, ` "'<>`), d), ""
 	}
 	name = strings.TrimSpace(v[:loc[0]])
 	name = strings.TrimRight(name, "<( \t")
-	name = strings.Trim(decodeHeader(name), `"' `)
+	name = strings.Trim(decodeHeader(name, d), `"' `)
 	return name, normAddress(v[loc[0]:loc[1]])
 }
 

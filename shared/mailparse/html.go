@@ -157,7 +157,7 @@ func (w *textWriter) text(t []byte, pre bool) {
 			}
 			w.write([]byte{' '})
 			w.lineEmpty, w.pending = false, false
-		case r < 0x20 || r == 0x7f:
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
 		default:
 			if w.pending {
 				w.write([]byte{' '})

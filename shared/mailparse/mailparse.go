@@ -14,12 +14,17 @@
 // step that failed, never an address, a subject or body text: those are personal data. The package does
 // not log.
 //
-// Truncated input: Parse keeps what it could read and says so. A multipart cut short after its first part
-// has begun (a missing closing boundary, a message cut mid-part) yields the parts read so far and sets
-// Message.Truncated; the caller decides whether a partial message is acceptable. Input that is not a
-// message at all (no header block ended by an empty line, header lines that are not fields, binary junk),
-// or a message in which no body part can be found at all (a multipart whose boundary never occurs), is
-// ErrMalformed.
+// Malformed input: Parse reads leniently, as mail clients do, keeps every readable text part and sender,
+// and lists what it read around in Message.Defects (the Defect... codes): a multipart cut short or whose
+// closing boundary is missing or malformed (the parts read are kept; Message.Truncated), a header block
+// that runs into the body without the empty line, folds without indentation, raw 8-bit headers, malformed
+// encoded-words, unknown transfer encodings and charsets, corrupt base64 and quoted-printable, a multipart
+// without a boundary parameter or whose boundary never occurs, broken part headers. The parts of a
+// multipart/digest default to message/rfc822 (RFC 2046 section 5.1.5) and are read as forwarded messages.
+// A preamble is copied (up to 2*MaxTextBytes) only until its first delimiter, to be read as text if the
+// boundary never comes. Whether a message with nothing in it (no sender, no text) is usable is the
+// caller's decision. Only input that is not a message at all (its first line is not a header field,
+// binary junk, a header block over MaxHeaderBytes) is ErrMalformed.
 package mailparse
 
 import (
@@ -94,6 +99,9 @@ type Message struct {
 	Size int64 // bytes read
 	// Truncated reports that a multipart ended before its closing boundary: what was read is kept.
 	Truncated bool
+	// Defects lists the codes (Defect...) of the damage Parse read around, in a fixed order, nil if none.
+	// They never hold data from the message.
+	Defects []string
 }
 
 // Parse reads one raw RFC 5322 message from r, reading at most MaxBytes+1 bytes. A longer message is

@@ -418,17 +418,18 @@ func TestParse_bodies(t *testing.T) {
 		{"no content type", "", "Hello\n", "Hello"},
 		{"8bit utf-8", "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n", "Kære Åse\n", "Kære Åse"},
 		{"invalid utf-8", "Content-Type: text/plain; charset=utf-8\n", "K\xe6re \xff\n", "K\uFFFDre \uFFFD"},
-		{"latin-1 undeclared", "Content-Type: text/plain\n", "K\xe6re\n", "K\uFFFDre"},
+		{"latin-1 undeclared", "Content-Type: text/plain\n", "K\xe6re\n", "Kære"},
 		{"iso-8859-15 euro", "Content-Type: text/plain; charset=ISO-8859-15\nContent-Transfer-Encoding: quoted-printable\n", "Pris: 49 =A4\n", "Pris: 49 €"},
 		{"windows-1252 quoted", "Content-Type: text/plain; charset=\"Windows-1252\"\nContent-Transfer-Encoding: quoted-printable\n", "=93Hej=94 =80\n", "\u201cHej\u201d €"},
 		{"iso-8859-1 read as windows-1252", "Content-Type: text/plain; charset=iso-8859-1\n", "\x93ok\x94 \xe6\n", "\u201cok\u201d æ"},
 		{"koi8-r", "Content-Type: text/plain; charset=koi8-r\n", "\xf0\xd2\xc9\xd7\xc5\xd4\n", "Привет"},
-		{"unknown charset", "Content-Type: text/plain; charset=x-made-up\n", "plain ascii \xff\n", "plain ascii \uFFFD"},
+		{"unknown charset", "Content-Type: text/plain; charset=x-made-up\n", "plain ascii \xff\n", "plain ascii ÿ"},
 		{"base64 utf-8", "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n", "S8OmcmUgw4VzZSwK\r\naGVqIQ==\n", "Kære Åse,\nhej!"},
 		{"base64 junk", "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: BASE64\n", "SGVq*IGRl!\nci\n", "Hej der"},
 		{"qp soft breaks", "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n", "En lang =\nlinje =C3=A6 =3D ok   \nslut=\n", "En lang linje æ = ok\nslut"},
 		{"qp bad escape", "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n", "50=% rabat =ZZ\n", "50=% rabat =ZZ"},
-		{"control characters", "Content-Type: text/plain\n", "a\x00b\x07c\td\n", "abc\td"},
+		{"control characters", "Content-Type: text/plain\n", "a\x00b\x07c\td\fe\n", "abc\tde"},
+		{"c1 controls", "Content-Type: text/plain; charset=utf-8\n", "a\u0085b\u009bc\n", "abc"},
 		{"lone CR", "Content-Type: text/plain\n", "a\rb\r\n\rc\n", "a\nb\n\nc"},
 		{"trimmed", "Content-Type: text/plain\n", "\n\n  Hej  \n\n", "Hej"},
 	}
@@ -566,7 +567,8 @@ func TestParse_headers(t *testing.T) {
 	}{
 		{"folded subject", "Subject: =?UTF-8?Q?Tilbud_p=C3=A5?=\n =?UTF-8?Q?_tag?=\n", func(m *Message) bool { return m.Subject == "Tilbud på tag" }},
 		{"raw utf-8 subject", "Subject: Tilbud på tag\n", func(m *Message) bool { return m.Subject == "Tilbud på tag" }},
-		{"unknown charset subject kept", "Subject: =?x-unknown?Q?abc?=\n", func(m *Message) bool { return m.Subject == "=?x-unknown?Q?abc?=" }},
+		{"unknown charset subject read", "Subject: =?x-unknown?Q?abc?=\n", func(m *Message) bool { return m.Subject == "abc" }},
+		{"bidi override and line break in subject", "Subject: =?UTF-8?Q?Tilbud=E2=80=AE=0D=0Agdut?=\n", func(m *Message) bool { return m.Subject == "Tilbud gdut" }},
 		{"group and display names", "To: undisclosed-recipients:;\nCc: \"Hansen, Søren\" <S@Example.DK>, b@EXAMPLE.dk\n",
 			func(m *Message) bool {
 				return len(m.To) == 0 && reflect.DeepEqual(m.Cc, []string{"S@example.dk", "b@example.dk"})
@@ -609,15 +611,11 @@ func TestParse_malformed(t *testing.T) {
 		name string
 		raw  []byte
 	}{
-		{"malformed_boundary.eml", readTestdata(t, "malformed_boundary.eml")},
-		{"malformed_noseparator.eml", readTestdata(t, "malformed_noseparator.eml")},
 		{"empty", nil},
 		{"blank line only", []byte("\r\n\r\nHello")},
 		{"binary junk", junk},
 		{"not a header", []byte("Hello there,\r\n\r\nthis is just text.\r\n")},
-		{"continuation first", []byte(" folded: x\r\nFrom: a@b.dk\r\n\r\nHej\r\n")},
-		{"header only", []byte("From: a@b.dk\r\nSubject: x\r\n")},
-		{"multipart without boundary", []byte(msg("Content-Type: multipart/mixed\n", "Hej\n"))},
+		{"continuation first, not a field", []byte(" folded x\r\nFrom: a@b.dk\r\n\r\nHej\r\n")},
 		{"header too large", []byte("Subject: " + strings.Repeat("x", MaxHeaderBytes) + "\r\n\r\nHej")},
 	}
 	for _, tt := range tests {
@@ -768,9 +766,9 @@ func TestParse_readError(t *testing.T) {
 func TestParse_errorsArePrivate(t *testing.T) {
 	secrets := []string{"hemmelig@privat.example", "Fortroligt emne", "Min adresse er Vestergade 12"}
 	inputs := []string{
-		"From: hemmelig@privat.example\r\nSubject: Fortroligt emne\r\nMin adresse er Vestergade 12\r\n",
-		"From: hemmelig@privat.example\r\nSubject: Fortroligt emne\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n" +
-			"Min adresse er Vestergade 12\r\n",
+		"Min adresse er Vestergade 12\r\nFrom: hemmelig@privat.example\r\nSubject: Fortroligt emne\r\n\r\n",
+		"From: hemmelig@privat.example\r\nSubject: Fortroligt emne\r\nX-Pad: " +
+			strings.Repeat("Min adresse er Vestergade 12 ", MaxHeaderBytes/20) + "\r\n\r\n",
 		"Min adresse er Vestergade 12: hemmelig@privat.example\r\n Fortroligt emne",
 	}
 	for i, in := range inputs {

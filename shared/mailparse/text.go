@@ -43,18 +43,24 @@ func cutUTF8(b []byte, max int) []byte {
 	return b
 }
 
-// plainText reads a text/plain body (at most 2*MaxTextBytes of it, transfer-encoded), decodes it, converts
-// it to UTF-8, normalises it (see normalizeText), undoes format=flowed (RFC 3676) when the part says so and
-// cuts it to MaxTextBytes. The body is decoded in place where it can be.
-func plainText(r io.Reader, cte string, params map[string]string) []byte {
+// plainText reads a text/plain body (at most 2*MaxTextBytes of it, transfer-encoded with enc), decodes
+// it, converts it to UTF-8, normalises it (see normalizeText), undoes format=flowed (RFC 3676) when the
+// part says so and cuts it to MaxTextBytes. The body is decoded in place where it can be. What it reads
+// around is recorded in d.
+func plainText(r io.Reader, enc string, params map[string]string, d *defects) []byte {
 	b := readCapped(r, 2*MaxTextBytes)
-	switch strings.ToLower(strings.TrimSpace(cte)) {
-	case "quoted-printable":
-		b = decodeQP(b)
-	case "base64":
-		b = decodeBase64(b)
+	var bad bool
+	switch enc {
+	case cteQuotedPrintable:
+		if b, bad = decodeQP(b); bad {
+			d.add(DefectQuotedPrintable)
+		}
+	case cteBase64:
+		if b, bad = decodeBase64(b); bad {
+			d.add(DefectBase64)
+		}
 	}
-	b = toUTF8(b, params["charset"])
+	b = toUTF8(b, params["charset"], d)
 	b = normalizeText(b)
 	if strings.EqualFold(params["format"], "flowed") {
 		b = unflow(b, strings.EqualFold(params["delsp"], "yes"))
@@ -62,8 +68,8 @@ func plainText(r io.Reader, cte string, params map[string]string) []byte {
 	return bytes.TrimSpace(cutUTF8(b, MaxTextBytes))
 }
 
-// normalizeText rewrites b in place: CRLF and lone CR become LF, NUL and other control characters except
-// tab and form feed are dropped, and invalid UTF-8 becomes U+FFFD. It does not trim.
+// normalizeText rewrites b in place: CRLF and lone CR become LF, NUL and the other C0 and C1 control
+// characters except tab are dropped, and invalid UTF-8 becomes U+FFFD. It does not trim.
 func normalizeText(b []byte) []byte {
 	out := b[:0]
 	for i := 0; i < len(b); i++ {
@@ -74,9 +80,11 @@ func normalizeText(b []byte) []byte {
 			if i+1 < len(b) && b[i+1] == '\n' {
 				i++
 			}
-		case c == '\n' || c == '\t' || c == '\f':
+		case c == '\n' || c == '\t':
 			out = append(out, c)
 		case c < 0x20 || c == 0x7f:
+		case c == 0xc2 && i+1 < len(b) && b[i+1] >= 0x80 && b[i+1] <= 0x9f:
+			i++ // a C1 control, U+0080 to U+009F
 		default:
 			out = append(out, c)
 		}
