@@ -10,8 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
+
+	"leadvault/shared/normalize"
 )
 
 // header is what the walker needs of a header: *fields (the message's and forwarded messages' headers)
@@ -246,34 +247,14 @@ func decodeBrokenWord(word string) string {
 }
 
 // cleanLine makes s one line of valid UTF-8, as single-line fields must be: bytes that are not UTF-8 are
-// read as Windows-1252, line breaks (CRLF as one) and other control characters become a space, and the
-// bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069), which can make a name or subject
-// display as something else, are removed. It trims the result.
+// read as Windows-1252 (what an 8-bit header most likely is), and then the one rule intake applies to every
+// single-line field folds line breaks, drops control characters and bidirectional overrides, and trims.
 func cleanLine(s string) string {
-	clean := true
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f {
-			clean = false
-			break
-		}
+	if !utf8.ValidString(s) {
+		b, _ := fixUTF8([]byte(s))
+		s = string(b)
 	}
-	if !clean {
-		if !utf8.ValidString(s) {
-			b, _ := fixUTF8([]byte(s))
-			s = string(b)
-		}
-		s = strings.ReplaceAll(s, "\r\n", " ")
-		s = strings.Map(func(r rune) rune {
-			switch {
-			case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-				return -1
-			case unicode.IsControl(r), r == 0x2028, r == 0x2029:
-				return ' '
-			}
-			return r
-		}, s)
-	}
-	return strings.TrimSpace(s)
+	return normalize.SingleLine(s)
 }
 
 // normAddress lower-cases the domain of an address and keeps the local part as written.
