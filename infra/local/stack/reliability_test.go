@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/smtp"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"leadvault/infra/local/awsrouter"
 	"leadvault/infra/local/stack"
@@ -218,6 +222,226 @@ func TestReliability_intake(t *testing.T) {
 		"AWS requests matched %d, faults injected %d, accepted %d, stored %d, duplicates %d, lost %d, in %v",
 		n, sent.Load(), unavailable.Load(), noRetryAfter.Load() == 0, matched, injected, len(accepted), storedN, duplicates, lost, elapsed.Round(time.Millisecond))
 	t.Logf("faults per rule (injected/matched): %s", strings.Join(per, " "))
+	if injected == 0 {
+		t.Error("no fault was injected; the test proves nothing")
+	}
+}
+
+// submitAll stores n leads through intake (retrying 503s with the same key) and returns their ids.
+func submitAll(t *testing.T, form domain.Form, n int) []string {
+	t.Helper()
+	ids := make([]string, 0, n)
+	for i := range n {
+		key := fmt.Sprintf("%s-%d", form.ID, i)
+		body, _ := json.Marshal(map[string]string{"name": "Rel " + strconv.Itoa(i), "email": fmt.Sprintf("%s-%d@example.dk", form.ID, i), "message": key})
+		for try := 1; ; try++ {
+			req, _ := http.NewRequest(http.MethodPost, local.GatewayURL+"/v1/forms/"+form.ID+"/submissions", strings.NewReader(string(body)))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out struct{ ID string }
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusCreated {
+				ids = append(ids, out.ID)
+				break
+			}
+			if resp.StatusCode != http.StatusServiceUnavailable || try == 60 {
+				t.Fatalf("submission %s answered %d after %d tries", key, resp.StatusCode, try)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return ids
+}
+
+// deadLettered returns the ids of the demo tenant's leads whose stream records went to the notifier's
+// on-failure destination, with the attempts made.
+func deadLettered() map[string]int {
+	out := map[string]int{}
+	for _, d := range local.DeadLetters() {
+		if d.Function != "notifier" {
+			continue
+		}
+		if tenant, lead, ok := store.ParseLeadKey(d.Stream.Change.Keys[store.AttrPK].String(), d.Stream.Change.Keys[store.AttrSK].String()); ok && tenant == stack.DemoTenant {
+			out[lead] = d.Attempts
+		}
+	}
+	return out
+}
+
+// notifiedOrDead waits until each lead is notified (its recipient log exists) or dead-lettered.
+func notifiedOrDead(t *testing.T, ids []string, within time.Duration) (notified, dead []string) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		notified, dead = nil, nil
+		dlq := deadLettered()
+		for _, id := range ids {
+			if _, err := local.Store.Notified(context.Background(), stack.DemoTenant, id); err == nil {
+				notified = append(notified, id)
+			} else if _, ok := dlq[id]; ok {
+				dead = append(dead, id)
+			}
+		}
+		if len(notified)+len(dead) == len(ids) || time.Now().After(deadline) {
+			return notified, dead
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestReliability_notifier makes SES, S3 and KMS fail under the notifier: every lead must end notified
+// or, only after all the stream's attempts, in the on-failure destination.
+func TestReliability_notifier(t *testing.T) {
+	form := relForm(t, fmt.Sprintf("rel-notify-%d", time.Now().UnixNano()), "")
+	faults := withFaults(t, "ses:*:throttle:0.2,ses:*:5xx:0.05,ses:*:drop:0.05,s3:PUT:5xx:0.1,s3:PUT:throttle:0.1,kms:*:throttle:0.1;seed=12")
+	ids := submitAll(t, form, 30)
+	notified, dead := notifiedOrDead(t, ids, 40*time.Second)
+	_, injected, per := faultFigures(faults)
+	t.Logf("reliability notifier: leads %d, faults injected %d, notified %d, dead-lettered %d, lost %d; %s",
+		len(ids), injected, len(notified), len(dead), len(ids)-len(notified)-len(dead), strings.Join(per, " "))
+	if len(notified)+len(dead) != len(ids) {
+		t.Errorf("%d of %d leads neither notified nor dead-lettered", len(ids)-len(notified)-len(dead), len(ids))
+	}
+	if injected == 0 {
+		t.Error("no fault was injected; the test proves nothing")
+	}
+
+	// SES down for good: the record is tried 1+NotifierRetryAttempts times, then dead-lettered.
+	faults = withFaults(t, "ses:POST/v2/email/outbound-emails:5xx:1;seed=13")
+	ids = submitAll(t, relForm(t, form.ID+"-down", ""), 1)
+	notified, dead = notifiedOrDead(t, ids, 50*time.Second)
+	sends := faults.Counts()[0].Matched
+	if len(dead) != 1 || len(notified) != 0 {
+		t.Fatalf("with SES down, lead %s: notified %v, dead-lettered %v; want it dead-lettered (faults %+v)", ids[0], notified, dead, faults.Counts())
+	}
+	if attempts := deadLettered()[ids[0]]; attempts != 1+stack.NotifierRetryAttempts || sends < int64(attempts) {
+		t.Errorf("dead-lettered after %d attempts with %d sends to SES; want %d attempts, each sending", attempts, sends, 1+stack.NotifierRetryAttempts)
+	}
+}
+
+// sendMail sends one message to the local MX, retrying temporary failures like an MTA does.
+func sendMail(t *testing.T, to, from, msgID, body string) {
+	t.Helper()
+	msg := "From: " + from + "\r\nTo: " + to + "\r\nSubject: Enquiry\r\nMessage-ID: <" + msgID + ">\r\n" +
+		"Date: " + time.Now().Format(time.RFC1123Z) + "\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n"
+	var err error
+	for try := 0; try < 30; try++ {
+		if err = smtp.SendMail(local.SMTPAddr, nil, from, []string{to}, []byte(msg)); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("send mail %s: %v", msgID, err)
+}
+
+// TestReliability_emailIntake makes S3, KMS and DynamoDB fail under email-intake: every mail must end
+// as exactly one lead or, only after Lambda's asynchronous retries, in the on-failure destination with
+// its raw message still stored.
+func TestReliability_emailIntake(t *testing.T) {
+	alias := fmt.Sprintf("rel-mail-%d", time.Now().UnixNano()%1e9)
+	form := relForm(t, alias, alias)
+	to := alias + "@" + stack.InboundDomain
+	before := len(local.DeadLetters())
+	faults := withFaults(t, "s3:PUT:5xx:0.1,s3:GET:5xx:0.15,s3:GET:throttle:0.1,s3:DELETE:5xx:0.1,kms:*:throttle:0.1,"+
+		"dynamodb:TransactWriteItems:5xx@after:0.1,dynamodb:*:throttle:0.05;seed=14")
+	const mails = 20
+	for i := range mails {
+		sendMail(t, to, fmt.Sprintf("sender%d@example.dk", i), fmt.Sprintf("%s.%d@example.dk", alias, i), "Please call me back.")
+	}
+	local.WaitInvocations()
+	_, injected, per := faultFigures(faults)
+	faults.Clear()
+	var dead int
+	for _, d := range local.DeadLetters()[before:] {
+		if d.Function == "email-intake" {
+			dead++
+		}
+	}
+	perSender := map[string]int{}
+	for _, l := range campaignLeads(t, form.CampaignID) {
+		perSender[l.Personal.Email]++
+	}
+	var dups int
+	for s, c := range perSender {
+		if c > 1 {
+			dups += c - 1
+			t.Errorf("mail from %s stored %d times", s, c)
+		}
+	}
+	t.Logf("reliability email-intake: mails %d, faults injected %d, stored %d, dead-lettered %d, duplicates %d, lost %d; %s",
+		mails, injected, len(perSender), dead, dups, mails-len(perSender)-dead, strings.Join(per, " "))
+	if len(perSender)+dead != mails {
+		t.Errorf("stored %d + dead-lettered %d; want %d mails accounted for", len(perSender), dead, mails)
+	}
+
+	// S3 reads down for good: three tries (the invocation and 2 retries), then the on-failure destination.
+	faults = withFaults(t, "s3:GET/"+stack.InboundBucket+"/:5xx:1;seed=15")
+	before = len(local.DeadLetters())
+	sendMail(t, to, "down@example.dk", alias+".down@example.dk", "Nobody home?")
+	local.WaitInvocations()
+	gets := faults.Counts()[0].Matched
+	faults.Clear()
+	var got []stack.DeadLetter
+	for _, d := range local.DeadLetters()[before:] {
+		if d.Function == "email-intake" {
+			got = append(got, d)
+		}
+	}
+	if len(got) != 1 || got[0].Attempts != 1+stack.AsyncRetryAttempts || gets < int64(got[0].Attempts) {
+		t.Fatalf("with S3 reads failing: dead letters %+v after %d reads; want one after %d attempts", got, gets, 1+stack.AsyncRetryAttempts)
+	}
+	// Nothing is lost: the raw mail waits in the bucket for a redrive of the dead letter.
+	rec := got[0].S3.Records[0].S3
+	if _, err := local.AWS.S3().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(rec.Bucket.Name), Key: aws.String(rec.Object.Key)}); err != nil {
+		t.Errorf("dead-lettered mail %s is gone from the bucket: %v", rec.Object.Key, err)
+	}
+}
+
+// TestReliability_jobs deletes a campaign while DynamoDB fails: the job must finish (the stream retries
+// it, and the schedule's resumption picks it up if the stream gave up) with nothing left.
+func TestReliability_jobs(t *testing.T) {
+	form := relForm(t, fmt.Sprintf("rel-jobs-%d", time.Now().UnixNano()), "")
+	submitAll(t, form, 40)
+	faults := withFaults(t, "dynamodb:*:throttle:0.1,dynamodb:*:5xx:0.05,dynamodb:*:5xx@after:0.05,dynamodb:*:drop@after:0.02;seed=16")
+	ctx := context.Background()
+	var err error
+	for try := 0; try < 20; try++ {
+		// What the controller API does; its client retries on a 503.
+		if _, err = local.Store.StartCampaignDeletion(ctx, stack.DemoTenant, form.CampaignID, "job-"+form.ID); err == nil || errors.Is(err, store.ErrExists) {
+			break
+		}
+	}
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		t.Fatalf("start deletion: %v", err)
+	}
+	deadline := time.Now().Add(40 * time.Second)
+	resumed := 0
+	for {
+		job, err := local.Store.CampaignDeletion(ctx, stack.DemoTenant, form.CampaignID)
+		if err == nil && job.Done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("campaign deletion not done after 40 s: %+v, %v", job, err)
+		}
+		time.Sleep(time.Second)
+		// The hourly schedule, sped up: resume what the stream gave up on.
+		if _, err := local.Jobs.Resume(ctx); err == nil {
+			resumed++
+		}
+	}
+	_, injected, per := faultFigures(faults)
+	faults.Clear()
+	left := campaignLeads(t, form.CampaignID)
+	t.Logf("reliability jobs: leads 40, faults injected %d, resumptions %d, leads left %d; %s", injected, resumed, len(left), strings.Join(per, " "))
+	if len(left) != 0 {
+		t.Errorf("%d leads left after the campaign's deletion finished", len(left))
+	}
 	if injected == 0 {
 		t.Error("no fault was injected; the test proves nothing")
 	}
