@@ -219,7 +219,7 @@ func TestReliability_intake(t *testing.T) {
 		t.Errorf("accepted %d, stored %d; want %d each", len(accepted), storedN, n)
 	}
 	t.Logf("reliability intake: submissions %d, requests sent %d, 503 answers %d (all with Retry-After: %t), "+
-		"AWS requests matched %d, faults injected %d, accepted %d, stored %d, duplicates %d, lost %d, in %v",
+		"rule matches %d, faults injected %d, accepted %d, stored %d, duplicates %d, lost %d, in %v",
 		n, sent.Load(), unavailable.Load(), noRetryAfter.Load() == 0, matched, injected, len(accepted), storedN, duplicates, lost, elapsed.Round(time.Millisecond))
 	t.Logf("faults per rule (injected/matched): %s", strings.Join(per, " "))
 	if injected == 0 {
