@@ -230,7 +230,7 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	// What SES receiving does on AWS: accept mail for the inbound domain, store it under inbound/ with
-	// SSE-KMS, and invoke email-intake with the S3 event.
+	// SSE-KMS, and invoke email-intake with the S3 event, asynchronously and with Lambda's retries.
 	receiver := sesinbound.New(sesinbound.Options{
 		S3: s.AWS.S3(), Bucket: InboundBucket, Prefix: mailintake.InboundPrefix, KMSKeyID: sb.KeyARN,
 		Region: InboundRegion, Invoke: s.invokeAsync(runCtx, "email-intake", mailIntake.Handle, o.AsyncRetryDelay, o.Log), Log: o.Log,
