@@ -8,6 +8,32 @@
 //
 // The signing names the local stack uses are "dynamodb" (DynamoDB and DynamoDB Streams, which signs as
 // dynamodb too), "kms", "s3" and "ses" (SES v1 and v2).
+//
+// Answers pass byte for byte: status, headers (X-Amz-Crc32 included) and body are the stand-in's. The
+// router's transport never asks for gzip on its own, so it never decompresses a body whose checksum
+// header covers the compressed bytes.
+//
+// # Fault injection
+//
+// NewWithFaults checks every request against the rules of a Faults before proxying it. A rule names a
+// service (dynamodb, kms, s3, ses or *), an operation, a kind and a rate:
+//
+//   - operation: for DynamoDB, DynamoDB Streams and KMS the X-Amz-Target after its last dot (PutItem,
+//     GetRecords, Decrypt); for S3 and SES an HTTP method optionally followed by a path prefix (PUT,
+//     POST/v2/email/outbound-emails); * for any request;
+//   - kind: throttle (the service's throttling error: DynamoDB and KMS 400 ThrottlingException, S3 503
+//     SlowDown, SES v2 429 TooManyRequestsException, SES v1 400 Throttling), 5xx (500 with the service's
+//     internal error in its protocol's shape), timeout (hold the request, by default DefaultHold, then
+//     close the connection) or drop (close the connection at once); with the suffix @after the stand-in
+//     first processes the request and its answer is thrown away: the work is done, the client doesn't
+//     know (a lost response);
+//   - rate: the probability 0..1 that a matching request gets the fault, drawn from a source seeded by
+//     the spec's seed, so a run with the same requests in the same order injects the same faults.
+//
+// Tests switch rules on and off with Faults.Set and read per-rule counts with Faults.Counts. `make run`
+// reads them from LEADVAULT_FAULTS (FaultsEnv) in ParseFaults' syntax:
+//
+//	LEADVAULT_FAULTS="dynamodb:PutItem:throttle:0.1,dynamodb:*:5xx@after:0.02,s3:*:5xx:0.05;seed=1"
 package awsrouter
 
 import (
@@ -39,7 +65,13 @@ type route struct {
 // reason; a backend that cannot be reached gives 502 Bad Gateway. Bodies are streamed both ways, never
 // buffered whole. New copies routes, so later changes to the map have no effect.
 func New(routes map[string]*url.URL) http.Handler {
-	rt := &router{routes: make(map[string]*url.URL, len(routes))}
+	return NewWithFaults(routes, nil)
+}
+
+// NewWithFaults is New with fault injection: each request is checked against faults' rules (see Faults)
+// before it is proxied. A nil faults injects nothing.
+func NewWithFaults(routes map[string]*url.URL, faults *Faults) http.Handler {
+	rt := &router{routes: make(map[string]*url.URL, len(routes)), faults: faults}
 	for service, target := range routes {
 		if target != nil {
 			u := *target
@@ -59,6 +91,7 @@ func New(routes map[string]*url.URL) http.Handler {
 type router struct {
 	routes map[string]*url.URL
 	proxy  *httputil.ReverseProxy
+	faults *Faults
 }
 
 func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +106,18 @@ func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := context.WithValue(r.Context(), contextKey{}, route{service: service, target: target})
-	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
+	r = r.WithContext(ctx)
+	rule, hold, fault := rt.faults.pick(service, r)
+	switch {
+	case !fault:
+		rt.proxy.ServeHTTP(w, r)
+	case rule.After:
+		// The stand-in does the work; the client never hears of it.
+		rt.proxy.ServeHTTP(&discard{h: http.Header{}}, r)
+		inject(w, r, service, rule, hold)
+	default:
+		inject(w, r, service, rule, hold)
+	}
 }
 
 // known lists the routed services for error messages.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"leadvault/infra/local/awsrouter"
 	"leadvault/infra/local/stack"
 )
 
@@ -24,6 +25,10 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	addr, smtpAddr := os.Getenv("LEADVAULT_HTTP_ADDR"), os.Getenv("LEADVAULT_SMTP_ADDR")
+	faults := os.Getenv(awsrouter.FaultsEnv)
+	if _, _, err := awsrouter.ParseFaults(faults); err != nil {
+		return fmt.Errorf("%s: %w", awsrouter.FaultsEnv, err)
+	}
 	dataDir, err := filepath.Abs(".leadvault/data")
 	if err != nil {
 		return err
@@ -42,6 +47,13 @@ func run() error {
 		return err
 	}
 	defer s.Close()
+	// Faults start once the stack is provisioned and seeded, so only the running stack feels them.
+	if err := s.Standins.Faults.SetSpec(faults); err != nil {
+		return fmt.Errorf("%s: %w", awsrouter.FaultsEnv, err)
+	}
+	if faults != "" {
+		fmt.Printf("Fault injection on (%s=%q).\n", awsrouter.FaultsEnv, faults)
+	}
 	if err := s.WriteEnv(".leadvault/env"); err != nil {
 		return fmt.Errorf("write .leadvault/env: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -95,6 +96,34 @@ type Options struct {
 	StandinLog io.Writer
 	// SweepEvery is the sweeper's schedule; 0 = hourly as on AWS.
 	SweepEvery time.Duration
+	// AsyncRetryDelay is the wait before each retry of an asynchronous invocation (email-intake);
+	// 0 = DefaultAsyncRetryDelay. Lambda waits about one and then two minutes; locally it is shorter.
+	AsyncRetryDelay time.Duration
+}
+
+// Retry policies of infra/stacks, modelled locally.
+const (
+	// NotifierRetryAttempts is the notifier's event source mapping's MaximumRetryAttempts: a record
+	// is tried 1+NotifierRetryAttempts times before it goes to the on-failure destination.
+	NotifierRetryAttempts = 5
+	// AsyncRetryAttempts is Lambda's retry count for asynchronous invocations (email-intake).
+	AsyncRetryAttempts = 2
+	// DefaultAsyncRetryDelay is the local wait before the first retry of an asynchronous invocation;
+	// the second waits twice as long.
+	DefaultAsyncRetryDelay = 500 * time.Millisecond
+)
+
+// DeadLetter is one event that went to a function's on-failure destination after all its attempts.
+type DeadLetter struct {
+	// Function is "notifier" or "email-intake".
+	Function string
+	// Attempts is how often the event was tried.
+	Attempts int
+	// Stream is the stream record (notifier), S3 the S3 event (email-intake).
+	Stream events.DynamoDBEventRecord
+	S3     events.S3Event
+	// Err is the last error, if the invocation returned one.
+	Err string
 }
 
 // Stack is a running local Leadvault.
@@ -117,6 +146,11 @@ type Stack struct {
 	// Jobs runs campaign deletions, driven by the table's stream and the schedule as on AWS.
 	Jobs *jobs.Runner
 
+	dlqMu sync.Mutex
+	dlq   []DeadLetter
+	// invocations counts the asynchronous invocations still running or waiting for a retry.
+	invocations sync.WaitGroup
+
 	server *http.Server
 	smtp   *smtpd.Server
 	cancel context.CancelFunc
@@ -137,6 +171,9 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}
 	if o.SweepEvery == 0 {
 		o.SweepEvery = time.Hour
+	}
+	if o.AsyncRetryDelay == 0 {
+		o.AsyncRetryDelay = DefaultAsyncRetryDelay
 	}
 	if host, _, err := net.SplitHostPort(o.Addr); err != nil || (host != "127.0.0.1" && host != "localhost") {
 		return nil, fmt.Errorf("gateway address %q: the local stack listens on 127.0.0.1 only", o.Addr)
@@ -193,10 +230,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	// What SES receiving does on AWS: accept mail for the inbound domain, store it under inbound/ with
-	// SSE-KMS, and invoke email-intake with the S3 event.
+	// SSE-KMS, and invoke email-intake with the S3 event, asynchronously and with Lambda's retries.
 	receiver := sesinbound.New(sesinbound.Options{
 		S3: s.AWS.S3(), Bucket: InboundBucket, Prefix: mailintake.InboundPrefix, KMSKeyID: sb.KeyARN,
-		Region: InboundRegion, Invoke: mailIntake.Handle, Log: o.Log,
+		Region: InboundRegion, Invoke: s.invokeAsync(runCtx, "email-intake", mailIntake.Handle, o.AsyncRetryDelay, o.Log), Log: o.Log,
 	})
 	if s.smtp, err = smtpd.Start(smtpd.Options{Addr: o.SMTPAddr, Domain: InboundDomain, Deliver: receiver.Deliver, Log: o.Log}); err != nil {
 		ln.Close()
@@ -284,7 +321,10 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 			// before the poller got its iterators is missed, and replays are harmless because the notifier
 			// sends once per lead.
 			StreamARN: aws.ToString(table.Table.LatestStreamArn), Log: o.Log,
-			Filter: NotifierFilter,
+			Filter: NotifierFilter, MaxAttempts: 1 + NotifierRetryAttempts,
+			OnDeadLetter: func(r events.DynamoDBEventRecord) {
+				s.deadLetter(DeadLetter{Function: "notifier", Attempts: 1 + NotifierRetryAttempts, Stream: r})
+			},
 		})
 		if err != nil && runCtx.Err() == nil {
 			o.Log.Error("stream poller stopped", "error", err.Error())
@@ -296,6 +336,55 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 	}()
 	return s, nil
 }
+
+// invokeAsync models Lambda's asynchronous invocation of h: the caller gets nil at once; h runs in the
+// background and, when it fails, is retried AsyncRetryAttempts times (after delay, then twice delay)
+// before the event goes to the on-failure destination (DeadLetters).
+func (s *Stack) invokeAsync(ctx context.Context, function string, h func(context.Context, events.S3Event) error, delay time.Duration, log *slog.Logger) func(context.Context, events.S3Event) error {
+	return func(_ context.Context, ev events.S3Event) error {
+		s.invocations.Add(1)
+		go func() {
+			defer s.invocations.Done()
+			wait := delay
+			for attempt := 1; ; attempt++ {
+				err := h(ctx, ev)
+				if err == nil || ctx.Err() != nil {
+					return
+				}
+				if attempt > AsyncRetryAttempts {
+					log.Error("asynchronous invocation failed; event sent to the on-failure destination",
+						"function", function, "attempts", attempt, "error", err.Error())
+					s.deadLetter(DeadLetter{Function: function, Attempts: attempt, S3: ev, Err: err.Error()})
+					return
+				}
+				log.Warn("asynchronous invocation failed; retrying", "function", function, "attempt", attempt, "error", err.Error())
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+				wait *= 2
+			}
+		}()
+		return nil
+	}
+}
+
+func (s *Stack) deadLetter(d DeadLetter) {
+	s.dlqMu.Lock()
+	defer s.dlqMu.Unlock()
+	s.dlq = append(s.dlq, d)
+}
+
+// DeadLetters returns what went to the functions' on-failure destinations so far.
+func (s *Stack) DeadLetters() []DeadLetter {
+	s.dlqMu.Lock()
+	defer s.dlqMu.Unlock()
+	return slices.Clone(s.dlq)
+}
+
+// WaitInvocations waits until no asynchronous invocation is running or waiting for a retry.
+func (s *Stack) WaitInvocations() { s.invocations.Wait() }
 
 // NotifierFilter is the event source mapping's filter of infra/stacks: inserted lead items only.
 func NotifierFilter(r events.DynamoDBEventRecord) bool {
@@ -420,6 +509,7 @@ func (s *Stack) Close() {
 			cancel()
 		}
 		s.wg.Wait()
+		s.invocations.Wait()
 		_ = s.Standins.Close()
 	})
 }

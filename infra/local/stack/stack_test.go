@@ -185,7 +185,8 @@ func TestStack_inboundMail(t *testing.T) {
 		}
 	}
 	send()
-	send() // the same message again: no second lead
+	send()                  // the same message again: no second lead
+	local.WaitInvocations() // S3 invokes email-intake asynchronously
 	lead := leadByEmail(t, "mailer@example.dk")
 	if lead.Source != domain.SourceEmail || lead.Personal.Name != "Mail Sender" || !strings.Contains(lead.Personal.Message, "Tilbud") {
 		t.Errorf("mail lead = %s %+v; want an e-mail lead from Mail Sender with the subject", lead.Source, lead.Personal)

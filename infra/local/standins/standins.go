@@ -81,6 +81,8 @@ type Stack struct {
 	KeyARN string
 	// KeyAlias is LocalKeyAlias.
 	KeyAlias string
+	// Faults are the router's fault injection rules; none at start (see awsrouter.Faults).
+	Faults *awsrouter.Faults
 
 	procs     []*process
 	servers   []*http.Server
@@ -101,7 +103,7 @@ type Stack struct {
 // the first run also builds local-kms. ctx bounds only the start-up: the stand-ins run until Close.
 // On error nothing is left running.
 func Start(ctx context.Context, o Options) (*Stack, error) {
-	s := &Stack{KeyAlias: LocalKeyAlias, done: make(chan struct{})}
+	s := &Stack{KeyAlias: LocalKeyAlias, done: make(chan struct{}), Faults: awsrouter.NewFaults()}
 	if err := s.start(ctx, o); err != nil {
 		return nil, errors.Join(err, s.Close())
 	}
@@ -273,7 +275,7 @@ func (s *Stack) start(ctx context.Context, o Options) error {
 			return fmt.Errorf("start router: %w", err)
 		}
 	}
-	if s.Endpoint, err = s.serve("router", "AWS router", awsrouter.New(routes), logw); err != nil {
+	if s.Endpoint, err = s.serve("router", "AWS router", awsrouter.NewWithFaults(routes, s.Faults), logw); err != nil {
 		return fmt.Errorf("start router: %w", err)
 	}
 	return nil
