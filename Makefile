@@ -47,7 +47,7 @@ run: deps ## Run the whole stack locally (gateway :8080, DynamoDB, S3, KMS, SES,
 	exec $(BIN)/leadvault-run
 
 .PHONY: test
-test: deps browser-deps lint vulncheck-pinned test-go synth ## Everything CI checks.
+test: deps browser-deps lint phonenumbers-check vulncheck-pinned test-go synth ## Everything CI checks.
 	@echo "make test: all checks passed"
 
 # ---- installation -------------------------------------------------------------------------------------
@@ -159,6 +159,15 @@ build: ## Build every function for Lambda (arm64) into dist/<fn>.zip; fails on a
 phonenumbers: ## Rewrite third_party/phonenumbers and its test corpus from the nyaruka/phonenumbers go.mod requires.
 	./scripts/phonenumbers-gen
 	./scripts/phonenumbers-corpus
+
+.PHONY: phonenumbers-check
+phonenumbers-check: ## Fail if third_party/phonenumbers is not exactly what scripts/phonenumbers-gen writes.
+	@out=$(CURDIR)/.leadvault/phonenumbers-check; rm -rf "$$out"; \
+		PHONENUMBERS_OUT="$$out" ./scripts/phonenumbers-gen >/dev/null; \
+		diff -r third_party/phonenumbers "$$out" >/dev/null || { \
+			echo "third_party/phonenumbers differs from what scripts/phonenumbers-gen writes; run make phonenumbers"; \
+			diff -r third_party/phonenumbers "$$out" | head -40; exit 1; }; \
+		rm -rf "$$out"; echo "third_party/phonenumbers is what scripts/phonenumbers-gen writes"
 
 .PHONY: synth
 synth: node_modules/.installed build ## Write the CloudFormation templates to cdk.out (no AWS account needed).
