@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -28,6 +27,7 @@ import (
 
 	"leadvault/shared/access"
 	"leadvault/shared/audit"
+	"leadvault/shared/cache"
 	"leadvault/shared/problem"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
@@ -85,17 +85,15 @@ type Deps struct {
 // Handler answers the controller API.
 type Handler struct {
 	Deps
-	mu      sync.Mutex
-	tenants map[string]cachedTenant
+	tenants *cache.Cache[string, store.Tenant]
 }
 
-type cachedTenant struct {
-	t  store.Tenant
-	at time.Time
-}
-
-// tenantTTL bounds how long a tenant's record (its wrapped key) is reused by a warm function.
-const tenantTTL = 5 * time.Minute
+// tenantTTL bounds how long a tenant's record (its wrapped key) is reused by a warm function;
+// maxCachedTenants bounds how many are held (a miss costs one reload).
+const (
+	tenantTTL        = 5 * time.Minute
+	maxCachedTenants = 1024
+)
 
 // New returns a Handler.
 func New(d Deps) *Handler {
@@ -108,7 +106,7 @@ func New(d Deps) *Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{Deps: d, tenants: map[string]cachedTenant{}}
+	return &Handler{Deps: d, tenants: cache.New[string, store.Tenant](maxCachedTenants, tenantTTL, d.Now)}
 }
 
 func randomID() string {
@@ -231,20 +229,14 @@ func (h *Handler) loadTenant(ctx context.Context, id string) (store.Tenant, erro
 	if id == "" {
 		return store.Tenant{}, store.ErrNotFound
 	}
-	now := h.Now()
-	h.mu.Lock()
-	c, ok := h.tenants[id]
-	h.mu.Unlock()
-	if ok && now.Sub(c.at) < tenantTTL {
-		return c.t, nil
+	if t, ok := h.tenants.Get(id); ok {
+		return t, nil
 	}
 	t, err := h.Store.Tenant(ctx, id)
 	if err != nil {
 		return store.Tenant{}, err
 	}
-	h.mu.Lock()
-	h.tenants[id] = cachedTenant{t: t, at: now}
-	h.mu.Unlock()
+	h.tenants.Add(id, t)
 	return t, nil
 }
 

@@ -11,12 +11,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 
+	"leadvault/shared/cache"
 	"leadvault/shared/domain"
 	"leadvault/shared/formbody"
 	"leadvault/shared/guard"
@@ -134,28 +134,27 @@ type Service struct {
 	now   func() time.Time
 	newID func() string
 
-	mu      sync.Mutex
-	forms   map[string]cachedForm
-	tenants map[string]cachedTenant
+	forms   *cache.Cache[string, domain.Form]
+	tenants *cache.Cache[string, store.Tenant]
 }
 
-type cachedForm struct {
-	form domain.Form
-	at   time.Time
-}
-
-type cachedTenant struct {
-	tenant store.Tenant
-	at     time.Time
-}
+// Cache sizes: enough for every form and tenant a warm instance sees; a miss costs one reload.
+const (
+	maxCachedForms   = 4096
+	maxCachedTenants = 1024
+)
 
 // New returns an intake Service.
 func New(st Store, keys Keys, log *slog.Logger) *Service {
-	return &Service{
+	s := &Service{
 		store: st, keys: keys, log: log, now: time.Now,
 		newID: func() string { return uuid.Must(uuid.NewV7()).String() },
-		forms: map[string]cachedForm{}, tenants: map[string]cachedTenant{},
 	}
+	// The caches read the clock through s, so WithClock applies to them too.
+	clock := func() time.Time { return s.now() }
+	s.forms = cache.New[string, domain.Form](maxCachedForms, ConfigTTL, clock)
+	s.tenants = cache.New[string, store.Tenant](maxCachedTenants, ConfigTTL, clock)
+	return s
 }
 
 // WithClock returns the service reading time from now (tests).
@@ -164,51 +163,41 @@ func (s *Service) WithClock(now func() time.Time) *Service {
 	return s
 }
 
-// Form returns an enabled form by its public ID. Configuration is cached for 30 seconds, so a change takes
-// effect within that time.
+// Form returns an enabled form by its public ID. Configuration is cached for less than ConfigTTL (30 s),
+// so a change takes effect within that time.
 func (s *Service) Form(ctx context.Context, formID string) (domain.Form, error) {
 	if !domain.ValidID(formID) {
 		return domain.Form{}, ErrFormNotFound
 	}
-	now := s.now()
-	s.mu.Lock()
-	c, ok := s.forms[formID]
-	s.mu.Unlock()
-	if !ok || now.Sub(c.at) > ConfigTTL {
-		f, err := s.store.FormByID(ctx, formID)
+	f, ok := s.forms.Get(formID)
+	if !ok {
+		var err error
+		f, err = s.store.FormByID(ctx, formID)
 		if errors.Is(err, store.ErrNotFound) {
 			return domain.Form{}, ErrFormNotFound
 		}
 		if err != nil {
 			return domain.Form{}, fmt.Errorf("load form %s: %w", formID, err)
 		}
-		c = cachedForm{form: f, at: now}
-		s.mu.Lock()
-		s.forms[formID] = c
-		s.mu.Unlock()
+		s.forms.Add(formID, f)
 	}
-	if !c.form.Enabled {
+	if !f.Enabled {
 		return domain.Form{}, ErrFormNotFound
 	}
-	return c.form, nil
+	return f, nil
 }
 
 func (s *Service) tenantKey(ctx context.Context, tenantID string) (*vault.TenantKey, error) {
-	now := s.now()
-	s.mu.Lock()
-	c, ok := s.tenants[tenantID]
-	s.mu.Unlock()
-	if !ok || now.Sub(c.at) > ConfigTTL {
-		t, err := s.store.Tenant(ctx, tenantID)
+	t, ok := s.tenants.Get(tenantID)
+	if !ok {
+		var err error
+		t, err = s.store.Tenant(ctx, tenantID)
 		if err != nil {
 			return nil, fmt.Errorf("load tenant %s: %w", tenantID, err)
 		}
-		c = cachedTenant{tenant: t, at: now}
-		s.mu.Lock()
-		s.tenants[tenantID] = c
-		s.mu.Unlock()
+		s.tenants.Add(tenantID, t)
 	}
-	return s.keys.TenantKey(ctx, tenantID, c.tenant.WrappedKey)
+	return s.keys.TenantKey(ctx, tenantID, t.WrappedKey)
 }
 
 // Submit validates and stores a submission to form f.

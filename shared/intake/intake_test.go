@@ -2,11 +2,13 @@ package intake_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"testing"
+	"time"
 
 	"leadvault/infra/local/testenv"
 	"leadvault/shared/domain"
@@ -92,4 +94,47 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 	b.ReportMetric(float64(calls.Count("KMS"))*1000/float64(i), "kms-calls/1000-leads")
 	b.ReportMetric(float64(calls.Count("DynamoDB"))/float64(i), "ddb-calls/lead")
+}
+
+// TestForm_configTTL checks the bound the campaign deletion's settle time relies on: a form disabled in
+// the store is still served from the cache while younger than ConfigTTL, and never at or after it.
+func TestForm_configTTL(t *testing.T) {
+	tests := []struct {
+		name        string
+		age         time.Duration
+		wantEnabled bool
+	}{
+		{"cached", intake.ConfigTTL - time.Second, true},
+		{"at the TTL", intake.ConfigTTL, false},
+		{"past the TTL", intake.ConfigTTL + time.Minute, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := store.New(testenv.Env.AWS.DynamoDB(), testenv.Table(t))
+			v := testenv.Vault()
+			testenv.Tenant(t, st, v, "acme")
+			f := testenv.Form("acme", "contact")
+			if err := st.PutForm(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+			svc := intake.New(st, v, slog.New(slog.DiscardHandler)).WithClock(func() time.Time { return now })
+			if _, err := svc.Form(ctx, f.ID); err != nil {
+				t.Fatal(err)
+			}
+			f.Enabled = false
+			if err := st.PutForm(ctx, f); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(tt.age)
+			_, err := svc.Form(ctx, f.ID)
+			if got := err == nil; got != tt.wantEnabled {
+				t.Errorf("Form after %v: error = %v; want served %t", tt.age, err, tt.wantEnabled)
+			}
+			if !tt.wantEnabled && !errors.Is(err, intake.ErrFormNotFound) {
+				t.Errorf("Form after %v: error = %v; want ErrFormNotFound", tt.age, err)
+			}
+		})
+	}
 }

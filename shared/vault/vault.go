@@ -26,11 +26,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"leadvault/shared/cache"
 )
 
 // KMS is the part of the KMS API the vault uses.
@@ -59,14 +61,13 @@ type Vault struct {
 	maxUses int
 	now     func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*cached
+	cache *cache.Cache[string, *cached]
 }
 
+// cached is one unwrapped tenant key with the number of uses it has served; the cache bounds its age.
 type cached struct {
-	key     *TenantKey
-	created time.Time
-	uses    int
+	key  *TenantKey
+	uses atomic.Int64
 }
 
 // Option changes a Vault's defaults.
@@ -82,10 +83,11 @@ func WithClock(now func() time.Time) Option { return func(v *Vault) { v.now = no
 
 // New returns a Vault that wraps tenant keys under the KMS key keyID (an ARN, ID or alias).
 func New(k KMS, keyID string, opts ...Option) *Vault {
-	v := &Vault{kms: k, keyID: keyID, maxAge: DefaultMaxAge, maxUses: DefaultMaxUses, now: time.Now, cache: map[string]*cached{}}
+	v := &Vault{kms: k, keyID: keyID, maxAge: DefaultMaxAge, maxUses: DefaultMaxUses, now: time.Now}
 	for _, o := range opts {
 		o(v)
 	}
+	v.cache = cache.New[string, *cached](maxTenants, v.maxAge, v.now)
 	return v
 }
 
@@ -112,14 +114,13 @@ func (v *Vault) NewTenantKey(ctx context.Context, tenantID string) ([]byte, erro
 func (v *Vault) TenantKey(ctx context.Context, tenantID string, wrapped []byte) (*TenantKey, error) {
 	sum := sha256.Sum256(wrapped)
 	id := tenantID + "\x00" + string(sum[:])
-	now := v.now()
-	v.mu.Lock()
-	if c, ok := v.cache[id]; ok && now.Sub(c.created) < v.maxAge && c.uses < v.maxUses {
-		c.uses++
-		v.mu.Unlock()
-		return c.key, nil
+	if c, ok := v.cache.Get(id); ok {
+		// A key that served its last use is dropped, so the next call unwraps a fresh copy.
+		if n := c.uses.Add(1); n <= int64(v.maxUses) {
+			return c.key, nil
+		}
+		v.cache.Remove(id)
 	}
-	v.mu.Unlock()
 
 	out, err := v.kms.Decrypt(ctx, &kms.DecryptInput{
 		CiphertextBlob:    wrapped,
@@ -138,35 +139,17 @@ func (v *Vault) TenantKey(ctx context.Context, tenantID string, wrapped []byte) 
 	if err != nil {
 		return nil, err
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if len(v.cache) >= maxTenants {
-		v.evictOldest()
+	if v.maxUses > 0 {
+		c := &cached{key: key}
+		c.uses.Store(1)
+		v.cache.Add(id, c)
 	}
-	v.cache[id] = &cached{key: key, created: now, uses: 1}
 	return key, nil
-}
-
-func (v *Vault) evictOldest() {
-	var oldest string
-	var at time.Time
-	for id, c := range v.cache {
-		if oldest == "" || c.created.Before(at) {
-			oldest, at = id, c.created
-		}
-	}
-	delete(v.cache, oldest)
 }
 
 // Forget drops a tenant's cached keys, e.g. after the tenant key was destroyed.
 func (v *Vault) Forget(tenantID string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for id, c := range v.cache {
-		if c.key.tenant == tenantID {
-			delete(v.cache, id)
-		}
-	}
+	v.cache.RemoveFunc(func(_ string, c *cached) bool { return c.key.tenant == tenantID })
 }
 
 // TenantKey holds the keys derived from one tenant's key. It never exposes the tenant key itself.

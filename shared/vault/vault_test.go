@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,6 +141,90 @@ func TestTenantKey_cacheBounds(t *testing.T) {
 	}
 	if got := k.decrypt.Load(); got != 4 {
 		t.Errorf("KMS Decrypt calls after Forget = %d; want 4", got)
+	}
+}
+
+func TestTenantKey_cacheLimits(t *testing.T) {
+	tests := []struct {
+		name        string
+		maxAge      time.Duration
+		maxUses     int
+		calls       int
+		step        time.Duration // clock advance before each call after the first
+		wantDecrypt int64
+	}{
+		{"uses within the bound", time.Minute, 5, 5, 0, 1},
+		{"use bound exhausted", time.Minute, 5, 6, 0, 2},
+		{"use bound exhausted twice", time.Minute, 5, 11, 0, 3},
+		{"one use each", time.Minute, 1, 3, 0, 3},
+		{"younger than the age bound", time.Minute, 100, 3, 29 * time.Second, 1},
+		{"age bound reached", time.Minute, 100, 3, 30 * time.Second, 2},
+		{"no caching with a zero age", 0, 100, 3, 0, 3},
+		{"no caching with zero uses", time.Minute, 0, 3, 0, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			var mu sync.Mutex
+			now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+			clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+			v, k := newVault(vault.WithClock(clock), vault.WithCacheLimits(tt.maxAge, tt.maxUses))
+			wrapped, err := v.NewTenantKey(ctx, "acme")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range tt.calls {
+				if i > 0 {
+					mu.Lock()
+					now = now.Add(tt.step)
+					mu.Unlock()
+				}
+				if _, err := v.TenantKey(ctx, "acme", wrapped); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := k.decrypt.Load(); got != tt.wantDecrypt {
+				t.Errorf("KMS Decrypt calls = %d; want %d", got, tt.wantDecrypt)
+			}
+		})
+	}
+}
+
+// TestTenantKey_useBoundConcurrent checks that concurrent callers never get more uses out of one unwrapped
+// key than the bound allows.
+func TestTenantKey_useBoundConcurrent(t *testing.T) {
+	ctx := context.Background()
+	const maxUses, workers, perWorker = 50, 8, 100
+	v, k := newVault(vault.WithCacheLimits(time.Minute, maxUses))
+	wrapped, err := v.NewTenantKey(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	served := map[*vault.TenantKey]int{}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range perWorker {
+				tk, err := v.TenantKey(ctx, "acme", wrapped)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				served[tk]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for _, n := range served {
+		if n > maxUses {
+			t.Errorf("one unwrapped key served %d uses; want at most %d", n, maxUses)
+		}
+	}
+	if min := int64(workers * perWorker / maxUses); k.decrypt.Load() < min {
+		t.Errorf("KMS Decrypt calls = %d; want at least %d", k.decrypt.Load(), min)
 	}
 }
 
