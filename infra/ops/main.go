@@ -69,8 +69,12 @@ func main() {
 	if err == nil {
 		cfg, err = awsconfig.Wrap(sdk, os.Getenv(awsconfig.EndpointEnv))
 	}
+	var s app.Settings
 	if err == nil {
-		err = run(ctx, cfg, app.SettingsFromEnv(), flag.Args(), os.Stdout)
+		s, err = app.SettingsFromEnv()
+	}
+	if err == nil {
+		err = run(ctx, cfg, s, flag.Args(), os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ops:", err)
@@ -81,8 +85,8 @@ func main() {
 var errUsage = errors.New(usage)
 
 func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []string, out io.Writer) error {
-	if s.Table == "" || s.KeyID == "" {
-		return errors.New("LEADVAULT_TABLE and LEADVAULT_KEY_ID must be set (the stage's stack outputs), or use -local")
+	if err := s.Require(app.EnvTable, app.EnvKeyID); err != nil {
+		return fmt.Errorf("%w (the stage's stack outputs), or use -local", err)
 	}
 	db := dynamodb.NewFromConfig(cfg.AWS)
 	st := store.New(db, s.Table)
@@ -155,7 +159,7 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 			return errUsage
 		}
 		if s.UserPoolID == "" {
-			return errors.New("LEADVAULT_USER_POOL_ID must be set (the stage's stack output UserPoolId), or use -local")
+			return fmt.Errorf("%w (the stage's stack output UserPoolId), or use -local", s.Require(app.EnvUserPoolID))
 		}
 		dir := directory.New(cognitoidentityprovider.NewFromConfig(cfg.AWS, func(o *cognitoidentityprovider.Options) {
 			if s.CognitoEndpoint != "" {

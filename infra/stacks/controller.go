@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"leadvault/shared/app"
 )
 
 // ControllerPath is the controller API's one route: every request under /v1
@@ -70,7 +71,7 @@ type ControllerAPI struct {
 func NewControllerAPI(scope constructs.Construct, id string, props *ControllerAPIProps) *ControllerAPI {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	env := baseEnv(props.Stage, props.Data)
-	env["LEADVAULT_USER_POOL_ID"] = props.Identity.UserPool.UserPoolId()
+	env[app.EnvUserPoolID] = props.Identity.UserPool.UserPoolId()
 	fn := newFunction(c, functionSpec{
 		name:       "controller",
 		assetDir:   props.AssetDir,

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"leadvault/shared/app"
 )
 
 // Asynchronous invocation settings of email-intake: S3 events are retried
@@ -47,9 +48,9 @@ func NewEmailIntake(scope constructs.Construct, id string, props *EmailIntakePro
 	in := props.Inbound
 	env := baseEnv(props.Stage, props.Data)
 	// The table and the data key stay in eu-north-1; the function runs in the inbound region.
-	env["LEADVAULT_DATA_REGION"] = jsii.String(Region)
-	env["LEADVAULT_INBOUND_BUCKET"] = jsii.String(in.BucketName)
-	env["LEADVAULT_INBOUND_DOMAIN"] = jsii.String(in.Domain)
+	env[app.EnvDataRegion] = jsii.String(Region)
+	env[app.EnvInboundBucket] = jsii.String(in.BucketName)
+	env[app.EnvInboundDomain] = jsii.String(in.Domain)
 	fn := newFunction(c, functionSpec{
 		name:     "email-intake",
 		assetDir: props.AssetDir,

@@ -3,11 +3,18 @@ package stacks_test
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"leadvault/infra/stacks"
+	"leadvault/shared/app"
+	"leadvault/shared/controlapi"
+	"leadvault/shared/formapi"
+	"leadvault/shared/jobs"
+	"leadvault/shared/mailintake"
+	"leadvault/shared/notify"
 )
 
 // stateless returns a stage's stateless template.
@@ -30,15 +37,16 @@ func only(t *testing.T, tpl cfnTemplate, typ string) (string, map[string]any) {
 }
 
 func TestFunctions(t *testing.T) {
+	// Each function's environment holds at least what its code requires at init (the Required lists the
+	// handlers check), so a function and its stack cannot drift apart.
 	wantEnv := map[string][]string{
-		"intake":   {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID"},
-		"notifier": {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_SENT_BUCKET", "LEADVAULT_NOTIFY_FROM", "LEADVAULT_SES_CONFIGURATION_SET"},
-		"sweeper":  {"LEADVAULT_STAGE", "LEADVAULT_SENT_BUCKET"},
-		"email-intake": {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_DATA_REGION",
-			"LEADVAULT_INBOUND_BUCKET", "LEADVAULT_INBOUND_DOMAIN"},
-		"controller":  {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_USER_POOL_ID"},
-		"jobs":        {"LEADVAULT_STAGE", "LEADVAULT_TABLE", "LEADVAULT_KEY_ID"},
-		"tokenclaims": {"LEADVAULT_STAGE"},
+		"intake":       slices.Concat(formapi.Required, []string{app.EnvStage}),
+		"notifier":     slices.Concat(notify.Required, []string{app.EnvStage, app.EnvConfigurationSet}),
+		"sweeper":      {app.EnvStage, app.EnvSentBucket},
+		"email-intake": slices.Concat(mailintake.Required, []string{app.EnvStage, app.EnvDataRegion, app.EnvInboundBucket}),
+		"controller":   slices.Concat(controlapi.Required, []string{app.EnvStage}),
+		"jobs":         slices.Concat(jobs.Required, []string{app.EnvStage, app.EnvKeyID}),
+		"tokenclaims":  {app.EnvStage},
 	}
 	wantTimeout := map[string]float64{"intake": 10, "notifier": 30, "sweeper": 300, "email-intake": 120, "controller": 15, "jobs": 300,
 		"tokenclaims": 5}
@@ -52,7 +60,7 @@ func TestFunctions(t *testing.T) {
 		"Inbound":   {"email-intake", "sweeper"},
 	}
 	// The inbound region runs its own sweeper (raw mail), from the same code as the one in eu-north-1.
-	inboundSweeperEnv := []string{"LEADVAULT_STAGE", "LEADVAULT_INBOUND_BUCKET"}
+	inboundSweeperEnv := []string{app.EnvStage, app.EnvInboundBucket}
 	all := map[string]bool{}
 	for _, names := range wantFunctions {
 		for _, n := range names {
@@ -131,8 +139,17 @@ func checkFunctions(t *testing.T, key, stage string, tpl cfnTemplate, fns map[st
 				t.Errorf("%s %s environment lacks %s", key, name, k)
 			}
 		}
-		if env["LEADVAULT_STAGE"] != stage {
-			t.Errorf("%s %s LEADVAULT_STAGE = %v; want %q", key, name, env["LEADVAULT_STAGE"], stage)
+		known := map[string]bool{}
+		for _, n := range app.Names() {
+			known[n] = true
+		}
+		for k := range env {
+			if !known[k] {
+				t.Errorf("%s %s environment sets %s, which no function reads (not in app.Settings)", key, name, k)
+			}
+		}
+		if env[app.EnvStage] != stage {
+			t.Errorf("%s %s %s = %v; want %q", key, name, app.EnvStage, env[app.EnvStage], stage)
 		}
 
 		role := jsonString(p["Role"])

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"leadvault/shared/access"
+	"leadvault/shared/app"
 )
 
 // Stable CloudFormation logical IDs of the identity resources (see the
@@ -189,7 +190,7 @@ func newTokenClaims(scope constructs.Construct, props *IdentityProps) awslambda.
 		memoryMB: 128,
 		// Cognito waits at most 5 s for a trigger, then fails the sign-in.
 		timeout: awscdk.Duration_Seconds(jsii.Number(5)),
-		env:     map[string]*string{"LEADVAULT_STAGE": jsii.String(props.Stage)},
+		env:     map[string]*string{app.EnvStage: jsii.String(props.Stage)},
 	})
 	fn.suppressWildcards(xrayReason)
 	suppress(fn.Function, false, nagReason{id: "Serverless-LambdaDLQ",

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"leadvault/shared/app"
 	"leadvault/shared/layout"
 )
 
@@ -292,7 +293,7 @@ func NewInboundStack(scope constructs.Construct, id string, props *InboundStackP
 	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
 		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures, AuditTable: props.Data.Table,
 		Targets: []SweepTarget{{
-			EnvVar: "LEADVAULT_INBOUND_BUCKET", BucketName: jsii.String(s.Mail.BucketName), BucketArn: s.Mail.bucketArn(),
+			EnvVar: app.EnvInboundBucket, BucketName: jsii.String(s.Mail.BucketName), BucketArn: s.Mail.bucketArn(),
 			Prefixes:       []string{InboundPrefix, QuarantinePrefix},
 			ObjectsFinding: func(p string) string { return inboundObjectsFinding(s.Mail, p) },
 		}},

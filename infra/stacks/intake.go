@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"leadvault/shared/app"
 )
 
 // SubmissionsPath is the public web-form route; the function answers CORS
@@ -101,8 +102,8 @@ func (s *accessLogSettings) Format() awsapigateway.AccessLogFormat { return s.fo
 // baseEnv is the environment every function gets.
 func baseEnv(stage string, d *Data) map[string]*string {
 	return map[string]*string{
-		"LEADVAULT_STAGE":  jsii.String(stage),
-		"LEADVAULT_TABLE":  d.Table.TableName(),
-		"LEADVAULT_KEY_ID": d.Key.KeyArn(),
+		app.EnvStage: jsii.String(stage),
+		app.EnvTable: d.Table.TableName(),
+		app.EnvKeyID: d.Key.KeyArn(),
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"leadvault/shared/app"
 )
 
 // NotifierProps configures NewNotifier.
@@ -30,9 +31,9 @@ type Notifier struct {
 func NewNotifier(scope constructs.Construct, id string, props *NotifierProps) *Notifier {
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	env := baseEnv(props.Stage, props.Data)
-	env["LEADVAULT_SENT_BUCKET"] = props.Data.SentMailBucket.BucketName()
-	env["LEADVAULT_NOTIFY_FROM"] = jsii.String("notifications@" + props.NotifyDomain)
-	env["LEADVAULT_SES_CONFIGURATION_SET"] = props.Mail.ConfigurationSet.ConfigurationSetName()
+	env[app.EnvSentBucket] = props.Data.SentMailBucket.BucketName()
+	env[app.EnvNotifyFrom] = jsii.String("notifications@" + props.NotifyDomain)
+	env[app.EnvConfigurationSet] = props.Mail.ConfigurationSet.ConfigurationSetName()
 	fn := newFunction(c, functionSpec{
 		name:       "notifier",
 		assetDir:   props.AssetDir,

@@ -5,6 +5,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"leadvault/shared/app"
 	"leadvault/shared/layout"
 )
 
@@ -56,7 +57,7 @@ func NewStatelessStack(scope constructs.Construct, id string, props *StatelessSt
 	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
 		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures, AuditTable: props.Data.Table,
 		Targets: []SweepTarget{{
-			EnvVar: "LEADVAULT_SENT_BUCKET", BucketName: props.Data.SentMailBucket.BucketName(),
+			EnvVar: app.EnvSentBucket, BucketName: props.Data.SentMailBucket.BucketName(),
 			BucketArn: props.Data.SentMailBucket.BucketArn(), Prefixes: []string{layout.SentPrefix},
 			ObjectsFinding: func(p string) string { return "Resource::<" + LogicalIDSentMailBucket + ".Arn>/" + p + "*" },
 		}},

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"leadvault/shared/app"
 )
 
 // SweepTarget is a bucket whose objects under Prefixes the sweeper deletes
@@ -51,7 +52,7 @@ type Sweeper struct {
 // NewSweeper creates a sweeper function and its hourly schedule.
 func NewSweeper(scope constructs.Construct, id string, props *SweeperProps) *Sweeper {
 	c := constructs.NewConstruct(scope, jsii.String(id))
-	env := map[string]*string{"LEADVAULT_STAGE": jsii.String(props.Stage)}
+	env := map[string]*string{app.EnvStage: jsii.String(props.Stage)}
 	for _, t := range props.Targets {
 		env[t.EnvVar] = t.BucketName
 	}

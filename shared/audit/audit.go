@@ -58,6 +58,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"leadvault/shared/domain"
 	"leadvault/shared/store"
 )
 
@@ -254,11 +255,9 @@ func HashRecord(r Record) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func validTenant(t string) bool { return t != "" && len(t) <= maxField && !strings.Contains(t, "#") }
-
 func validate(r Record) error {
 	switch {
-	case !validTenant(r.Tenant):
+	case !domain.ValidID(r.Tenant):
 		return fmt.Errorf("%w: tenant %q", ErrInvalid, r.Tenant)
 	case r.Action == "":
 		return fmt.Errorf("%w: no action", ErrInvalid)
@@ -456,7 +455,7 @@ const maxQueries = 10
 // audit partition, and the partition always comes from tenant, so a cursor cannot reach another tenant.
 // A page may be shorter than the limit (even empty) while the cursor is not "".
 func (l *Log) List(ctx context.Context, tenant string, q Query) ([]Record, string, error) {
-	if !validTenant(tenant) {
+	if !domain.ValidID(tenant) {
 		return nil, "", fmt.Errorf("%w: tenant %q", ErrInvalid, tenant)
 	}
 	limit := q.Limit
@@ -545,7 +544,7 @@ func openCursor(c string) (string, error) {
 // record (Report.StartSeq); see the package comment on expiry. It costs one GetItem and one Query per 1 MB
 // of records.
 func (l *Log) Verify(ctx context.Context, tenant string) (Report, error) {
-	if !validTenant(tenant) {
+	if !domain.ValidID(tenant) {
 		return Report{}, fmt.Errorf("%w: tenant %q", ErrInvalid, tenant)
 	}
 	// The head first: records appended during the walk then only extend what is checked.

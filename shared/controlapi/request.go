@@ -10,13 +10,13 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"leadvault/shared/domain"
 	"leadvault/shared/problem"
 	"leadvault/shared/store"
 )
@@ -24,13 +24,10 @@ import (
 // maxBody bounds request bodies; the largest legitimate one, a form configuration, is a few KB.
 const maxBody = 64 << 10
 
-// paramPattern is what any ID in a path may look like; anything else names nothing.
-var paramPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
-
 // param returns a path parameter, or ok false (answer 404) if it cannot be an ID.
 func (c *call) param(name string) (string, bool) {
 	v := c.params[name]
-	return v, paramPattern.MatchString(v)
+	return v, domain.ValidRef(v)
 }
 
 // fetch reads what the path parameter names with get, or gives the answer to send instead: 404 for an ID

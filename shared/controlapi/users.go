@@ -11,6 +11,7 @@ import (
 
 	"leadvault/shared/access"
 	"leadvault/shared/directory"
+	"leadvault/shared/domain"
 	"leadvault/shared/normalize"
 	"leadvault/shared/problem"
 	"leadvault/shared/store"
@@ -239,7 +240,7 @@ func createGrant(c *call) events.APIGatewayV2HTTPResponse {
 	g := access.Grant{ID: c.h.NewID(), Tenant: c.tenant.ID, Grantee: strings.TrimSpace(b.Grantee), GrantedBy: c.caller.UserID,
 		Scope: b.Scope, Reason: strings.TrimSpace(b.Reason), CreatedAt: now, ExpiresAt: b.ExpiresAt.UTC()}
 	var errs []problem.FieldError
-	if !paramPattern.MatchString(g.Grantee) {
+	if !domain.ValidRef(g.Grantee) {
 		errs = append(errs, problem.FieldError{Field: "grantee", Code: "invalid", Message: "The support user's ID."})
 	}
 	if g.Scope != access.Read && g.Scope != access.ReadWrite {

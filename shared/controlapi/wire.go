@@ -15,9 +15,12 @@ import (
 	"leadvault/shared/vault"
 )
 
+// Required are the settings the controller cannot start without; its stack sets each of them.
+var Required = []string{app.EnvTable, app.EnvKeyID, app.EnvUserPoolID}
+
 // FromConfig builds the Handler with AWS clients, once per cold start.
 func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Handler, error) {
-	if err := s.Require("LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_USER_POOL_ID"); err != nil {
+	if err := s.Require(Required...); err != nil {
 		return nil, err
 	}
 	db := dynamodb.NewFromConfig(cfg.AWS)

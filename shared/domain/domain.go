@@ -138,16 +138,12 @@ const (
 )
 
 var (
-	idPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 	customPattern = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 	regionPattern = regexp.MustCompile(`^[A-Z]{2}$`)
 )
 
 // ErrInvalidConfig is wrapped by every configuration error.
 var ErrInvalidConfig = errors.New("invalid configuration")
-
-// ValidID reports whether s can be a tenant, form or campaign ID: lower-case letters, digits and hyphens.
-func ValidID(s string) bool { return idPattern.MatchString(s) }
 
 // Validate checks a form configuration and returns every problem found.
 func (f Form) Validate() error {

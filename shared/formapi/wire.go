@@ -13,9 +13,12 @@ import (
 	"leadvault/shared/vault"
 )
 
+// Required are the settings form intake cannot start without; its stack sets each of them.
+var Required = []string{app.EnvTable, app.EnvKeyID}
+
 // FromConfig builds the intake handler with its clients.
 func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Handler, error) {
-	if err := s.Require("LEADVAULT_TABLE", "LEADVAULT_KEY_ID"); err != nil {
+	if err := s.Require(Required...); err != nil {
 		return nil, err
 	}
 	st := store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table)

@@ -16,9 +16,12 @@ import (
 	"leadvault/shared/store"
 )
 
+// Required are the settings the jobs function cannot start without; its stack sets each of them.
+var Required = []string{app.EnvTable}
+
 // FromConfig builds the Runner with AWS clients, once per cold start.
 func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Runner, error) {
-	if err := s.Require("LEADVAULT_TABLE"); err != nil {
+	if err := s.Require(Required...); err != nil {
 		return nil, err
 	}
 	st := store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table).WithDeletionSettle(DeletionSettle)

@@ -14,10 +14,13 @@ import (
 	"leadvault/shared/vault"
 )
 
+// Required are the settings e-mail intake cannot start without; its stack sets each of them.
+var Required = []string{app.EnvTable, app.EnvKeyID, app.EnvInboundDomain}
+
 // FromConfig builds the mail intake service with its clients. The bucket is in the function's own
 // region (where SES receives); the table and the stage key may be in another (LEADVAULT_DATA_REGION).
 func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Service, error) {
-	if err := s.Require("LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_INBOUND_DOMAIN"); err != nil {
+	if err := s.Require(Required...); err != nil {
 		return nil, err
 	}
 	data := cfg.AWS.Copy()

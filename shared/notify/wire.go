@@ -14,9 +14,12 @@ import (
 	"leadvault/shared/vault"
 )
 
+// Required are the settings the notifier cannot start without; its stack sets each of them.
+var Required = []string{app.EnvTable, app.EnvKeyID, app.EnvSentBucket, app.EnvNotifyFrom}
+
 // FromConfig builds the notification service with its clients.
 func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Service, error) {
-	if err := s.Require("LEADVAULT_TABLE", "LEADVAULT_KEY_ID", "LEADVAULT_SENT_BUCKET", "LEADVAULT_NOTIFY_FROM"); err != nil {
+	if err := s.Require(Required...); err != nil {
 		return nil, err
 	}
 	st := store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table)

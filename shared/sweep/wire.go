@@ -1,7 +1,7 @@
 package sweep
 
 import (
-	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -24,7 +24,7 @@ func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Sweepe
 			Target{Bucket: s.InboundBucket, Prefix: layout.QuarantinePrefix, MaxAge: MaxAge})
 	}
 	if len(targets) == 0 {
-		return nil, errors.New("environment variable LEADVAULT_SENT_BUCKET or LEADVAULT_INBOUND_BUCKET must be set")
+		return nil, fmt.Errorf("environment variable %s or %s must be set", app.EnvSentBucket, app.EnvInboundBucket)
 	}
 	return New(s3.NewFromConfig(cfg.AWS, func(o *s3.Options) { o.UsePathStyle = cfg.Local() }), targets, log), nil
 }

@@ -12,6 +12,13 @@ import (
 // Path is where `make run` writes the file, relative to the repository root.
 const Path = ".leadvault/env"
 
+// The local-only variables of the file, beside the functions' own (app.Settings): the development token
+// issuer that `make token` signs with.
+const (
+	IssuerEnv    = "LEADVAULT_LOCAL_ISSUER"
+	IssuerKeyEnv = "LEADVAULT_LOCAL_ISSUER_KEY"
+)
+
 // Read reads KEY=VALUE lines; blank lines and lines starting with # are skipped.
 func Read(path string) (map[string]string, error) {
 	f, err := os.Open(path)

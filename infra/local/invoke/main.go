@@ -34,9 +34,11 @@ import (
 
 	"leadvault/infra/local/envfile"
 	"leadvault/infra/local/runtimeapi"
+
+	"leadvault/shared/awsconfig"
 )
 
-const endpointEnv = "LEADVAULT_AWS_ENDPOINT"
+const endpointEnv = awsconfig.EndpointEnv
 
 // Exit codes.
 const (

@@ -30,6 +30,7 @@ import (
 	"leadvault/infra/local/awsclients"
 	"leadvault/infra/local/cognitolocal"
 	"leadvault/infra/local/devissuer"
+	"leadvault/infra/local/envfile"
 	"leadvault/infra/local/gateway"
 	"leadvault/infra/local/sesinbound"
 	"leadvault/infra/local/smtpd"
@@ -479,10 +480,10 @@ func (s *Stack) AdminToken() (string, error) {
 // WriteEnv writes the environment a function needs to reach this stack (used by `make invoke`).
 func (s *Stack) WriteEnv(path string) error {
 	lines := append(s.Standins.Env(),
-		"LEADVAULT_STAGE=local", "LEADVAULT_TABLE="+Table, "LEADVAULT_SENT_BUCKET="+SentBucket,
-		"LEADVAULT_NOTIFY_FROM="+NotifyFrom, "LEADVAULT_INBOUND_BUCKET="+InboundBucket, "LEADVAULT_INBOUND_DOMAIN="+InboundDomain,
-		"LEADVAULT_LOCAL_ISSUER="+s.Issuer.URL(), "LEADVAULT_LOCAL_ISSUER_KEY="+s.IssuerKey,
-		"LEADVAULT_USER_POOL_ID="+UserPoolID, "LEADVAULT_COGNITO_ENDPOINT="+s.Settings.CognitoEndpoint)
+		app.EnvStage+"=local", app.EnvTable+"="+Table, app.EnvSentBucket+"="+SentBucket,
+		app.EnvNotifyFrom+"="+NotifyFrom, app.EnvInboundBucket+"="+InboundBucket, app.EnvInboundDomain+"="+InboundDomain,
+		envfile.IssuerEnv+"="+s.Issuer.URL(), envfile.IssuerKeyEnv+"="+s.IssuerKey,
+		app.EnvUserPoolID+"="+UserPoolID, app.EnvCognitoEndpoint+"="+s.Settings.CognitoEndpoint)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

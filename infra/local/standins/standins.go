@@ -47,6 +47,8 @@ import (
 	"leadvault/infra/local/awsrouter"
 
 	"leadvault/infra/local/syncw"
+	"leadvault/shared/app"
+	"leadvault/shared/awsconfig"
 )
 
 // Region is the region the stand-ins and Env use.
@@ -488,10 +490,10 @@ func (s *Stack) Close() error {
 // LEADVAULT_AWS_ENDPOINT, AWS_REGION, dummy credentials, and LEADVAULT_KEY_ID (the stage key's ARN).
 func (s *Stack) Env() []string {
 	return []string{
-		"LEADVAULT_AWS_ENDPOINT=" + s.Endpoint,
+		awsconfig.EndpointEnv + "=" + s.Endpoint,
 		"AWS_REGION=" + Region,
 		"AWS_ACCESS_KEY_ID=local",
 		"AWS_SECRET_ACCESS_KEY=local",
-		"LEADVAULT_KEY_ID=" + s.KeyARN,
+		app.EnvKeyID + "=" + s.KeyARN,
 	}
 }

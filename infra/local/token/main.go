@@ -22,6 +22,7 @@ import (
 	"leadvault/infra/local/devissuer"
 	"leadvault/infra/local/envfile"
 	"leadvault/shared/access"
+	"leadvault/shared/app"
 	"leadvault/shared/awsconfig"
 	"leadvault/shared/store"
 )
@@ -56,7 +57,7 @@ func run(args []string, envFile string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("start `make run` first: %w", err)
 	}
-	url, keyPath := env["LEADVAULT_LOCAL_ISSUER"], env["LEADVAULT_LOCAL_ISSUER_KEY"]
+	url, keyPath := env[envfile.IssuerEnv], env[envfile.IssuerKeyEnv]
 	if url == "" || keyPath == "" {
 		return errors.New("the running stack has no persistent issuer key; start it with `make run`")
 	}
@@ -74,7 +75,7 @@ func run(args []string, envFile string, out io.Writer) error {
 	}
 	// The tenant's membership, not the token, authorizes controller staff: make the user a member in the
 	// role asked for, unless they are one already (then their stored role applies).
-	if *role != "support" && env["LEADVAULT_AWS_ENDPOINT"] != "" && env["LEADVAULT_TABLE"] != "" {
+	if *role != "support" && env[awsconfig.EndpointEnv] != "" && env[app.EnvTable] != "" {
 		if err := register(env, *tenant, *user, access.Role(*role)); err != nil {
 			return err
 		}
@@ -86,10 +87,10 @@ func run(args []string, envFile string, out io.Writer) error {
 // register makes user a member of tenant in the running stack's table.
 func register(env map[string]string, tenant, user string, role access.Role) error {
 	db := dynamodb.New(dynamodb.Options{
-		Region: awsconfig.Region, BaseEndpoint: aws.String(env["LEADVAULT_AWS_ENDPOINT"]),
+		Region: awsconfig.Region, BaseEndpoint: aws.String(env[awsconfig.EndpointEnv]),
 		Credentials: credentials.NewStaticCredentialsProvider(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], ""),
 	})
-	st := store.New(db, env["LEADVAULT_TABLE"])
+	st := store.New(db, env[app.EnvTable])
 	err := st.PutMember(context.Background(), tenant, store.Member{UserID: user, Email: user + "@" + tenant + ".localhost", Role: role, AddedAt: time.Now(), AddedBy: "make token"})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("make %s a member of %s: %w", user, tenant, err)
