@@ -35,6 +35,7 @@ import (
 	"leadvault/infra/local/envfile"
 	"leadvault/infra/local/runtimeapi"
 
+	"leadvault/infra/local/repo"
 	"leadvault/shared/awsconfig"
 )
 
@@ -89,7 +90,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 }
 
 func invoke(ctx context.Context, fn, eventPath string, timeout time.Duration, environ []string, stdout, stderr io.Writer) error {
-	root, err := repoRoot()
+	root, err := repo.FromWorkingDir()
 	if err != nil {
 		return err
 	}
@@ -141,24 +142,6 @@ func invoke(ctx context.Context, fn, eventPath string, timeout time.Duration, en
 	pretty.WriteByte('\n')
 	_, err = stdout.Write(pretty.Bytes())
 	return err
-}
-
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find the repository root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find the repository root: no go.mod in this directory or above it")
-		}
-		dir = parent
-	}
 }
 
 var functionName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)

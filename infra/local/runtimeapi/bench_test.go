@@ -3,7 +3,6 @@ package runtimeapi_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +10,9 @@ import (
 	"time"
 
 	"leadvault/infra/local/lambdazip"
+	"leadvault/infra/local/repo"
 	"leadvault/infra/local/runtimeapi"
+	"leadvault/infra/local/syncw"
 )
 
 // benchEnv is the environment the functions get in benchmarks: enough configuration for their init,
@@ -37,7 +38,7 @@ type benchFunction struct {
 // events/<fn>/init-probe.json as its probe if present, else {}.
 func benchFunctions(b *testing.B) []benchFunction {
 	b.Helper()
-	root, err := repoRoot()
+	root, err := repo.FromWorkingDir()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -67,24 +68,6 @@ func benchFunctions(b *testing.B) []benchFunction {
 	return fns
 }
 
-// repoRoot walks up from the working directory to the directory holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find repo root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("find repo root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // BenchmarkInit measures a cold start per iteration: a fresh process from a prebuilt bootstrap, from
 // process start until its first invocation is answered (a response or a function error both count;
 // the point is init, not business success), then Close. It reports the mean as ms-to-first-invoke,
@@ -94,10 +77,10 @@ func BenchmarkInit(b *testing.B) {
 		b.Run(fn.name, func(b *testing.B) {
 			bin := bootstrap(b, "functions/"+fn.name, fn.pkgDir)
 			ctx := context.Background()
-			logs := &syncBuffer{}
+			logs := &syncw.Buffer{}
 			var toFirst, inits []time.Duration
 			for b.Loop() {
-				logs = &syncBuffer{}
+				logs = &syncw.Buffer{}
 				began := time.Now()
 				h, err := runtimeapi.Start(ctx, runtimeapi.Options{
 					Bootstrap: bin,

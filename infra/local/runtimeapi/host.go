@@ -7,6 +7,11 @@
 // order Invoke was called. When the process dies (it crashed, exited, or was killed after a
 // timeout) the Host stays dead: every later Invoke fails with ErrExited, and a caller that wants a
 // fresh environment starts a new Host, as Lambda would.
+//
+// Where it differs from Lambda: the process runs as this machine's user, for this machine's OS and
+// architecture (not arm64 Amazon Linux 2023), with no memory limit, no freeze between invocations, no
+// Extensions or Telemetry API, no X-Ray daemon, and a timeout measured by this host rather than billed
+// duration; the environment is only what Options.Env gives plus the Runtime API's own variables.
 package runtimeapi
 
 import (

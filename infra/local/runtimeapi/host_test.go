@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"leadvault/infra/local/runtimeapi"
+	"leadvault/infra/local/syncw"
 )
 
 // binDir holds the bootstraps built for this test binary; TestMain removes it.
@@ -69,7 +70,7 @@ func failfnBootstrap(tb testing.TB) string {
 // when the test fails.
 func start(t *testing.T, o runtimeapi.Options) *runtimeapi.Host {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &syncw.Buffer{}
 	o.Stdout, o.Stderr = logs, logs
 	h, err := runtimeapi.Start(context.Background(), o)
 	if err != nil {
@@ -341,7 +342,7 @@ func TestStart_initErrorIsAFunctionError(t *testing.T) {
 }
 
 func TestHost_platformRecords(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncw.Buffer{}
 	h, err := runtimeapi.Start(context.Background(), runtimeapi.Options{Bootstrap: helloBootstrap(t), Stderr: logs})
 	if err != nil {
 		t.Fatal(err)
@@ -371,22 +372,4 @@ func TestHost_platformRecords(t *testing.T) {
 	if got, want := strings.Join(types, ","), "platform.initReport,platform.start,platform.report"; got != want {
 		t.Errorf("platform records = %s, want %s", got, want)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the host's concurrent writers and the test's reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"leadvault/infra/local/smtpd"
+	"leadvault/infra/local/syncw"
 )
 
 const (
@@ -85,28 +86,11 @@ func (in *invocations) got() []events.S3Event {
 	return append([]events.S3Event(nil), in.evs...)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 412_000_000, time.UTC)
 
 // newReceiver returns a Receiver on client that records invocations and logs to the returned buffer.
-func newReceiver(client S3API, inv *invocations) (*Receiver, *syncBuffer) {
-	logs := &syncBuffer{}
+func newReceiver(client S3API, inv *invocations) (*Receiver, *syncw.Buffer) {
+	logs := &syncw.Buffer{}
 	return New(Options{
 		S3:       client,
 		Bucket:   testBucket,

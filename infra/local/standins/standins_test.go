@@ -49,6 +49,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 
 	"leadvault/infra/local/awsclients"
+	"leadvault/infra/local/repo"
 	"leadvault/shared/awsconfig"
 )
 
@@ -645,54 +646,14 @@ func TestKMSSeed_randomPerDirStablePerDir(t *testing.T) {
 	}
 }
 
-func TestFindRoot_cases(t *testing.T) {
-	root := t.TempDir()
-	files := map[string]string{
-		"go.mod":                     "module leadvault\n\ngo 1.26.0\n",
-		"infra/local/tools/go.mod":   "module leadvault/infra/local/tools\n",
-		"functions/intake/x.go":      "package intake\n",
-		"other/go.mod":               "module example.com/other\n",
-		"other/deeper/placeholder":   "",
-		"infra/local/tools/sub/a.go": "package sub\n",
-	}
-	for name, content := range files {
-		path := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tests := []struct {
-		from string
-		want string
-	}{
-		{from: ".", want: root},
-		{from: "functions/intake", want: root},
-		{from: "infra/local/tools", want: root},
-		{from: "infra/local/tools/sub", want: root},
-		{from: "other/deeper", want: root},
-	}
-	for _, tc := range tests {
-		got, err := findRoot(filepath.Join(root, tc.from))
-		if err != nil || got != tc.want {
-			t.Errorf("findRoot(%q) = %q, %v; want %q", tc.from, got, err, tc.want)
-		}
-	}
-	if got, err := findRoot(t.TempDir()); err == nil {
-		t.Errorf("findRoot(dir without leadvault go.mod) = %q, nil; want an error", got)
-	}
-}
-
 func TestStart_missingPrerequisites(t *testing.T) {
 	noModules := t.TempDir()
 	if err := os.WriteFile(filepath.Join(noModules, "go.mod"), []byte("module leadvault\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	realRoot, err := findRoot(".")
+	realRoot, err := repo.Root(".")
 	if err != nil {
-		t.Fatalf("findRoot(.) = %v", err)
+		t.Fatalf("repo.Root(.) = %v", err)
 	}
 	tests := []struct {
 		name string

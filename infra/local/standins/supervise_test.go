@@ -1,37 +1,18 @@
 package standins
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/johannesboyne/gofakes3"
+	"leadvault/infra/local/syncw"
 )
-
-// syncBuffer is a bytes.Buffer safe for the stand-ins' concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestStack_standInExitStopsTheRest(t *testing.T) {
 	tests := []struct {
@@ -43,7 +24,7 @@ func TestStack_standInExitStopsTheRest(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.kill, func(t *testing.T) {
-			var logBuf syncBuffer
+			var logBuf syncw.Buffer
 			st, err := Start(ctxFor(t), Options{Log: io.MultiWriter(&logBuf, logOrDiscard())})
 			if err != nil {
 				t.Fatalf("Start = %v", err)
@@ -162,7 +143,7 @@ func TestRecoverPanics_s3StandIn(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var logBuf syncBuffer
+			var logBuf syncw.Buffer
 			srv := httptest.NewServer(recoverPanics("stand-in s3 (gofakes3)",
 				gofakes3.New(panickyBackend{s3Disk: disk, value: tc.value}).Server(), &logBuf))
 			defer srv.Close()
@@ -197,7 +178,7 @@ func TestRecoverPanics_s3StandIn(t *testing.T) {
 }
 
 func TestRecoverPanics_afterWriteCutsResponse(t *testing.T) {
-	var logBuf syncBuffer
+	var logBuf syncw.Buffer
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "100")
 		w.WriteHeader(http.StatusOK)

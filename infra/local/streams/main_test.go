@@ -1,10 +1,10 @@
 package streams
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"leadvault/infra/local/syncw"
 	"net"
 	"net/http"
 	"os"
@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -62,7 +61,7 @@ type dynamoDBLocal struct {
 	cmd      *exec.Cmd
 	done     chan struct{}
 	dir      string
-	out      *lockedBuffer
+	out      *syncw.Buffer
 }
 
 // startDynamoDBLocal runs DynamoDB Local from node_modules in memory on a free 127.0.0.1 port, in a
@@ -111,7 +110,7 @@ func startJVM(java, jarDir string) (*dynamoDBLocal, error) {
 		endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
 		done:     make(chan struct{}),
 		dir:      dir,
-		out:      &lockedBuffer{},
+		out:      &syncw.Buffer{},
 	}
 	d.cmd = exec.Command(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
 		"-Djava.library.path="+filepath.Join(jarDir, "DynamoDBLocal_lib"),
@@ -175,22 +174,4 @@ func (d *dynamoDBLocal) stop() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"leadvault/infra/local/awsclients"
+	"leadvault/infra/local/syncw"
 	"leadvault/shared/awsconfig"
 )
 
@@ -147,7 +148,7 @@ func flat(batches [][]string) []string {
 
 // testLog returns a logger writing to a buffer and a function returning what was written.
 func testLog() (*slog.Logger, func() string) {
-	buf := &lockedBuffer{}
+	buf := &syncw.Buffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf.String
 }
 

@@ -3,6 +3,7 @@
 package syncw
 
 import (
+	"bytes"
 	"io"
 	"sync"
 )
@@ -21,4 +22,25 @@ func (s *Writer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// Buffer is a bytes.Buffer whose writes and reads do not overlap: the log sink of tests whose code
+// under test writes from several goroutines while the test reads.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
