@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"leadvault/shared/audit"
 	"leadvault/shared/problem"
 )
@@ -46,24 +44,24 @@ func (c *call) auditQuery() (audit.Query, *problem.Problem) {
 	if p != nil {
 		return audit.Query{}, p
 	}
-	q := c.req.QueryStringParameters
-	return audit.Query{From: from, To: to, Actor: q["actor"], Action: q["action"], Target: q["target"], Limit: limit, Cursor: cursor}, nil
+	q := c.r.URL.Query()
+	return audit.Query{From: from, To: to, Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"), Limit: limit, Cursor: cursor}, nil
 }
 
-func listAudit(c *call) events.APIGatewayV2HTTPResponse {
+func listAudit(c *call) error {
 	q, p := c.auditQuery()
 	if p != nil {
-		return c.problem(p)
+		return p
 	}
 	if err := c.record(ActionAuditRead); err != nil {
-		return c.internal(err)
+		return err
 	}
 	recs, next, err := c.h.Audit.List(c.ctx, c.tenant.ID, q)
 	if errors.Is(err, audit.ErrBadCursor) {
-		return c.problem(badCursor())
+		return badCursor()
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	items := make([]auditView, len(recs))
 	for i, r := range recs {
@@ -74,13 +72,13 @@ func listAudit(c *call) events.APIGatewayV2HTTPResponse {
 
 // exportAudit answers the selected records as JSON lines (application/x-ndjson), newest first, up to
 // maxExport per answer.
-func exportAudit(c *call) events.APIGatewayV2HTTPResponse {
+func exportAudit(c *call) error {
 	q, p := c.auditQuery()
 	if p != nil {
-		return c.problem(p)
+		return p
 	}
 	if err := c.record(ActionAuditExport); err != nil {
-		return c.internal(err)
+		return err
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -89,14 +87,14 @@ func exportAudit(c *call) events.APIGatewayV2HTTPResponse {
 	for {
 		recs, next, err := c.h.Audit.List(c.ctx, c.tenant.ID, q)
 		if errors.Is(err, audit.ErrBadCursor) {
-			return c.problem(badCursor())
+			return badCursor()
 		}
 		if err != nil {
-			return c.internal(err)
+			return err
 		}
 		for _, r := range recs {
 			if err := enc.Encode(viewAudit(r)); err != nil {
-				return c.internal(err)
+				return err
 			}
 		}
 		n += len(recs)
@@ -105,12 +103,12 @@ func exportAudit(c *call) events.APIGatewayV2HTTPResponse {
 			break
 		}
 	}
-	h := map[string]string{"Content-Type": "application/x-ndjson", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-		"Content-Disposition": `attachment; filename="audit-` + c.tenant.ID + `.jsonl"`}
+	h := c.w.Header()
+	h.Set("Content-Disposition", `attachment; filename="audit-`+c.tenant.ID+`.jsonl"`)
 	if q.Cursor != "" {
-		h[NextCursorHeader] = q.Cursor
+		h.Set(NextCursorHeader, q.Cursor)
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusOK, Headers: h, Body: buf.String()}
+	return c.write(http.StatusOK, "application/x-ndjson", buf.Bytes())
 }
 
 type verifyView struct {
@@ -124,13 +122,13 @@ type verifyView struct {
 }
 
 // verifyAudit walks the tenant's hash chain and reports the first gap or edit (M4/S15).
-func verifyAudit(c *call) events.APIGatewayV2HTTPResponse {
+func verifyAudit(c *call) error {
 	if err := c.record(ActionAuditVerify); err != nil {
-		return c.internal(err)
+		return err
 	}
 	r, err := c.h.Audit.Verify(c.ctx, c.tenant.ID)
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, verifyView{Intact: r.Intact(), Records: r.Records, StartSeq: r.StartSeq, LastSeq: r.LastSeq,
 		HeadSeq: r.HeadSeq, FirstBad: r.FirstBad, Problem: r.Problem})

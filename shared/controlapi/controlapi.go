@@ -28,6 +28,7 @@ import (
 	"leadvault/shared/access"
 	"leadvault/shared/audit"
 	"leadvault/shared/cache"
+	"leadvault/shared/httpapi"
 	"leadvault/shared/problem"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
@@ -86,6 +87,7 @@ type Deps struct {
 type Handler struct {
 	Deps
 	tenants *cache.Cache[string, store.Tenant]
+	router  *httpapi.Router
 }
 
 // tenantTTL bounds how long a tenant's record (its wrapped key) is reused by a warm function;
@@ -106,7 +108,13 @@ func New(d Deps) *Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{Deps: d, tenants: cache.New[string, store.Tenant](maxCachedTenants, tenantTTL, d.Now)}
+	h := &Handler{Deps: d, tenants: cache.New[string, store.Tenant](maxCachedTenants, tenantTTL, d.Now)}
+	h.router = httpapi.NewRouter(d.Log, nil)
+	for i := range routes {
+		rt := &routes[i]
+		h.router.Handle(rt.key(), func(w http.ResponseWriter, r *http.Request) error { return h.serve(w, r, rt) })
+	}
+	return h
 }
 
 func randomID() string {
@@ -119,10 +127,10 @@ func randomID() string {
 type call struct {
 	ctx    context.Context
 	h      *Handler
-	req    events.APIGatewayV2HTTPRequest
+	w      http.ResponseWriter
+	r      *http.Request
 	rid    string
 	route  *route
-	params map[string]string
 	caller access.Principal
 	tenant store.Tenant
 	data   *store.Scoped
@@ -132,63 +140,42 @@ type call struct {
 	audited bool
 }
 
-// Handle answers one request. It returns an error only for faults it cannot describe to the client,
-// which API Gateway answers 500.
+// Handle is the Lambda entry point: it answers one API Gateway HTTP API event. It returns an error only
+// for faults it cannot describe to the client, which API Gateway answers 500.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	c := &call{ctx: ctx, h: h, req: req, rid: req.RequestContext.RequestID}
-	resp := h.serve(c)
-	if resp.StatusCode < 300 && !c.audited {
-		h.Log.Error("refused an unaudited answer", "request", c.rid, "route", c.route.key())
-		resp = c.internal(errors.New("no audit record"))
-	}
-	return resp, nil
+	return h.router.Lambda(ctx, req)
 }
 
-func (h *Handler) serve(c *call) events.APIGatewayV2HTTPResponse {
-	path := c.req.RawPath
-	if path == "" {
-		path = c.req.RequestContext.HTTP.Path
-	}
-	rt, params, allow := match(c.req.RequestContext.HTTP.Method, path)
-	if rt == nil && allow != "" {
-		p := problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed",
-			"This resource does not accept "+c.req.RequestContext.HTTP.Method+".")
-		p.Allow = allow
-		return p.Response(c.rid, nil)
-	}
-	if rt == nil {
-		return notFound(c.rid, "No such resource.")
-	}
-	c.route, c.params = rt, params
+// ServeHTTP answers one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
-	var claims map[string]string
-	if a := c.req.RequestContext.Authorizer; a != nil && a.JWT != nil {
-		claims = a.JWT.Claims
-	}
-	p, err := access.FromClaims(claims)
+// serve authenticates and authorizes the caller for rt, then runs its handler.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route) error {
+	c := &call{ctx: r.Context(), h: h, w: w, r: r, rid: httpapi.RequestID(r), route: rt}
+	p, err := access.FromClaims(httpapi.Claims(r))
 	if err != nil {
 		h.Log.Warn("unusable token", "request", c.rid, "error", err.Error())
 		return problem.New(http.StatusUnauthorized, "unauthenticated", "Unauthorized",
-			"The access token does not identify a user of this API.").Response(c.rid, nil)
+			"The access token does not identify a user of this API.")
 	}
 	c.caller = p
 
 	tenant := p.Tenant
-	named := strings.TrimSpace(header(c.req.Headers, TenantHeader))
+	named := strings.TrimSpace(r.Header.Get(TenantHeader))
 	if p.Role == access.Support {
 		if named == "" {
 			return problem.New(http.StatusBadRequest, "tenant-required", "Tenant Required",
-				"Support staff name the tenant they act on in the "+TenantHeader+" header.").Response(c.rid, nil)
+				"Support staff name the tenant they act on in the "+TenantHeader+" header.")
 		}
 		tenant = named
 	}
 	if c.tenant, err = h.loadTenant(c.ctx, tenant); errors.Is(err, store.ErrNotFound) {
 		if p.Role == access.Support {
-			return notFound(c.rid, "No such tenant.")
+			return notFound("No such tenant.")
 		}
-		return c.forbidden("Your account's tenant does not exist.")
+		return forbidden("Your account's tenant does not exist.")
 	} else if err != nil {
-		return c.internal(err)
+		return err
 	}
 	c.data = h.Store.Scoped(tenant)
 	if p.Role != access.Support && named != "" && named != tenant {
@@ -203,7 +190,7 @@ func (h *Handler) serve(c *call) events.APIGatewayV2HTTPResponse {
 		case err == nil:
 			grant = &g
 		case !errors.Is(err, store.ErrNotFound):
-			return c.internal(err)
+			return err
 		}
 	default:
 		// The tenant's membership, not the token, says whether and as what the user may act: a removed
@@ -213,7 +200,7 @@ func (h *Handler) serve(c *call) events.APIGatewayV2HTTPResponse {
 			return c.deny("not a member of the tenant", "Your account is no longer a user of this tenant.")
 		}
 		if err != nil {
-			return c.internal(err)
+			return err
 		}
 		c.caller.Role = m.Role
 	}
@@ -221,7 +208,14 @@ func (h *Handler) serve(c *call) events.APIGatewayV2HTTPResponse {
 	if why := rt.rule.refuse(c.caller.Role, c.d); why != "" {
 		return c.deny(why, "Your role may not "+rt.what+".")
 	}
-	return rt.fn(c)
+	if err := rt.fn(c); err != nil {
+		var prob *problem.Problem
+		if !errors.As(err, &prob) {
+			return fmt.Errorf("tenant %s: %w", c.tenant.ID, err)
+		}
+		return err
+	}
+	return nil
 }
 
 // loadTenant reads a tenant, reusing what a warm function read recently.
@@ -259,12 +253,12 @@ func (c *call) record(action string, targets ...string) error {
 	if err != nil {
 		return err
 	}
-	purpose := strings.TrimSpace(header(c.req.Headers, PurposeHeader))
+	purpose := strings.TrimSpace(httpapi.Header(c.r, PurposeHeader))
 	if utf8.RuneCountInString(purpose) > maxPurpose {
 		purpose = string([]rune(purpose)[:maxPurpose])
 	}
 	ip := ""
-	if src := c.req.RequestContext.HTTP.SourceIP; src != "" {
+	if src := httpapi.SourceIP(c.r); src != "" {
 		// The address is the staff member's personal data: the trail keeps a tenant-keyed pseudonym that
 		// still shows which requests came from the same address.
 		ip = "ip:" + tk.Pseudonym("audit-source-ip", src)
@@ -282,51 +276,47 @@ func (c *call) record(action string, targets ...string) error {
 }
 
 // deny answers 403 and records the refusal in the tenant's trail (M4/S15).
-func (c *call) deny(why, detail string) events.APIGatewayV2HTTPResponse {
+func (c *call) deny(why, detail string) error {
 	c.h.Log.Warn("access denied", "request", c.rid, "tenant", c.tenant.ID, "user", c.caller.UserID, "role", string(c.caller.Role), "route", c.route.key(), "reason", why)
 	if err := c.record(ActionDenied, c.route.key()); err != nil {
-		return c.internal(err)
+		return err
 	}
-	return c.forbidden(detail)
+	return forbidden(detail)
 }
 
-func (c *call) forbidden(detail string) events.APIGatewayV2HTTPResponse {
-	return problem.New(http.StatusForbidden, "forbidden", "Forbidden", detail).Response(c.rid, nil)
+func forbidden(detail string) *problem.Problem {
+	return problem.New(http.StatusForbidden, "forbidden", "Forbidden", detail)
 }
 
-// internal answers 500 without saying why: the cause is logged with the request ID.
-func (c *call) internal(err error) events.APIGatewayV2HTTPResponse {
-	c.h.Log.Error("request failed", "request", c.rid, "tenant", c.tenant.ID, "error", err.Error())
-	return problem.New(http.StatusInternalServerError, "internal", "Internal Server Error",
-		"The request could not be completed; quote the request ID if it keeps failing.").Response(c.rid, nil)
+func notFound(detail string) *problem.Problem { return httpapi.NotFound(detail) }
+
+// errUnaudited refuses a successful answer without an audit record: every read and change is recorded
+// first, and a handler that forgot is a bug, answered 500 rather than let through.
+var errUnaudited = errors.New("no audit record")
+
+// write answers status with body; a 2xx answer needs the request's audit record.
+func (c *call) write(status int, contentType string, body []byte) error {
+	if status < 300 && !c.audited {
+		c.h.Log.Error("refused an unaudited answer", "request", c.rid, "route", c.route.key())
+		return errUnaudited
+	}
+	h := c.w.Header()
+	h.Set("Cache-Control", "no-store")
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
+	c.w.WriteHeader(status)
+	_, err := c.w.Write(body)
+	return err
 }
 
-func notFound(rid, detail string) events.APIGatewayV2HTTPResponse {
-	return problem.New(http.StatusNotFound, "not-found", "Not Found", detail).Response(rid, nil)
-}
-
-func (c *call) json(status int, v any) events.APIGatewayV2HTTPResponse {
+func (c *call) json(status int, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: status, Body: string(b), Headers: map[string]string{
-		"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-	}}
+	return c.write(status, "application/json", b)
 }
 
-func (c *call) noContent() events.APIGatewayV2HTTPResponse {
-	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNoContent, Headers: map[string]string{"Cache-Control": "no-store"}}
-}
-
-func header(h map[string]string, name string) string {
-	if v, ok := h[strings.ToLower(name)]; ok {
-		return v
-	}
-	for k, v := range h {
-		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
-}
+func (c *call) noContent() error { return c.write(http.StatusNoContent, "", nil) }

@@ -297,3 +297,47 @@ func withPhoneValidation(f domain.Form, v domain.PhoneValidation) domain.Form {
 	f.PhoneValidation = v
 	return f
 }
+
+// TestRouting_problems: what the mux cannot route is a problem+json answer through the local gateway's
+// real API Gateway events, and nothing is audited for it.
+func TestRouting_problems(t *testing.T) {
+	w := newWorld(t)
+	tok := w.token("acme-admin")
+	before := len(w.trail("acme"))
+	cases := []struct {
+		name, method, path string
+		status             int
+		allow              string
+	}{
+		{"unknown path", "GET", "/v1/nothing", 404, ""},
+		{"unknown subpath", "GET", "/v1/forms/f1/nothing", 404, ""},
+		{"method not allowed", "PUT", "/v1/leads/abc", 405, "DELETE, GET, PATCH"},
+		{"collection method", "DELETE", "/v1/forms", 405, "GET, POST"},
+		{"HEAD", "HEAD", "/v1/forms", 405, "GET, POST"},
+		{"purpose with commas", "GET", "/v1/forms/", 200, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := w.do(tok, c.method, c.path, nil, controlapi.PurposeHeader, "ticket 7, follow-up")
+			if r.status != c.status {
+				t.Fatalf("%s %s = %d %s; want %d", c.method, c.path, r.status, r.body, c.status)
+			}
+			if c.status == 200 {
+				return
+			}
+			if got := r.header.Get("Allow"); got != c.allow {
+				t.Errorf("Allow = %q; want %q", got, c.allow)
+			}
+			if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+				t.Errorf("Content-Type = %q; want application/problem+json", ct)
+			}
+		})
+	}
+	trail := w.trail("acme")
+	if got := len(trail) - before; got != 1 {
+		t.Errorf("%d audit records; want 1 (the one routed request)", got)
+	}
+	if p := trail[len(trail)-1].Purpose; p != "ticket 7, follow-up" {
+		t.Errorf("purpose = %q; want the whole header, commas and all", p)
+	}
+}

@@ -8,32 +8,31 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"leadvault/shared/access"
 	"leadvault/shared/domain"
+	"leadvault/shared/httpapi"
 	"leadvault/shared/problem"
 	"leadvault/shared/store"
 )
 
-func listForms(c *call) events.APIGatewayV2HTTPResponse {
+func listForms(c *call) error {
 	limit, cursor, p := c.page()
 	if p != nil {
-		return c.problem(p)
+		return p
 	}
 	forms, next, err := c.data.Forms(c.ctx, limit, cursor)
 	if errors.Is(err, store.ErrBadCursor) {
-		return c.problem(badCursor())
+		return badCursor()
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	ids := make([]string, len(forms))
 	for i, f := range forms {
 		ids[i] = f.ID
 	}
 	if err := c.record(ActionFormList, ids...); err != nil {
-		return c.internal(err)
+		return err
 	}
 	if forms == nil {
 		forms = []domain.Form{}
@@ -44,13 +43,13 @@ func listForms(c *call) events.APIGatewayV2HTTPResponse {
 	return c.json(http.StatusOK, list[domain.Form]{Items: forms, Next: next})
 }
 
-func getForm(c *call) events.APIGatewayV2HTTPResponse {
-	f, resp := fetch(c, "formID", "form", c.data.Form)
-	if resp != nil {
-		return *resp
+func getForm(c *call) error {
+	f, err := fetch(c, "formID", "form", c.data.Form)
+	if err != nil {
+		return err
 	}
 	if err := c.record(ActionFormRead, f.ID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, c.viewForm(f))
 }
@@ -76,68 +75,68 @@ func sameForm(a, b domain.Form) bool {
 
 // createForm creates a form; sending the same form again answers 200 with it, so a retried create
 // succeeds, while a different form under a taken ID is a conflict.
-func createForm(c *call) events.APIGatewayV2HTTPResponse {
+func createForm(c *call) error {
 	var f domain.Form
 	if p := c.decode(&f); p != nil {
-		return c.problem(p)
+		return p
 	}
 	if p := c.checkForm(&f); p != nil {
-		return c.problem(p)
+		return p
 	}
 	existing, err := c.data.Form(c.ctx, f.ID)
 	switch {
 	case err == nil && sameForm(existing, f):
 		if err := c.record(ActionFormRead, f.ID); err != nil {
-			return c.internal(err)
+			return err
 		}
 		return c.json(http.StatusOK, existing)
 	case err == nil:
-		return c.conflict("form-exists", "A form with this ID exists; change it with PUT.")
+		return conflict("form-exists", "A form with this ID exists; change it with PUT.")
 	case !errors.Is(err, store.ErrNotFound):
-		return c.internal(err)
+		return err
 	}
 	if err := c.record(ActionFormCreate, f.ID, f.CampaignID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.putForm(f, http.StatusCreated)
 }
 
-func updateForm(c *call) events.APIGatewayV2HTTPResponse {
+func updateForm(c *call) error {
 	id, ok := c.param("formID")
 	if !ok {
-		return notFound(c.rid, "No such form.")
+		return notFound("No such form.")
 	}
 	var f domain.Form
 	if p := c.decode(&f); p != nil {
-		return c.problem(p)
+		return p
 	}
 	if f.ID == "" {
 		f.ID = id
 	}
 	if f.ID != id {
-		return c.problem(invalid(problem.FieldError{Field: "id", Code: "mismatch", Message: "The id in the body must match the path."}))
+		return invalid(problem.FieldError{Field: "id", Code: "mismatch", Message: "The id in the body must match the path."})
 	}
 	if _, err := c.data.Form(c.ctx, id); errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such form.")
+		return notFound("No such form.")
 	} else if err != nil {
-		return c.internal(err)
+		return err
 	}
 	if p := c.checkForm(&f); p != nil {
-		return c.problem(p)
+		return p
 	}
 	if err := c.record(ActionFormUpdate, f.ID, f.CampaignID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.putForm(f, http.StatusOK)
 }
 
-func disableForm(c *call) events.APIGatewayV2HTTPResponse {
-	f, resp := fetch(c, "formID", "form", c.data.Form)
-	if resp != nil {
-		return *resp
+func disableForm(c *call) error {
+	f, err := fetch(c, "formID", "form", c.data.Form)
+	if err != nil {
+		return err
 	}
 	if err := c.record(ActionFormDisable, f.ID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	if !f.Enabled {
 		return c.json(http.StatusOK, f)
@@ -166,8 +165,7 @@ func (c *call) checkForm(f *domain.Form) *problem.Problem {
 		return invalid(problem.FieldError{Field: "campaignID", Code: "unknown", Message: "No campaign has this ID; create it first."})
 	case err != nil:
 		c.h.Log.Error("request failed", "request", c.rid, "tenant", c.tenant.ID, "error", err.Error())
-		return problem.New(http.StatusInternalServerError, "internal", "Internal Server Error",
-			"The request could not be completed; quote the request ID if it keeps failing.")
+		return httpapi.Internal()
 	case camp.Deleting && f.Enabled:
 		return problem.New(http.StatusConflict, "campaign-deleting", "Conflict", "The campaign is being deleted; an enabled form cannot feed it.")
 	}
@@ -181,15 +179,15 @@ func fieldOf(msg string) string {
 	return strings.TrimSuffix(word, ":")
 }
 
-func (c *call) putForm(f domain.Form, status int) events.APIGatewayV2HTTPResponse {
+func (c *call) putForm(f domain.Form, status int) error {
 	err := c.data.PutForm(c.ctx, f)
 	if errors.Is(err, store.ErrExists) {
 		// Form IDs and inbound aliases are public routes, unique across tenants; say which without
 		// saying whose.
-		return c.conflict("form-id-taken", "This form ID or inbound alias is taken; choose another.")
+		return conflict("form-id-taken", "This form ID or inbound alias is taken; choose another.")
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(status, f)
 }
@@ -206,17 +204,17 @@ func viewCampaign(cp store.Campaign) campaignView {
 	return campaignView{ID: cp.ID, Name: cp.Name, CreatedAt: cp.CreatedAt, Deleting: cp.Deleting, DeletionJob: cp.DeletionJob}
 }
 
-func listCampaigns(c *call) events.APIGatewayV2HTTPResponse {
+func listCampaigns(c *call) error {
 	limit, cursor, p := c.page()
 	if p != nil {
-		return c.problem(p)
+		return p
 	}
 	camps, next, err := c.data.Campaigns(c.ctx, limit, cursor)
 	if errors.Is(err, store.ErrBadCursor) {
-		return c.problem(badCursor())
+		return badCursor()
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	items := make([]campaignView, len(camps))
 	ids := make([]string, len(camps))
@@ -224,18 +222,18 @@ func listCampaigns(c *call) events.APIGatewayV2HTTPResponse {
 		items[i], ids[i] = viewCampaign(cp), cp.ID
 	}
 	if err := c.record(ActionCampaignList, ids...); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, list[campaignView]{Items: items, Next: next})
 }
 
-func getCampaign(c *call) events.APIGatewayV2HTTPResponse {
-	cp, resp := fetch(c, "campaignID", "campaign", c.data.Campaign)
-	if resp != nil {
-		return *resp
+func getCampaign(c *call) error {
+	cp, err := fetch(c, "campaignID", "campaign", c.data.Campaign)
+	if err != nil {
+		return err
 	}
 	if err := c.record(ActionCampaignRead, cp.ID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, viewCampaign(cp))
 }
@@ -245,10 +243,10 @@ type campaignBody struct {
 	Name string `json:"name"`
 }
 
-func createCampaign(c *call) events.APIGatewayV2HTTPResponse {
+func createCampaign(c *call) error {
 	var b campaignBody
 	if p := c.decode(&b); p != nil {
-		return c.problem(p)
+		return p
 	}
 	var errs []problem.FieldError
 	if !domain.ValidID(b.ID) {
@@ -258,28 +256,28 @@ func createCampaign(c *call) events.APIGatewayV2HTTPResponse {
 		errs = append(errs, *p)
 	}
 	if len(errs) > 0 {
-		return c.problem(invalid(errs...))
+		return invalid(errs...)
 	}
 	existing, err := c.data.Campaign(c.ctx, b.ID)
 	switch {
 	case err == nil && existing.Name == b.Name && !existing.Deleting:
 		if err := c.record(ActionCampaignRead, b.ID); err != nil {
-			return c.internal(err)
+			return err
 		}
 		return c.json(http.StatusOK, viewCampaign(existing))
 	case err == nil:
-		return c.conflict("campaign-exists", "A campaign with this ID exists.")
+		return conflict("campaign-exists", "A campaign with this ID exists.")
 	case !errors.Is(err, store.ErrNotFound):
-		return c.internal(err)
+		return err
 	}
 	if err := c.record(ActionCampaignCreate, b.ID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	cp := store.Campaign{ID: b.ID, Name: b.Name, CreatedAt: c.h.Now().UTC()}
 	if err := c.data.PutCampaign(c.ctx, cp); errors.Is(err, store.ErrExists) {
-		return c.conflict("campaign-exists", "A campaign with this ID exists.")
+		return conflict("campaign-exists", "A campaign with this ID exists.")
 	} else if err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusCreated, viewCampaign(cp))
 }
@@ -292,36 +290,36 @@ func checkName(name string) *problem.FieldError {
 	return nil
 }
 
-func renameCampaign(c *call) events.APIGatewayV2HTTPResponse {
+func renameCampaign(c *call) error {
 	id, ok := c.param("campaignID")
 	if !ok {
-		return notFound(c.rid, "No such campaign.")
+		return notFound("No such campaign.")
 	}
 	var b struct {
 		Name string `json:"name"`
 	}
 	if p := c.decode(&b, "application/merge-patch+json"); p != nil {
-		return c.problem(p)
+		return p
 	}
 	if p := checkName(b.Name); p != nil {
-		return c.problem(invalid(*p))
+		return invalid(*p)
 	}
 	if _, err := c.data.Campaign(c.ctx, id); errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such campaign.")
+		return notFound("No such campaign.")
 	} else if err != nil {
-		return c.internal(err)
+		return err
 	}
 	if err := c.record(ActionCampaignRename, id); err != nil {
-		return c.internal(err)
+		return err
 	}
 	cp, err := c.data.RenameCampaign(c.ctx, id, b.Name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return notFound(c.rid, "No such campaign.")
+		return notFound("No such campaign.")
 	case errors.Is(err, store.ErrDeleting):
-		return c.conflict("campaign-deleting", "The campaign is being deleted.")
+		return conflict("campaign-deleting", "The campaign is being deleted.")
 	case err != nil:
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, viewCampaign(cp))
 }
@@ -346,37 +344,37 @@ func viewDeletion(d store.CampaignDeletion) deletionView {
 // deleteCampaign starts the deletion of a campaign with every lead in it and their keys (E8). The work
 // is a resumable job (package jobs); the answer is 202 with its ID and where to follow it. Deleting again
 // answers the same job.
-func deleteCampaign(c *call) events.APIGatewayV2HTTPResponse {
+func deleteCampaign(c *call) error {
 	id, ok := c.param("campaignID")
 	if !ok {
-		return notFound(c.rid, "No such campaign.")
+		return notFound("No such campaign.")
 	}
 	job, jobErr := c.data.CampaignDeletion(c.ctx, id)
 	if jobErr != nil && !errors.Is(jobErr, store.ErrNotFound) {
-		return c.internal(jobErr)
+		return jobErr
 	}
 	_, err := c.data.Campaign(c.ctx, id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return c.internal(err)
+		return err
 	}
 	exists := err == nil
 	// A running job, or a finished one whose campaign is gone, answers a repeated request; a finished job
 	// of an earlier campaign with the same ID does not stop this one's deletion.
 	if jobErr == nil && (!job.Done || !exists) {
 		if err := c.record(ActionCampaignDelete, id, "job:"+job.JobID); err != nil {
-			return c.internal(err)
+			return err
 		}
 		return c.accepted(job)
 	}
 	if !exists {
-		return notFound(c.rid, "No such campaign.")
+		return notFound("No such campaign.")
 	}
 	// New leads must stop arriving before the campaign can be emptied.
 	var feeding []string
 	for cursor := ""; ; {
 		forms, next, err := c.data.Forms(c.ctx, store.MaxPage, cursor)
 		if err != nil {
-			return c.internal(err)
+			return err
 		}
 		for _, f := range forms {
 			if f.CampaignID == id && f.Enabled {
@@ -388,46 +386,45 @@ func deleteCampaign(c *call) events.APIGatewayV2HTTPResponse {
 		}
 	}
 	if len(feeding) > 0 {
-		return c.conflict("campaign-in-use", "Enabled forms feed this campaign: "+strings.Join(feeding, ", ")+". Disable them first.")
+		return conflict("campaign-in-use", "Enabled forms feed this campaign: "+strings.Join(feeding, ", ")+". Disable them first.")
 	}
 	jobID := c.h.NewID()
 	if err := c.record(ActionCampaignDelete, id, "job:"+jobID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	job, err = c.data.StartCampaignDeletion(c.ctx, id, jobID)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such campaign.")
+		return notFound("No such campaign.")
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.accepted(job)
 }
 
-func (c *call) accepted(job store.CampaignDeletion) events.APIGatewayV2HTTPResponse {
+func (c *call) accepted(job store.CampaignDeletion) error {
 	status := http.StatusAccepted
 	if job.Done {
 		status = http.StatusOK
 	}
-	resp := c.json(status, viewDeletion(job))
-	resp.Headers["Location"] = "/v1/campaigns/" + job.Campaign + "/deletion"
-	return resp
+	c.w.Header().Set("Location", "/v1/campaigns/"+job.Campaign+"/deletion")
+	return c.json(status, viewDeletion(job))
 }
 
-func getDeletion(c *call) events.APIGatewayV2HTTPResponse {
+func getDeletion(c *call) error {
 	id, ok := c.param("campaignID")
 	if !ok {
-		return notFound(c.rid, "No deletion of this campaign.")
+		return notFound("No deletion of this campaign.")
 	}
 	job, err := c.data.CampaignDeletion(c.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No deletion of this campaign.")
+		return notFound("No deletion of this campaign.")
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	if err := c.record(ActionCampaignRead, id, "job:"+job.JobID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, viewDeletion(job))
 }

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"leadvault/shared/access"
 	"leadvault/shared/domain"
 	"leadvault/shared/guard"
@@ -57,34 +55,34 @@ func (c *call) view(l domain.Lead) leadView {
 	return v
 }
 
-func listLeads(c *call) events.APIGatewayV2HTTPResponse {
+func listLeads(c *call) error {
 	campaign, ok := c.param("campaignID")
 	if !ok {
-		return notFound(c.rid, "No such campaign.")
+		return notFound("No such campaign.")
 	}
 	limit, cursor, p := c.page()
 	if p != nil {
-		return c.problem(p)
+		return p
 	}
 	from, to, p := c.timeRange()
 	if p != nil {
-		return c.problem(p)
+		return p
 	}
 	if _, err := c.data.Campaign(c.ctx, campaign); errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such campaign.")
+		return notFound("No such campaign.")
 	} else if err != nil {
-		return c.internal(err)
+		return err
 	}
 	tk, err := c.key()
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	leads, next, err := c.data.LeadsByCampaign(c.ctx, tk, campaign, store.Page{From: from, To: to, Limit: limit, Cursor: cursor})
 	if errors.Is(err, store.ErrBadCursor) {
-		return c.problem(badCursor())
+		return badCursor()
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	items := make([]leadView, len(leads))
 	targets := []string{"campaign:" + campaign}
@@ -93,28 +91,27 @@ func listLeads(c *call) events.APIGatewayV2HTTPResponse {
 		targets = append(targets, l.ID)
 	}
 	if err := c.record(ActionLeadList, targets...); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, list[leadView]{Items: items, Next: next})
 }
 
 // lead reads the path's lead, or answers 404: for another tenant's ID exactly as for one that never was.
-func (c *call) lead() (domain.Lead, *events.APIGatewayV2HTTPResponse) {
+func (c *call) lead() (domain.Lead, error) {
 	tk, err := c.key()
 	if err != nil {
-		r := c.internal(err)
-		return domain.Lead{}, &r
+		return domain.Lead{}, err
 	}
 	return fetch(c, "leadID", "lead", func(ctx context.Context, id string) (domain.Lead, error) { return c.data.Lead(ctx, tk, id) })
 }
 
-func getLead(c *call) events.APIGatewayV2HTTPResponse {
-	l, resp := c.lead()
-	if resp != nil {
-		return *resp
+func getLead(c *call) error {
+	l, err := c.lead()
+	if err != nil {
+		return err
 	}
 	if err := c.record(ActionLeadRead, l.ID); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, c.view(l))
 }
@@ -132,14 +129,14 @@ type leadPatch struct {
 }
 
 // rectifyLead corrects a lead (Art. 16). The old values are overwritten, not kept.
-func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
-	l, resp := c.lead()
-	if resp != nil {
-		return *resp
+func rectifyLead(c *call) error {
+	l, err := c.lead()
+	if err != nil {
+		return err
 	}
 	var patch leadPatch
 	if p := c.decode(&patch, "application/merge-patch+json"); p != nil {
-		return c.problem(p)
+		return p
 	}
 	region, rule := normalize.DefaultRegion, normalize.PhonePossible
 	// Custom fields are those the lead has or its form collects: rectification corrects data, it does
@@ -243,24 +240,24 @@ func rectifyLead(c *call) events.APIGatewayV2HTTPResponse {
 		}
 	}
 	if len(errs) > 0 {
-		return c.problem(invalid(errs...))
+		return invalid(errs...)
 	}
 	if err := c.record(ActionLeadRectify, append([]string{l.ID}, changed...)...); err != nil {
-		return c.internal(err)
+		return err
 	}
 	if len(changed) == 0 {
 		return c.json(http.StatusOK, c.view(l))
 	}
 	tk, err := c.key()
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	l, err = c.data.RectifyLead(c.ctx, tk, l.ID, p, flags)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such lead.")
+		return notFound("No such lead.")
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, c.view(l))
 }
@@ -278,25 +275,25 @@ func patchValue(raw json.RawMessage) (string, bool) {
 }
 
 // deleteLead deletes one lead and, with the last lead of its subject, the subject's key (E8).
-func deleteLead(c *call) events.APIGatewayV2HTTPResponse {
+func deleteLead(c *call) error {
 	id, ok := c.param("leadID")
 	if !ok {
-		return notFound(c.rid, "No such lead.")
+		return notFound("No such lead.")
 	}
 	// Read first, so that another tenant's ID or an unknown one is a 404 with nothing recorded as
 	// deleted.
-	if _, resp := c.lead(); resp != nil {
-		return *resp
+	if _, err := c.lead(); err != nil {
+		return err
 	}
 	if err := c.record(ActionLeadDelete, id); err != nil {
-		return c.internal(err)
+		return err
 	}
 	err := c.data.DeleteLead(c.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such lead.")
+		return notFound("No such lead.")
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.noContent()
 }

@@ -3,7 +3,6 @@ package controlapi
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"leadvault/shared/domain"
 	"leadvault/shared/problem"
@@ -26,27 +23,24 @@ const maxBody = 64 << 10
 
 // param returns a path parameter, or ok false (answer 404) if it cannot be an ID.
 func (c *call) param(name string) (string, bool) {
-	v := c.params[name]
+	v := c.r.PathValue(name)
 	return v, domain.ValidRef(v)
 }
 
 // fetch reads what the path parameter names with get, or gives the answer to send instead: 404 for an ID
 // that cannot exist or is not found (another tenant's looks exactly the same), 500 for a failure.
-func fetch[T any](c *call, param, what string, get func(ctx context.Context, id string) (T, error)) (T, *events.APIGatewayV2HTTPResponse) {
+func fetch[T any](c *call, param, what string, get func(ctx context.Context, id string) (T, error)) (T, error) {
 	var zero T
 	id, ok := c.param(param)
 	if !ok {
-		r := notFound(c.rid, "No such "+what+".")
-		return zero, &r
+		return zero, notFound("No such " + what + ".")
 	}
 	v, err := get(c.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		r := notFound(c.rid, "No such "+what+".")
-		return zero, &r
+		return zero, notFound("No such " + what + ".")
 	}
 	if err != nil {
-		r := c.internal(err)
-		return zero, &r
+		return zero, err
 	}
 	return v, nil
 }
@@ -54,7 +48,7 @@ func fetch[T any](c *call, param, what string, get func(ctx context.Context, id 
 // decode reads the JSON body into v, refusing unknown fields, trailing data and other media types. The
 // problem it returns is ready to send.
 func (c *call) decode(v any, mediaTypes ...string) *problem.Problem {
-	ct := header(c.req.Headers, "Content-Type")
+	ct := c.r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	ok := err == nil && mt == "application/json"
 	for _, m := range mediaTypes {
@@ -64,11 +58,9 @@ func (c *call) decode(v any, mediaTypes ...string) *problem.Problem {
 		return problem.New(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported Media Type",
 			"Send the body as application/json.")
 	}
-	body := []byte(c.req.Body)
-	if c.req.IsBase64Encoded {
-		if body, err = base64.StdEncoding.DecodeString(c.req.Body); err != nil {
-			return badJSON("The body is not valid base64.")
-		}
+	body, err := io.ReadAll(io.LimitReader(c.r.Body, maxBody+1))
+	if err != nil {
+		return badJSON("The body could not be read.")
 	}
 	if len(body) > maxBody {
 		return problem.New(http.StatusRequestEntityTooLarge, "too-large", "Content Too Large",
@@ -106,36 +98,36 @@ func invalid(errs ...problem.FieldError) *problem.Problem {
 	return p
 }
 
-func (c *call) problem(p *problem.Problem) events.APIGatewayV2HTTPResponse {
-	return p.Response(c.rid, nil)
-}
-
-func (c *call) conflict(slug, detail string) events.APIGatewayV2HTTPResponse {
-	return c.problem(problem.New(http.StatusConflict, slug, "Conflict", detail))
+func conflict(slug, detail string) *problem.Problem {
+	return problem.New(http.StatusConflict, slug, "Conflict", detail)
 }
 
 // page reads limit and cursor; a bad limit is a 400.
 func (c *call) page() (limit int, cursor string, p *problem.Problem) {
-	q := c.req.QueryStringParameters
-	if s := q["limit"]; s != "" {
+	q := c.r.URL.Query()
+	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > store.MaxPage {
 			return 0, "", badQuery("limit", fmt.Sprintf("limit must be a whole number from 1 to %d.", store.MaxPage))
 		}
 		limit = n
 	}
-	return limit, q["cursor"], nil
+	return limit, q.Get("cursor"), nil
 }
 
 // timeRange reads from and to (RFC 3339); to must be after from.
 func (c *call) timeRange() (from, to time.Time, p *problem.Problem) {
-	q := c.req.QueryStringParameters
+	q := c.r.URL.Query()
 	for _, f := range []struct {
 		name string
 		t    *time.Time
 	}{{"from", &from}, {"to", &to}} {
-		if s := q[f.name]; s != "" {
+		if s := q.Get(f.name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
+			if err != nil && strings.Contains(s, " ") {
+				// An offset's '+' sent unencoded arrives as a space in a decoded query.
+				t, err = time.Parse(time.RFC3339, strings.ReplaceAll(s, " ", "+"))
+			}
 			if err != nil {
 				return time.Time{}, time.Time{}, badQuery(f.name, f.name+" must be an RFC 3339 time, e.g. 2026-11-30T09:00:00Z.")
 			}

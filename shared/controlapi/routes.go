@@ -1,11 +1,6 @@
 package controlapi
 
 import (
-	"sort"
-	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
-
 	"leadvault/shared/access"
 )
 
@@ -68,9 +63,8 @@ type route struct {
 	method, pattern string
 	rule            rule
 	// what completes "Your role may not …" in a refusal.
-	what     string
-	fn       func(*call) events.APIGatewayV2HTTPResponse
-	segments []string
+	what string
+	fn   func(*call) error
 }
 
 func (r *route) key() string {
@@ -81,7 +75,7 @@ func (r *route) key() string {
 }
 
 // routes is the API; docs/openapi.yaml describes each.
-var routes = compile([]route{
+var routes = []route{
 	{method: "GET", pattern: "/v1/forms", rule: readData, what: "list forms", fn: listForms},
 	{method: "POST", pattern: "/v1/forms", rule: adminOnly, what: "create forms", fn: createForm},
 	{method: "GET", pattern: "/v1/forms/{formID}", rule: readData, what: "read forms", fn: getForm},
@@ -112,54 +106,4 @@ var routes = compile([]route{
 	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},
 	{method: "GET", pattern: "/v1/audit/export", rule: adminOnly, what: "export the audit trail", fn: exportAudit},
 	{method: "GET", pattern: "/v1/audit/verify", rule: adminOnly, what: "verify the audit trail", fn: verifyAudit},
-})
-
-func compile(rs []route) []route {
-	for i := range rs {
-		rs[i].segments = strings.Split(strings.Trim(rs[i].pattern, "/"), "/")
-	}
-	return rs
-}
-
-// match finds the route for method and path. With no route, allow lists the methods the path accepts
-// ("" when the path is unknown: 404).
-func match(method, path string) (rt *route, params map[string]string, allow string) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	var methods []string
-	for i := range routes {
-		r := &routes[i]
-		p, ok := matchPath(r.segments, parts)
-		if !ok {
-			continue
-		}
-		if r.method == method {
-			return r, p, ""
-		}
-		methods = append(methods, r.method)
-	}
-	sort.Strings(methods)
-	return nil, nil, strings.Join(methods, ", ")
-}
-
-func matchPath(segments, parts []string) (map[string]string, bool) {
-	if len(segments) != len(parts) {
-		return nil, false
-	}
-	var params map[string]string
-	for i, s := range segments {
-		if name, ok := strings.CutPrefix(s, "{"); ok {
-			if parts[i] == "" {
-				return nil, false
-			}
-			if params == nil {
-				params = map[string]string{}
-			}
-			params[strings.TrimSuffix(name, "}")] = parts[i]
-			continue
-		}
-		if s != parts[i] {
-			return nil, false
-		}
-	}
-	return params, true
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-
 	"leadvault/shared/access"
 	"leadvault/shared/directory"
 	"leadvault/shared/domain"
@@ -31,10 +29,10 @@ func viewUser(m store.Member) userView {
 
 // listUsers lists who may act for the tenant (S17: the yearly access review; grants are listed by
 // GET /v1/access-grants).
-func listUsers(c *call) events.APIGatewayV2HTTPResponse {
+func listUsers(c *call) error {
 	members, err := c.data.Members(c.ctx)
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	items := make([]userView, len(members))
 	ids := make([]string, len(members))
@@ -42,7 +40,7 @@ func listUsers(c *call) events.APIGatewayV2HTTPResponse {
 		items[i], ids[i] = viewUser(m), m.UserID
 	}
 	if err := c.record(ActionUserList, ids...); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, list[userView]{Items: items})
 }
@@ -56,32 +54,32 @@ func checkRole(r access.Role) *problem.Problem {
 
 // inviteUser creates a user of the tenant at the identity provider, which mails them a temporary
 // password, and makes them a member (C1).
-func inviteUser(c *call) events.APIGatewayV2HTTPResponse {
+func inviteUser(c *call) error {
 	var b struct {
 		Email string      `json:"email"`
 		Role  access.Role `json:"role"`
 	}
 	if p := c.decode(&b); p != nil {
-		return c.problem(p)
+		return p
 	}
 	email, err := normalize.Email(b.Email)
 	if err != nil || email == "" {
-		return c.problem(invalid(problem.FieldError{Field: "email", Code: "invalid", Message: "A valid e-mail address."}))
+		return invalid(problem.FieldError{Field: "email", Code: "invalid", Message: "A valid e-mail address."})
 	}
 	if p := checkRole(b.Role); p != nil {
-		return c.problem(p)
+		return p
 	}
 	tk, err := c.key()
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	// The address is the invitee's personal data: the trail names it by a tenant-keyed hash.
 	if err := c.record(ActionUserInvite, "email:"+tk.Pseudonym("audit-user-email", email)); err != nil {
-		return c.internal(err)
+		return err
 	}
 	id, err := c.h.Directory.Invite(c.ctx, c.tenant.ID, email, b.Role)
 	if errors.Is(err, directory.ErrExists) {
-		return c.conflict("user-exists", "A user with this e-mail address exists.")
+		return conflict("user-exists", "A user with this e-mail address exists.")
 	}
 	if err != nil {
 		return c.upstream(err)
@@ -92,37 +90,36 @@ func inviteUser(c *call) events.APIGatewayV2HTTPResponse {
 		if rerr := c.h.Directory.Remove(c.ctx, id); rerr != nil {
 			c.h.Log.Error("could not undo an invitation", "request", c.rid, "user", id, "error", rerr.Error())
 		}
-		return c.internal(err)
+		return err
 	}
-	resp := c.json(http.StatusCreated, viewUser(m))
-	resp.Headers["Location"] = "/v1/users/" + id
-	return resp
+	c.w.Header().Set("Location", "/v1/users/"+id)
+	return c.json(http.StatusCreated, viewUser(m))
 }
 
 // changeRole promotes or demotes a user; demoting the last admin is refused (C2).
-func changeRole(c *call) events.APIGatewayV2HTTPResponse {
+func changeRole(c *call) error {
 	id, ok := c.param("userID")
 	if !ok {
-		return notFound(c.rid, "No such user.")
+		return notFound("No such user.")
 	}
 	var b struct {
 		Role access.Role `json:"role"`
 	}
 	if p := c.decode(&b, "application/merge-patch+json"); p != nil {
-		return c.problem(p)
+		return p
 	}
 	if p := checkRole(b.Role); p != nil {
-		return c.problem(p)
+		return p
 	}
 	before, err := c.data.Member(c.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such user.")
+		return notFound("No such user.")
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	if err := c.record(ActionUserRole, id, "role:"+string(b.Role)); err != nil {
-		return c.internal(err)
+		return err
 	}
 	if before.Role == b.Role {
 		return c.json(http.StatusOK, viewUser(before))
@@ -132,11 +129,11 @@ func changeRole(c *call) events.APIGatewayV2HTTPResponse {
 	after, err := c.data.SetMemberRole(c.ctx, id, b.Role)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return notFound(c.rid, "No such user.")
+		return notFound("No such user.")
 	case errors.Is(err, store.ErrLastAdmin):
-		return c.conflict("last-admin", "A tenant keeps at least one admin; make another user admin first.")
+		return conflict("last-admin", "A tenant keeps at least one admin; make another user admin first.")
 	case err != nil:
-		return c.internal(err)
+		return err
 	}
 	if err := c.h.Directory.SetRole(c.ctx, id, before.Role, b.Role); err != nil {
 		if _, rerr := c.data.SetMemberRole(c.ctx, id, before.Role); rerr != nil {
@@ -149,27 +146,27 @@ func changeRole(c *call) events.APIGatewayV2HTTPResponse {
 
 // removeUser ends a user's access at once and deletes their identity; the last admin cannot be removed,
 // not even by themselves (C2).
-func removeUser(c *call) events.APIGatewayV2HTTPResponse {
+func removeUser(c *call) error {
 	id, ok := c.param("userID")
 	if !ok {
-		return notFound(c.rid, "No such user.")
+		return notFound("No such user.")
 	}
 	if _, err := c.data.Member(c.ctx, id); errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such user.")
+		return notFound("No such user.")
 	} else if err != nil {
-		return c.internal(err)
+		return err
 	}
 	if err := c.record(ActionUserRemove, id); err != nil {
-		return c.internal(err)
+		return err
 	}
 	_, err := c.data.RemoveMember(c.ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return notFound(c.rid, "No such user.")
+		return notFound("No such user.")
 	case errors.Is(err, store.ErrLastAdmin):
-		return c.conflict("last-admin", "A tenant keeps at least one admin; make another user admin first.")
+		return conflict("last-admin", "A tenant keeps at least one admin; make another user admin first.")
 	case err != nil:
-		return c.internal(err)
+		return err
 	}
 	// Access ended with the membership. A failure here leaves an identity that belongs to no tenant and
 	// can do nothing; it is logged for the operators rather than failing a removal that took effect.
@@ -180,10 +177,10 @@ func removeUser(c *call) events.APIGatewayV2HTTPResponse {
 }
 
 // upstream answers 502 when the identity provider fails.
-func (c *call) upstream(err error) events.APIGatewayV2HTTPResponse {
+func (c *call) upstream(err error) error {
 	c.h.Log.Error("identity provider failed", "request", c.rid, "error", err.Error())
-	return c.problem(problem.New(http.StatusBadGateway, "identity-provider-failed", "Bad Gateway",
-		"The identity provider did not complete the change; nothing was changed. Try again."))
+	return problem.New(http.StatusBadGateway, "identity-provider-failed", "Bad Gateway",
+		"The identity provider did not complete the change; nothing was changed. Try again.")
 }
 
 type grantView struct {
@@ -209,10 +206,10 @@ func (c *call) viewGrant(g access.Grant) grantView {
 }
 
 // listGrants lists the tenant's support-access grants, ended ones included (S17).
-func listGrants(c *call) events.APIGatewayV2HTTPResponse {
+func listGrants(c *call) error {
 	grants, err := c.data.Grants(c.ctx)
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	items := make([]grantView, len(grants))
 	ids := make([]string, len(grants))
@@ -220,13 +217,13 @@ func listGrants(c *call) events.APIGatewayV2HTTPResponse {
 		items[i], ids[i] = c.viewGrant(g), g.ID
 	}
 	if err := c.record(ActionGrantList, ids...); err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.json(http.StatusOK, list[grantView]{Items: items})
 }
 
 // createGrant gives one support user time-boxed access to the tenant's data (M3).
-func createGrant(c *call) events.APIGatewayV2HTTPResponse {
+func createGrant(c *call) error {
 	var b struct {
 		Grantee   string       `json:"grantee"`
 		Scope     access.Scope `json:"scope"`
@@ -234,7 +231,7 @@ func createGrant(c *call) events.APIGatewayV2HTTPResponse {
 		ExpiresAt time.Time    `json:"expiresAt"`
 	}
 	if p := c.decode(&b); p != nil {
-		return c.problem(p)
+		return p
 	}
 	now := c.h.Now().UTC()
 	g := access.Grant{ID: c.h.NewID(), Tenant: c.tenant.ID, Grantee: strings.TrimSpace(b.Grantee), GrantedBy: c.caller.UserID,
@@ -253,41 +250,40 @@ func createGrant(c *call) events.APIGatewayV2HTTPResponse {
 		errs = append(errs, problem.FieldError{Field: "expiresAt", Code: "invalid", Message: "A time in the next 72 hours."})
 	}
 	if len(errs) > 0 {
-		return c.problem(invalid(errs...))
+		return invalid(errs...)
 	}
 	if err := c.record(ActionGrantCreate, "grant:"+g.ID, "grantee:"+g.Grantee); err != nil {
-		return c.internal(err)
+		return err
 	}
 	if err := c.data.PutGrant(c.ctx, g); err != nil {
-		return c.internal(err)
+		return err
 	}
-	resp := c.json(http.StatusCreated, c.viewGrant(g))
-	resp.Headers["Location"] = "/v1/access-grants/" + g.ID
-	return resp
+	c.w.Header().Set("Location", "/v1/access-grants/"+g.ID)
+	return c.json(http.StatusCreated, c.viewGrant(g))
 }
 
 // revokeGrant ends a grant at once (S2); its record stays for the review.
-func revokeGrant(c *call) events.APIGatewayV2HTTPResponse {
+func revokeGrant(c *call) error {
 	id, ok := c.param("grantID")
 	if !ok {
-		return notFound(c.rid, "No such grant.")
+		return notFound("No such grant.")
 	}
 	grants, err := c.data.Grants(c.ctx)
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	if !slices.ContainsFunc(grants, func(g access.Grant) bool { return g.ID == id }) {
-		return notFound(c.rid, "No such grant.")
+		return notFound("No such grant.")
 	}
 	if err := c.record(ActionGrantRevoke, "grant:"+id); err != nil {
-		return c.internal(err)
+		return err
 	}
 	err = c.data.RevokeGrant(c.ctx, id, c.h.Now())
 	if errors.Is(err, store.ErrNotFound) {
-		return notFound(c.rid, "No such grant.")
+		return notFound("No such grant.")
 	}
 	if err != nil {
-		return c.internal(err)
+		return err
 	}
 	return c.noContent()
 }

@@ -6,18 +6,20 @@ package formapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"leadvault/shared/domain"
 	"leadvault/shared/formbody"
+	"leadvault/shared/httpapi"
 	"leadvault/shared/intake"
 	"leadvault/shared/problem"
 )
@@ -39,84 +41,110 @@ const (
 	maxKeyLen    = 255
 )
 
+// Route is the intake route's path pattern.
+const Route = "/v1/forms/{formID}/submissions"
+
 // Handler answers the intake route.
 type Handler struct {
 	intake Intake
 	log    *slog.Logger
+	router *httpapi.Router
 }
 
 // New returns a Handler.
-func New(in Intake, log *slog.Logger) *Handler { return &Handler{intake: in, log: log} }
+func New(in Intake, log *slog.Logger) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{intake: in, log: log}
+	h.router = httpapi.NewRouter(log, h.writeProblem)
+	h.router.Handle(http.MethodPost+" "+Route, h.serve)
+	h.router.Handle(http.MethodOptions+" "+Route, h.serve)
+	return h
+}
 
-// Handle answers one request. It returns an error only for faults it cannot describe to the client.
+// Handle is the Lambda entry point: it answers one API Gateway HTTP API event. It returns an error only
+// for faults it cannot describe to the client.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	rid := req.RequestContext.RequestID
-	headers := lowerKeys(req.Headers)
-	c := negotiate(headers)
-	method := req.RequestContext.HTTP.Method
-	if method != http.MethodPost && method != http.MethodOptions {
-		p := problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed",
-			"This resource accepts POST (and OPTIONS for CORS preflight).")
-		p.Allow = allowMethods
-		return answer(p, rid, c, nil, nil), nil
-	}
-	formID := req.PathParameters["formID"]
-	form, err := h.intake.Form(ctx, formID)
+	return h.router.Lambda(ctx, req)
+}
+
+// ServeHTTP answers one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// formError is a failure of a request for a known form, which is answered as that form asks (its
+// errorURL, its language).
+type formError struct {
+	form *domain.Form
+	err  error
+}
+
+func (e *formError) Error() string { return e.err.Error() }
+func (e *formError) Unwrap() error { return e.err }
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	form, err := h.intake.Form(ctx, r.PathValue("formID"))
 	if errors.Is(err, intake.ErrFormNotFound) {
-		return answer(problem.New(http.StatusNotFound, "form-not-found", "Form Not Found",
-			"No enabled form has this ID."), rid, c, nil, nil), nil
+		return problem.New(http.StatusNotFound, "form-not-found", "Form Not Found", "No enabled form has this ID.")
 	}
 	if err != nil {
-		return h.fault(ctx, rid, c, nil, "load form", err), nil
+		return fmt.Errorf("load form: %w", err)
 	}
-	origin := requestOrigin(headers)
-	var cors map[string]string
-	if origin != "" {
+	origin := requestOrigin(r)
+	cors := origin != ""
+	if cors {
 		if !form.OriginAllowed(origin) {
-			return answer(problem.New(http.StatusForbidden, "origin-not-allowed", "Origin Not Allowed",
-				"This form does not accept submissions from the page's origin."), rid, c, &form, nil), nil
+			return &formError{&form, problem.New(http.StatusForbidden, "origin-not-allowed", "Origin Not Allowed",
+				"This form does not accept submissions from the page's origin.")}
 		}
-		cors = map[string]string{
-			"Access-Control-Allow-Origin":   origin,
-			"Access-Control-Expose-Headers": SubmissionIDHeader + ", Retry-After",
-			"Vary":                          "Origin",
-		}
+		hd := w.Header()
+		hd.Set("Access-Control-Allow-Origin", origin)
+		hd.Set("Access-Control-Expose-Headers", SubmissionIDHeader+", Retry-After")
+		hd.Set("Vary", "Origin")
 	}
-	if method == http.MethodOptions {
-		return preflight(cors), nil
+	if r.Method == http.MethodOptions {
+		preflight(w, cors)
+		return nil
 	}
-	return h.submit(ctx, req, headers, c, form, origin, cors), nil
+	if err := h.submit(w, r, form, origin); err != nil {
+		return &formError{&form, err}
+	}
+	return nil
 }
 
-func preflight(cors map[string]string) events.APIGatewayV2HTTPResponse {
-	h := map[string]string{"Allow": allowMethods, "Cache-Control": "no-store"}
-	for k, v := range cors {
-		h[k] = v
+func preflight(w http.ResponseWriter, cors bool) {
+	hd := w.Header()
+	hd.Set("Allow", allowMethods)
+	hd.Set("Cache-Control", "no-store")
+	if cors {
+		hd.Set("Access-Control-Allow-Methods", allowMethods)
+		hd.Set("Access-Control-Allow-Headers", allowHeaders)
+		hd.Set("Access-Control-Max-Age", "600")
 	}
-	if cors != nil {
-		h["Access-Control-Allow-Methods"] = allowMethods
-		h["Access-Control-Allow-Headers"] = allowHeaders
-		h["Access-Control-Max-Age"] = "600"
-	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusNoContent, Headers: h}
+	w.WriteHeader(http.StatusNoContent)
 }
 
-func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest, headers map[string]string, c client, form domain.Form, origin string, cors map[string]string) events.APIGatewayV2HTTPResponse {
-	rid := req.RequestContext.RequestID
-	key := headers["idempotency-key"]
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request, form domain.Form, origin string) error {
+	key := httpapi.Header(r, "Idempotency-Key")
 	if len(key) > maxKeyLen || !printableASCII(key) {
-		return answer(problem.New(http.StatusBadRequest, "invalid-idempotency-key", "Invalid Idempotency-Key",
-			"The Idempotency-Key header must be at most 255 printable ASCII characters."), rid, c, &form, cors)
+		return problem.New(http.StatusBadRequest, "invalid-idempotency-key", "Invalid Idempotency-Key",
+			"The Idempotency-Key header must be at most 255 printable ASCII characters.")
 	}
-	body, err := formbody.Parse(formbody.Request{ContentType: headers["content-type"], Body: req.Body, Base64: req.IsBase64Encoded})
+	raw, err := io.ReadAll(io.LimitReader(r.Body, formbody.MaxBytes+1))
 	if err != nil {
-		return answer(bodyProblem(err), rid, c, &form, cors)
+		return fmt.Errorf("read body: %w", err)
+	}
+	body, err := formbody.Parse(formbody.Request{ContentType: r.Header.Get("Content-Type"), Body: string(raw)})
+	if err != nil {
+		return bodyProblem(err)
 	}
 	// A browser is redirected to the form's thank-you page, or shown one of ours when the form names none;
 	// a script gets JSON.
+	c := negotiate(r)
 	wantJSON := body.Kind == formbody.KindJSON || !c.html
-	res, err := h.intake.Submit(ctx, form, intake.Submission{
-		Body: body, Origin: origin, ClientIP: req.RequestContext.HTTP.SourceIP, IdempotencyKey: key,
+	res, err := h.intake.Submit(r.Context(), form, intake.Submission{
+		Body: body, Origin: origin, ClientIP: httpapi.SourceIP(r), IdempotencyKey: key,
 	})
 	var invalid *intake.ValidationError
 	var limited *intake.RateLimitedError
@@ -128,46 +156,58 @@ func (h *Handler) submit(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		for _, e := range invalid.Problems {
 			p.Errors = append(p.Errors, problem.FieldError(e))
 		}
-		return answer(p, rid, c, &form, cors)
+		return p
 	case errors.As(err, &limited):
 		p := problem.New(http.StatusTooManyRequests, "rate-limited", "Too Many Requests",
 			"Too many submissions from this "+map[string]string{"ip": "network address", "form": "form"}[limited.Scope]+"; retry later.")
 		p.RetryAfter = limited.RetryAfter
-		return answer(p, rid, c, &form, cors)
+		return p
 	case errors.Is(err, intake.ErrAttachmentsNotAccepted):
-		return answer(problem.New(http.StatusUnsupportedMediaType, "attachments-not-accepted", "Attachments Not Accepted",
-			"This form does not accept file uploads; send the fields only."), rid, c, &form, cors)
+		return problem.New(http.StatusUnsupportedMediaType, "attachments-not-accepted", "Attachments Not Accepted",
+			"This form does not accept file uploads; send the fields only.")
 	case errors.Is(err, intake.ErrIdempotencyConflict):
-		return answer(problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused",
-			"This Idempotency-Key was already used for a different submission."), rid, c, &form, cors)
+		return problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused",
+			"This Idempotency-Key was already used for a different submission.")
 	default:
-		return h.fault(ctx, rid, c, &form, "submit", err)
+		return fmt.Errorf("submit: %w", err)
 	}
 
-	out := map[string]string{"Cache-Control": "no-store", SubmissionIDHeader: res.LeadID, "X-Content-Type-Options": "nosniff"}
-	for k, v := range cors {
-		out[k] = v
-	}
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set(SubmissionIDHeader, res.LeadID)
+	hd.Set("X-Content-Type-Options", "nosniff")
 	if !wantJSON && form.RedirectURL != "" {
-		out["Location"] = form.RedirectURL
-		return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusSeeOther, Headers: out}
+		hd.Set("Location", form.RedirectURL)
+		w.WriteHeader(http.StatusSeeOther)
+		return nil
 	}
 	if !wantJSON {
-		return thanks(out, &form, c, res.LeadID)
+		thanks(w, &form, c, res.LeadID)
+		return nil
 	}
-	out["Content-Type"] = "application/json"
-	b, _ := json.Marshal(map[string]string{"id": res.LeadID, "status": "received"})
-	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusCreated, Headers: out, Body: string(b)}
+	return httpapi.WriteJSON(w, http.StatusCreated, map[string]string{"id": res.LeadID, "status": "received"})
 }
 
-// fault logs an internal error and tells the client to retry: nothing was stored, or a retry of the same
-// request finds what was (idempotency), so nothing is lost. f is nil when the form could not be loaded.
-func (h *Handler) fault(ctx context.Context, rid string, c client, f *domain.Form, op string, err error) events.APIGatewayV2HTTPResponse {
-	h.log.ErrorContext(ctx, "intake fault", "op", op, "requestId", rid, "error", err.Error())
-	p := problem.New(http.StatusServiceUnavailable, "temporarily-unavailable", "Temporarily Unavailable",
-		"The submission could not be stored right now. Retry the same request; it will not be stored twice.")
-	p.RetryAfter = 5e9
-	return answer(p, rid, c, f, nil)
+// writeProblem is the one place intake's failures are answered. A fault (any error that is not a
+// problem; the router has logged it) tells the client to retry: nothing was stored, or a retry of the
+// same request finds what was (idempotency), so nothing is lost. A 405 names intake's methods.
+func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, p *problem.Problem, cause error) {
+	var fe *formError
+	var f *domain.Form
+	if errors.As(cause, &fe) {
+		f = fe.form
+	}
+	switch p.Status {
+	case http.StatusInternalServerError:
+		p = problem.New(http.StatusServiceUnavailable, "temporarily-unavailable", "Temporarily Unavailable",
+			"The submission could not be stored right now. Retry the same request; it will not be stored twice.")
+		p.RetryAfter = 5 * time.Second
+	case http.StatusMethodNotAllowed:
+		p = problem.New(http.StatusMethodNotAllowed, "method-not-allowed", "Method Not Allowed",
+			"This resource accepts POST (and OPTIONS for CORS preflight).")
+		p.Allow = allowMethods
+	}
+	answer(w, p, httpapi.RequestID(r), negotiate(r), f)
 }
 
 func bodyProblem(err error) *problem.Problem {
@@ -184,11 +224,11 @@ func bodyProblem(err error) *problem.Problem {
 }
 
 // requestOrigin is the Origin header, or failing that the origin of the Referer.
-func requestOrigin(h map[string]string) string {
-	if o := h["origin"]; o != "" && o != "null" {
+func requestOrigin(req *http.Request) string {
+	if o := httpapi.Header(req, "Origin"); o != "" && o != "null" {
 		return o
 	}
-	if r := h["referer"]; r != "" {
+	if r := httpapi.Header(req, "Referer"); r != "" {
 		if u, err := url.Parse(r); err == nil && u.Scheme != "" && u.Host != "" {
 			return u.Scheme + "://" + u.Host
 		}
@@ -203,13 +243,4 @@ func printableASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// lowerKeys copies headers with lower-case names; API Gateway already lower-cases them, local tools may not.
-func lowerKeys(h map[string]string) map[string]string {
-	out := make(map[string]string, len(h))
-	for k, v := range h {
-		out[strings.ToLower(k)] = v
-	}
-	return out
 }

@@ -74,6 +74,14 @@ func withBody(req events.APIGatewayV2HTTPRequest, contentType, body string) even
 	return req
 }
 
+// withForm addresses req to the form with the given ID, as API Gateway would: path and path parameter.
+func withForm(req events.APIGatewayV2HTTPRequest, rawID string) events.APIGatewayV2HTTPRequest {
+	req.RawPath = "/v1/forms/" + rawID + "/submissions"
+	req.RequestContext.HTTP.Path = req.RawPath
+	req.PathParameters = map[string]string{"formID": rawID}
+	return req
+}
+
 func withHeader(req events.APIGatewayV2HTTPRequest, k, v string) events.APIGatewayV2HTTPRequest {
 	h := map[string]string{}
 	for hk, hv := range req.Headers {
@@ -206,14 +214,10 @@ func TestHandle_errors(t *testing.T) {
 		errors []string // field:code
 	}{
 		{"unknown form", func(t *testing.T) events.APIGatewayV2HTTPRequest {
-			r := post(t)
-			r.PathParameters = map[string]string{"formID": "no-such-form"}
-			return r
+			return withForm(post(t), "no-such-form")
 		}, 404, "form-not-found", nil},
 		{"bad form id", func(t *testing.T) events.APIGatewayV2HTTPRequest {
-			r := post(t)
-			r.PathParameters = map[string]string{"formID": "../../etc"}
-			return r
+			return withForm(post(t), "..%2F..%2Fetc")
 		}, 404, "form-not-found", nil},
 		{"GET", func(t *testing.T) events.APIGatewayV2HTTPRequest { return fixture(t, "init-probe") }, 405, "method-not-allowed", nil},
 		{"origin not allowed", func(t *testing.T) events.APIGatewayV2HTTPRequest {
@@ -224,8 +228,11 @@ func TestHandle_errors(t *testing.T) {
 		}, 403, "origin-not-allowed", nil},
 		{"malformed base64", func(t *testing.T) events.APIGatewayV2HTTPRequest {
 			r := post(t)
-			r.Body = "%%%not base64"
+			r.Body, r.IsBase64Encoded = "%%%not base64", true
 			return r
+		}, 400, "malformed-body", nil},
+		{"malformed urlencoded", func(t *testing.T) events.APIGatewayV2HTTPRequest {
+			return withBody(post(t), "application/x-www-form-urlencoded", "name=%%%zz&email=a%40example.dk")
 		}, 400, "malformed-body", nil},
 		{"malformed json", func(t *testing.T) events.APIGatewayV2HTTPRequest {
 			return withBody(post(t), "application/json", `{"name": "x",`)

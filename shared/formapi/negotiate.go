@@ -2,10 +2,12 @@ package formapi
 
 import (
 	"mime"
+	"net/http"
 	"strconv"
 	"strings"
 
 	"leadvault/shared/domain"
+	"leadvault/shared/httpapi"
 )
 
 // client is what the request says about how its sender wants to be answered.
@@ -19,11 +21,11 @@ type client struct {
 // negotiate reads the client's preferences. A browser marks a script's request with a Sec-Fetch-Mode
 // other than "navigate" (a header scripts cannot set): fetch() posting FormData sends "Accept: */*" like a
 // form would, but it cannot show a page, so it is answered as a script whatever Accept says.
-func negotiate(headers map[string]string) client {
-	mode := headers["sec-fetch-mode"]
+func negotiate(r *http.Request) client {
+	mode := r.Header.Get("Sec-Fetch-Mode")
 	return client{
-		html:           (mode == "" || mode == "navigate") && prefersHTML(headers["accept"], headers["content-type"]),
-		acceptLanguage: headers["accept-language"],
+		html:           (mode == "" || mode == "navigate") && prefersHTML(httpapi.Header(r, "Accept"), r.Header.Get("Content-Type")),
+		acceptLanguage: httpapi.Header(r, "Accept-Language"),
 	}
 }
 

@@ -3,6 +3,8 @@ package formapi
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"testing"
 
@@ -55,11 +57,13 @@ func TestNegotiate_secFetchMode(t *testing.T) {
 		{"no-cors", "*/*", false},
 	}
 	for _, tt := range tests {
-		h := map[string]string{"accept": tt.accept, "content-type": "multipart/form-data; boundary=x"}
+		r := httptest.NewRequest(http.MethodPost, "/v1/forms/f/submissions", nil)
+		r.Header.Set("Accept", tt.accept)
+		r.Header.Set("Content-Type", "multipart/form-data; boundary=x")
 		if tt.mode != "" {
-			h["sec-fetch-mode"] = tt.mode
+			r.Header.Set("Sec-Fetch-Mode", tt.mode)
 		}
-		if got := negotiate(h).html; got != tt.want {
+		if got := negotiate(r).html; got != tt.want {
 			t.Errorf("negotiate(Sec-Fetch-Mode %q, Accept %q).html = %v; want %v", tt.mode, tt.accept, got, tt.want)
 		}
 	}

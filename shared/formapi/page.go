@@ -4,14 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"leadvault/shared/domain"
 	"leadvault/shared/formbody"
@@ -136,17 +135,17 @@ func label(f *domain.Form, posted, lang string) string {
 
 // answer sends p to the client as it prefers: problem+json to a script; to a browser, a 303 to the
 // form's errorURL when it has one, else an HTML page. f is nil when no form was found.
-func answer(p *problem.Problem, rid string, c client, f *domain.Form, cors map[string]string) events.APIGatewayV2HTTPResponse {
-	resp := p.Response(rid, cors)
+func answer(w http.ResponseWriter, p *problem.Problem, rid string, c client, f *domain.Form) {
 	if !c.html {
-		return resp
+		p.Write(w, rid)
+		return
 	}
+	p.SetHeaders(w.Header())
 	slug := strings.TrimPrefix(p.Type, problem.TypePrefix)
-	delete(resp.Headers, "Content-Type")
 	if f != nil && f.ErrorURL != "" {
-		resp.StatusCode, resp.Body = http.StatusSeeOther, ""
-		resp.Headers["Location"] = errorLocation(f.ErrorURL, slug, p)
-		return resp
+		w.Header().Set("Location", errorLocation(f.ErrorURL, slug, p))
+		w.WriteHeader(http.StatusSeeOther)
+		return
 	}
 	lang := language(f, c.acceptLanguage)
 	t, ok := pages[slug]
@@ -162,11 +161,7 @@ func answer(p *problem.Problem, rid string, c client, f *domain.Form, cors map[s
 		}
 		d.Fields = append(d.Fields, pageField{Name: e.Field, Code: e.Code, Label: label(f, e.Field, lang), Message: msg})
 	}
-	resp.Body = d.render()
-	for k, v := range pageHeaders(lang) {
-		resp.Headers[k] = v
-	}
-	return resp
+	writePage(w, p.Status, lang, d)
 }
 
 // receivedPage is the thank-you page a browser gets for a form that names no redirectURL: a plain HTML
@@ -178,13 +173,9 @@ var receivedPage = [2]text{
 
 // thanks answers a browser's accepted submission with the thank-you page in the form's language; the
 // lead's id is the page's reference, as it is the JSON answer's.
-func thanks(headers map[string]string, f *domain.Form, c client, leadID string) events.APIGatewayV2HTTPResponse {
+func thanks(w http.ResponseWriter, f *domain.Form, c client, leadID string) {
 	lang := language(f, c.acceptLanguage)
-	d := newPage(lang, leadID, receivedPage, chrome.backToPage, chrome.noScriptPage)
-	for k, v := range pageHeaders(lang) {
-		headers[k] = v
-	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: http.StatusCreated, Headers: headers, Body: d.render()}
+	writePage(w, http.StatusCreated, lang, newPage(lang, leadID, receivedPage, chrome.backToPage, chrome.noScriptPage))
 }
 
 func newPage(lang, reference string, t [2]text, back, noScript text) pageData {
@@ -220,12 +211,15 @@ func (d pageData) render() string {
 	return b.String()
 }
 
-// pageHeaders are the headers of every HTML page intake sends.
-func pageHeaders(lang string) map[string]string {
-	return map[string]string{
-		"Content-Type": "text/html; charset=utf-8", "Content-Security-Policy": pageCSP,
-		"Referrer-Policy": "no-referrer", "Content-Language": lang,
-	}
+// writePage answers status with the page d, with the headers of every HTML page intake sends.
+func writePage(w http.ResponseWriter, status int, lang string, d pageData) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Security-Policy", pageCSP)
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("Content-Language", lang)
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, d.render())
 }
 
 // errorLocation is errorURL with error=<problem slug>, fields=<posted field names> and, when the client

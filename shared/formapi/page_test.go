@@ -29,8 +29,7 @@ func TestHandle_errorAnswers(t *testing.T) {
 		req    func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest
 	}{
 		{"400", 400, "malformed-body", "", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
-			r.Body, r.IsBase64Encoded = "%%%"+invalid, true
-			return r
+			return withBody(r, "application/x-www-form-urlencoded", "%%%zz&"+invalid)
 		}},
 		{"413", 413, "body-too-large", "", func(r events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPRequest {
 			return withBody(r, "application/x-www-form-urlencoded", invalid+strings.Repeat("a", 256<<10))

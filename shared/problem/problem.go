@@ -1,4 +1,4 @@
-// Package problem writes RFC 9457 problem details as API Gateway v2 responses.
+// Package problem is RFC 9457 problem details: the one error body both HTTP APIs answer with.
 package problem
 
 import (
@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/aws/aws-lambda-go/events"
 )
 
 // ContentType is the media type of a problem body.
@@ -43,23 +41,32 @@ func New(status int, slug, title, detail string) *Problem {
 	return &Problem{Type: TypePrefix + slug, Title: title, Status: status, Detail: detail}
 }
 
-// Response renders the problem; extra headers (e.g. CORS) are added to its own.
-func (p *Problem) Response(requestID string, extra map[string]string) events.APIGatewayV2HTTPResponse {
+// Error makes a Problem an error a handler can return; the router answers it as the problem it is.
+func (p *Problem) Error() string { return p.Type + ": " + p.Title }
+
+// Write answers the problem on w. Headers already set on w (e.g. CORS) are kept.
+func (p *Problem) Write(w http.ResponseWriter, requestID string) {
 	p.RequestID = requestID
 	body, err := json.Marshal(p)
 	if err != nil {
 		body = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)
 		p.Status = http.StatusInternalServerError
 	}
-	h := map[string]string{"Content-Type": ContentType, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-	for k, v := range extra {
-		h[k] = v
-	}
+	p.SetHeaders(w.Header())
+	w.Header().Set("Content-Type", ContentType)
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(body)
+}
+
+// SetHeaders sets the headers every answer of the problem carries, whatever its body: no caching,
+// nosniff, Retry-After and Allow when set.
+func (p *Problem) SetHeaders(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
 	if p.RetryAfter > 0 {
-		h["Retry-After"] = strconv.Itoa(int((p.RetryAfter + time.Second - 1) / time.Second))
+		h.Set("Retry-After", strconv.Itoa(int((p.RetryAfter+time.Second-1)/time.Second)))
 	}
 	if p.Allow != "" {
-		h["Allow"] = p.Allow
+		h.Set("Allow", p.Allow)
 	}
-	return events.APIGatewayV2HTTPResponse{StatusCode: p.Status, Headers: h, Body: string(body)}
 }
