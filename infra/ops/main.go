@@ -117,7 +117,7 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 			return fmt.Errorf("%s: %w", args[2], err)
 		}
 		// A form feeds a campaign; the controller API lists and deletes leads by campaign.
-		err = st.PutCampaign(ctx, f.TenantID, store.Campaign{ID: f.CampaignID, Name: f.CampaignID, CreatedAt: time.Now()})
+		err = st.PutCampaign(ctx, f.TenantID, domain.Campaign{ID: f.CampaignID, Name: f.CampaignID, CreatedAt: time.Now()})
 		if err != nil && !errors.Is(err, store.ErrExists) {
 			return err
 		}
@@ -186,7 +186,7 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 		if err != nil {
 			return err
 		}
-		if err := st.PutMember(ctx, tenant, store.Member{UserID: id, Email: email, Role: access.Admin, AddedAt: time.Now(), AddedBy: "ops"}); err != nil {
+		if err := st.PutMember(ctx, tenant, domain.Member{UserID: id, Email: email, Role: access.Admin, AddedAt: time.Now(), AddedBy: "ops"}); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "admin %s of tenant %s invited\n", id, tenant)

@@ -49,7 +49,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +57,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
 	"leadvault/shared/store"
 )
@@ -362,9 +362,7 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 		if err == nil {
 			return r, nil
 		}
-		var cancelled *types.TransactionCanceledException
-		var conflict *types.TransactionConflictException
-		if !errors.As(err, &cancelled) && !errors.As(err, &conflict) {
+		if !ddb.Contended(err) {
 			return Record{}, fmt.Errorf("append audit record of %s: %w", r.Tenant, err)
 		}
 		if attempt+1 >= l.attempts {
@@ -372,10 +370,10 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 		}
 		// Another appender won or is writing: back off, then continue from the head as it is now (as the
 		// failed condition returned it, else read again).
-		if err := sleep(ctx, attempt); err != nil {
+		if err := ddb.Backoff(ctx, attempt); err != nil {
 			return Record{}, fmt.Errorf("append audit record of %s: %w", r.Tenant, err)
 		}
-		if cancelled != nil && len(cancelled.CancellationReasons) == 2 && cancelled.CancellationReasons[1].Item != nil {
+		if cancelled := ddb.Cancelled(err); cancelled != nil && len(cancelled.CancellationReasons) == 2 && cancelled.CancellationReasons[1].Item != nil {
 			h = decodeHead(cancelled.CancellationReasons[1].Item)
 		} else if h, err = l.readHead(ctx, r.Tenant); err != nil {
 			return Record{}, fmt.Errorf("append audit record of %s: read head: %w", r.Tenant, err)
@@ -389,20 +387,6 @@ func (l *Log) expiry(r Record) time.Time {
 		return r.At.Add(r.Retention)
 	}
 	return r.At.Add(l.retention)
-}
-
-// sleep waits a jittered, exponentially growing time (2 ms doubling, at most 200 ms) or until ctx is done.
-func sleep(ctx context.Context, attempt int) error {
-	d := min(2*time.Millisecond<<min(attempt, 7), 200*time.Millisecond)
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func (l *Log) item(r Record) map[string]types.AttributeValue {

@@ -31,10 +31,10 @@ func BenchmarkListLeads(b *testing.B) {
 	st := store.New(cfg.DynamoDB(), table)
 	v := vault.New(cfg.KMS(), testenv.Env.Standins.KeyARN)
 	tk := testenv.Tenant(b, st, v, "acme")
-	if err := st.PutMember(ctx, "acme", store.Member{UserID: "u1", Email: "admin@acme.example", Role: access.Admin, AddedAt: time.Now()}); err != nil {
+	if err := st.PutMember(ctx, "acme", domain.Member{UserID: "u1", Email: "admin@acme.example", Role: access.Admin, AddedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
-	if err := st.PutCampaign(ctx, "acme", store.Campaign{ID: "spring", Name: "Spring", CreatedAt: time.Now()}); err != nil {
+	if err := st.PutCampaign(ctx, "acme", domain.Campaign{ID: "spring", Name: "Spring", CreatedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	base := time.Now().Add(-time.Hour).UTC()

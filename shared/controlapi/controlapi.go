@@ -28,6 +28,7 @@ import (
 	"leadvault/shared/access"
 	"leadvault/shared/audit"
 	"leadvault/shared/cache"
+	"leadvault/shared/domain"
 	"leadvault/shared/httpapi"
 	"leadvault/shared/problem"
 	"leadvault/shared/store"
@@ -66,14 +67,23 @@ type Auditor interface {
 	Verify(ctx context.Context, tenant string) (audit.Report, error)
 }
 
+// Store is all the controller reaches of the table: the caller's tenant record, and the tenant-scoped
+// view through which every handler reads and writes. Nothing unscoped is in it, so a handler cannot reach
+// another tenant's data by mistake: every key it touches is built by store.Scoped for the request's tenant.
+type Store interface {
+	Tenant(ctx context.Context, id string) (domain.Tenant, error)
+	Scoped(tenant string) *store.Scoped
+}
+
 var (
 	_ Keys    = (*vault.Vault)(nil)
 	_ Auditor = (*audit.Log)(nil)
+	_ Store   = (*store.Store)(nil)
 )
 
 // Deps are what a Handler works with.
 type Deps struct {
-	Store     *store.Store
+	Store     Store
 	Keys      Keys
 	Audit     Auditor
 	Directory Directory
@@ -86,7 +96,7 @@ type Deps struct {
 // Handler answers the controller API.
 type Handler struct {
 	Deps
-	tenants *cache.Cache[string, store.Tenant]
+	tenants *cache.Cache[string, domain.Tenant]
 	router  *httpapi.Router
 }
 
@@ -108,7 +118,7 @@ func New(d Deps) *Handler {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{Deps: d, tenants: cache.New[string, store.Tenant](maxCachedTenants, tenantTTL, d.Now)}
+	h := &Handler{Deps: d, tenants: cache.New[string, domain.Tenant](maxCachedTenants, tenantTTL, d.Now)}
 	h.router = httpapi.NewRouter(d.Log, nil)
 	for i := range routes {
 		rt := &routes[i]
@@ -132,7 +142,7 @@ type call struct {
 	rid    string
 	route  *route
 	caller access.Principal
-	tenant store.Tenant
+	tenant domain.Tenant
 	data   *store.Scoped
 	tk     *vault.TenantKey
 	d      access.Decision
@@ -219,16 +229,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route) error
 }
 
 // loadTenant reads a tenant, reusing what a warm function read recently.
-func (h *Handler) loadTenant(ctx context.Context, id string) (store.Tenant, error) {
+func (h *Handler) loadTenant(ctx context.Context, id string) (domain.Tenant, error) {
 	if id == "" {
-		return store.Tenant{}, store.ErrNotFound
+		return domain.Tenant{}, store.ErrNotFound
 	}
 	if t, ok := h.tenants.Get(id); ok {
 		return t, nil
 	}
 	t, err := h.Store.Tenant(ctx, id)
 	if err != nil {
-		return store.Tenant{}, err
+		return domain.Tenant{}, err
 	}
 	h.tenants.Add(id, t)
 	return t, nil

@@ -200,7 +200,7 @@ type campaignView struct {
 	DeletionJob string    `json:"deletionJob,omitempty"`
 }
 
-func viewCampaign(cp store.Campaign) campaignView {
+func viewCampaign(cp domain.Campaign) campaignView {
 	return campaignView{ID: cp.ID, Name: cp.Name, CreatedAt: cp.CreatedAt, Deleting: cp.Deleting, DeletionJob: cp.DeletionJob}
 }
 
@@ -273,7 +273,7 @@ func createCampaign(c *call) error {
 	if err := c.record(ActionCampaignCreate, b.ID); err != nil {
 		return err
 	}
-	cp := store.Campaign{ID: b.ID, Name: b.Name, CreatedAt: c.h.Now().UTC()}
+	cp := domain.Campaign{ID: b.ID, Name: b.Name, CreatedAt: c.h.Now().UTC()}
 	if err := c.data.PutCampaign(c.ctx, cp); errors.Is(err, store.ErrExists) {
 		return conflict("campaign-exists", "A campaign with this ID exists.")
 	} else if err != nil {
@@ -333,7 +333,7 @@ type deletionView struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-func viewDeletion(d store.CampaignDeletion) deletionView {
+func viewDeletion(d domain.CampaignDeletion) deletionView {
 	status := "running"
 	if d.Done {
 		status = "done"
@@ -402,7 +402,7 @@ func deleteCampaign(c *call) error {
 	return c.accepted(job)
 }
 
-func (c *call) accepted(job store.CampaignDeletion) error {
+func (c *call) accepted(job domain.CampaignDeletion) error {
 	status := http.StatusAccepted
 	if job.Done {
 		status = http.StatusOK

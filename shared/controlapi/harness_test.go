@@ -100,7 +100,7 @@ func newWorld(t *testing.T) *world {
 				t.Fatal(err)
 			}
 			w.ids[name] = id
-			if err := w.st.PutMember(ctx, tenant, store.Member{UserID: id, Email: email, Role: role, AddedAt: time.Now()}); err != nil {
+			if err := w.st.PutMember(ctx, tenant, domain.Member{UserID: id, Email: email, Role: role, AddedAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -219,7 +219,7 @@ func (w *world) lead(tenant, campaign, email string) domain.Lead {
 // campaign creates a campaign of tenant directly in the store.
 func (w *world) campaign(tenant, id string) {
 	w.t.Helper()
-	if err := w.st.PutCampaign(context.Background(), tenant, store.Campaign{ID: id, Name: "Campaign " + id, CreatedAt: time.Now()}); err != nil {
+	if err := w.st.PutCampaign(context.Background(), tenant, domain.Campaign{ID: id, Name: "Campaign " + id, CreatedAt: time.Now()}); err != nil {
 		w.t.Fatal(err)
 	}
 }

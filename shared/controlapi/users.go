@@ -23,7 +23,7 @@ type userView struct {
 	AddedBy string      `json:"addedBy,omitempty"`
 }
 
-func viewUser(m store.Member) userView {
+func viewUser(m domain.Member) userView {
 	return userView{UserID: m.UserID, Email: m.Email, Role: m.Role, AddedAt: m.AddedAt, AddedBy: m.AddedBy}
 }
 
@@ -84,7 +84,7 @@ func inviteUser(c *call) error {
 	if err != nil {
 		return c.upstream(err)
 	}
-	m := store.Member{UserID: id, Email: email, Role: b.Role, AddedAt: c.h.Now().UTC(), AddedBy: c.caller.UserID}
+	m := domain.Member{UserID: id, Email: email, Role: b.Role, AddedAt: c.h.Now().UTC(), AddedBy: c.caller.UserID}
 	if err := c.data.PutMember(c.ctx, m); err != nil {
 		// Without the membership the new identity could never act; take it back so a retry starts clean.
 		if rerr := c.h.Directory.Remove(c.ctx, id); rerr != nil {

@@ -28,7 +28,7 @@ import (
 // Store is what intake needs from the table.
 type Store interface {
 	FormByID(ctx context.Context, formID string) (domain.Form, error)
-	Tenant(ctx context.Context, id string) (store.Tenant, error)
+	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	CountHit(ctx context.Context, tenant, scope string) (int64, time.Time, error)
 	PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Lead, idem store.Idempotency) (string, bool, error)
 	EarlierSubmission(ctx context.Context, tenant string, idem store.Idempotency) (string, error)
@@ -135,7 +135,7 @@ type Service struct {
 	newID func() string
 
 	forms   *cache.Cache[string, domain.Form]
-	tenants *cache.Cache[string, store.Tenant]
+	tenants *cache.Cache[string, domain.Tenant]
 }
 
 // Cache sizes: enough for every form and tenant a warm instance sees; a miss costs one reload.
@@ -153,7 +153,7 @@ func New(st Store, keys Keys, log *slog.Logger) *Service {
 	// The caches read the clock through s, so WithClock applies to them too.
 	clock := func() time.Time { return s.now() }
 	s.forms = cache.New[string, domain.Form](maxCachedForms, ConfigTTL, clock)
-	s.tenants = cache.New[string, store.Tenant](maxCachedTenants, ConfigTTL, clock)
+	s.tenants = cache.New[string, domain.Tenant](maxCachedTenants, ConfigTTL, clock)
 	return s
 }
 

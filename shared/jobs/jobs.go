@@ -23,6 +23,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"leadvault/shared/domain"
 	"leadvault/shared/store"
 )
 
@@ -32,8 +33,8 @@ const StepSize = 1000
 
 // Store is what the runner needs from the store.
 type Store interface {
-	DeleteCampaignStep(ctx context.Context, tenant, campaign string, max int) (store.CampaignDeletion, error)
-	PendingCampaignDeletions(ctx context.Context) ([]store.CampaignDeletion, error)
+	DeleteCampaignStep(ctx context.Context, tenant, campaign string, max int) (domain.CampaignDeletion, error)
+	PendingCampaignDeletions(ctx context.Context) ([]domain.CampaignDeletion, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -106,7 +107,7 @@ func (r *Runner) Resume(ctx context.Context) (int, error) {
 }
 
 // RunToEnd steps one job until it is done (tests and the operator CLI).
-func (r *Runner) RunToEnd(ctx context.Context, tenant, campaign string) (store.CampaignDeletion, error) {
+func (r *Runner) RunToEnd(ctx context.Context, tenant, campaign string) (domain.CampaignDeletion, error) {
 	for {
 		job, err := r.settled(ctx, tenant, campaign)
 		if err != nil || job.Done {
@@ -120,7 +121,7 @@ const SettlePoll = 2 * time.Second
 
 // settled does one step; a job that waits to finish is tried again every SettlePoll until it finishes or
 // ctx is within its last 10 seconds (then the schedule finishes it).
-func (r *Runner) settled(ctx context.Context, tenant, campaign string) (store.CampaignDeletion, error) {
+func (r *Runner) settled(ctx context.Context, tenant, campaign string) (domain.CampaignDeletion, error) {
 	for {
 		job, err := r.store.DeleteCampaignStep(ctx, tenant, campaign, r.step)
 		if !errors.Is(err, store.ErrSettling) {

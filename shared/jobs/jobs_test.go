@@ -37,7 +37,7 @@ func TestHandle_fixtures(t *testing.T) {
 	ctx := context.Background()
 	st := store.New(testenv.Env.AWS.DynamoDB(), testenv.Table(t))
 	tk := testenv.Tenant(t, st, testenv.Vault(), "demo")
-	if err := st.PutCampaign(ctx, "demo", store.Campaign{ID: "demo", Name: "Demo", CreatedAt: time.Now()}); err != nil {
+	if err := st.PutCampaign(ctx, "demo", domain.Campaign{ID: "demo", Name: "Demo", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
@@ -111,7 +111,7 @@ func TestRunner_settles(t *testing.T) {
 	ctx := context.Background()
 	base := store.New(testenv.Env.AWS.DynamoDB(), testenv.Table(t))
 	testenv.Tenant(t, base, testenv.Vault(), "demo")
-	if err := base.PutCampaign(ctx, "demo", store.Campaign{ID: "c1", Name: "C1", CreatedAt: time.Now()}); err != nil {
+	if err := base.PutCampaign(ctx, "demo", domain.Campaign{ID: "c1", Name: "C1", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := base.StartCampaignDeletion(ctx, "demo", "c1", "job-1"); err != nil {

@@ -30,11 +30,11 @@ import (
 
 // Store is what the notifier needs from the table.
 type Store interface {
-	Tenant(ctx context.Context, id string) (store.Tenant, error)
+	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (domain.Lead, error)
 	Form(ctx context.Context, tenant, formID string) (domain.Form, error)
-	Notified(ctx context.Context, tenant, leadID string) (store.Notification, error)
-	PutNotification(ctx context.Context, n store.Notification) error
+	Notified(ctx context.Context, tenant, leadID string) (domain.Notification, error)
+	PutNotification(ctx context.Context, n domain.Notification) error
 }
 
 // Keys unwraps tenant keys.
@@ -145,7 +145,7 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 	if err != nil {
 		return fmt.Errorf("notify %s/%s: send: %w", tenantID, leadID, err)
 	}
-	n := store.Notification{TenantID: tenantID, LeadID: leadID, MessageID: aws.ToString(out.MessageId),
+	n := domain.Notification{TenantID: tenantID, LeadID: leadID, MessageID: aws.ToString(out.MessageId),
 		Recipients: form.Recipients, SentAt: now, ExpiresAt: lead.ExpiresAt}
 	if err := s.store.PutNotification(ctx, n); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("notify %s/%s: record: %w", tenantID, leadID, err)

@@ -13,8 +13,8 @@ import (
 
 // Store is what provisioning writes to.
 type Store interface {
-	PutTenant(ctx context.Context, t store.Tenant) error
-	Tenant(ctx context.Context, id string) (store.Tenant, error)
+	PutTenant(ctx context.Context, t domain.Tenant) error
+	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	PutForm(ctx context.Context, f domain.Form) error
 }
 
@@ -37,7 +37,7 @@ func EnsureTenant(ctx context.Context, st Store, keys KeyMaker, id, name string,
 	if err != nil {
 		return false, err
 	}
-	err = st.PutTenant(ctx, store.Tenant{ID: id, Name: name, WrappedKey: wrapped, CreatedAt: now})
+	err = st.PutTenant(ctx, domain.Tenant{ID: id, Name: name, WrappedKey: wrapped, CreatedAt: now})
 	if errors.Is(err, store.ErrExists) {
 		return false, nil // created concurrently; its key wins
 	}

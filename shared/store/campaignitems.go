@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
 )
 
@@ -26,17 +27,8 @@ const campaignSK = "CAMP#"
 // maxCampaignName is the longest campaign name, in characters.
 const maxCampaignName = 200
 
-// Campaign is a tenant's campaign: the unit its leads are grouped, listed and deleted by.
-type Campaign struct {
-	ID, Name  string
-	CreatedAt time.Time
-	// Deleting is set when a deletion job starts (see StartCampaignDeletion); DeletionJob names that job.
-	Deleting    bool
-	DeletionJob string
-}
-
 // validateCampaign checks what a caller may choose: the ID and the name.
-func validateCampaign(c Campaign) error {
+func validateCampaign(c domain.Campaign) error {
 	if !domain.ValidID(c.ID) {
 		return fmt.Errorf("%w: campaign id %q must be 2-63 lower-case letters, digits or hyphens", domain.ErrInvalidConfig, c.ID)
 	}
@@ -55,7 +47,7 @@ func validateCampaignName(name string) error {
 
 // PutCampaign creates a campaign of an existing tenant (ErrNotFound otherwise); a taken ID fails with
 // ErrExists. CreatedAt defaults to now.
-func (s *Store) PutCampaign(ctx context.Context, tenant string, c Campaign) error {
+func (s *Store) PutCampaign(ctx context.Context, tenant string, c domain.Campaign) error {
 	if err := validateCampaign(c); err != nil {
 		return fmt.Errorf("put campaign %s/%s: %w", tenant, c.ID, err)
 	}
@@ -82,9 +74,9 @@ func (s *Store) PutCampaign(ctx context.Context, tenant string, c Campaign) erro
 	var cancelled *types.TransactionCanceledException
 	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == len(items) {
 		switch {
-		case code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
+		case ddb.Code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
 			return fmt.Errorf("put campaign %s/%s: tenant %s: %w", tenant, c.ID, tenant, ErrNotFound)
-		case code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
+		case ddb.Code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
 			return fmt.Errorf("put campaign %s/%s: %w", tenant, c.ID, ErrExists)
 		}
 	}
@@ -95,9 +87,9 @@ func (s *Store) PutCampaign(ctx context.Context, tenant string, c Campaign) erro
 }
 
 // RenameCampaign renames a campaign and returns it; a campaign being deleted fails with ErrDeleting.
-func (s *Store) RenameCampaign(ctx context.Context, tenant, id, name string) (Campaign, error) {
+func (s *Store) RenameCampaign(ctx context.Context, tenant, id, name string) (domain.Campaign, error) {
 	if err := validateCampaignName(name); err != nil {
-		return Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
+		return domain.Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
 	}
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(tenantPK(tenant), campaignSK+id),
@@ -111,42 +103,42 @@ func (s *Store) RenameCampaign(ctx context.Context, tenant, id, name string) (Ca
 	if errors.As(err, &cond) {
 		// Either missing or being deleted; the read tells which.
 		if _, err := s.get(ctx, tenantPK(tenant), campaignSK+id); err != nil {
-			return Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
+			return domain.Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
 		}
-		return Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, ErrDeleting)
+		return domain.Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, ErrDeleting)
 	}
 	if err != nil {
-		return Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
+		return domain.Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
 	}
 	return decodeCampaign(out.Attributes), nil
 }
 
 // Campaign reads one of a tenant's campaigns.
-func (s *Store) Campaign(ctx context.Context, tenant, id string) (Campaign, error) {
+func (s *Store) Campaign(ctx context.Context, tenant, id string) (domain.Campaign, error) {
 	item, err := s.get(ctx, tenantPK(tenant), campaignSK+id)
 	if err != nil {
-		return Campaign{}, fmt.Errorf("get campaign %s/%s: %w", tenant, id, err)
+		return domain.Campaign{}, fmt.Errorf("get campaign %s/%s: %w", tenant, id, err)
 	}
 	return decodeCampaign(item), nil
 }
 
 // Campaigns lists one page of a tenant's campaigns in ID order; the returned cursor is "" on the last page.
 // A limit outside 1-MaxPage means 50 (below) or MaxPage (above).
-func (s *Store) Campaigns(ctx context.Context, tenant string, limit int, cursor string) ([]Campaign, string, error) {
+func (s *Store) Campaigns(ctx context.Context, tenant string, limit int, cursor string) ([]domain.Campaign, string, error) {
 	items, next, err := s.pageTenant(ctx, tenant, campaignSK, limit, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("list campaigns of %s: %w", tenant, err)
 	}
-	out := make([]Campaign, 0, len(items))
+	out := make([]domain.Campaign, 0, len(items))
 	for _, it := range items {
 		out = append(out, decodeCampaign(it))
 	}
 	return out, next, nil
 }
 
-func decodeCampaign(item map[string]types.AttributeValue) Campaign {
+func decodeCampaign(item map[string]types.AttributeValue) domain.Campaign {
 	created, _ := time.Parse(time.RFC3339Nano, getS(item, "created"))
-	return Campaign{
+	return domain.Campaign{
 		ID: getS(item, "id"), Name: getS(item, "name"), CreatedAt: created,
 		Deleting: getBool(item, "deleting"), DeletionJob: getS(item, "job"),
 	}

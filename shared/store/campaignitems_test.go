@@ -42,24 +42,24 @@ func TestPutCampaign(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	created := time.Date(2026, 11, 2, 10, 0, 0, 123456789, time.UTC)
-	if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: "spring", Name: "Spring sale", CreatedAt: created}); err != nil {
+	if err := f.st.PutCampaign(ctx, "acme", domain.Campaign{ID: "spring", Name: "Spring sale", CreatedAt: created}); err != nil {
 		t.Fatalf("PutCampaign(spring) = %v; want nil", err)
 	}
 	tests := []struct {
 		name   string
 		tenant string
-		c      store.Campaign
+		c      domain.Campaign
 		want   error
 	}{
-		{"duplicate", "acme", store.Campaign{ID: "spring", Name: "Again"}, store.ErrExists},
-		{"same ID in another tenant", "globex", store.Campaign{ID: "spring", Name: "Theirs"}, nil},
-		{"unknown tenant", "nobody", store.Campaign{ID: "spring", Name: "Orphan"}, store.ErrNotFound},
-		{"bad ID", "acme", store.Campaign{ID: "Spring!", Name: "x"}, domain.ErrInvalidConfig},
-		{"ID with separator", "acme", store.Campaign{ID: "a#b", Name: "x"}, domain.ErrInvalidConfig},
-		{"empty name", "acme", store.Campaign{ID: "autumn"}, domain.ErrInvalidConfig},
-		{"long name", "acme", store.Campaign{ID: "autumn", Name: strings.Repeat("é", 201)}, domain.ErrInvalidConfig},
-		{"control character", "acme", store.Campaign{ID: "autumn", Name: "a\nb"}, domain.ErrInvalidConfig},
-		{"longest name", "acme", store.Campaign{ID: "winter", Name: strings.Repeat("é", 200)}, nil},
+		{"duplicate", "acme", domain.Campaign{ID: "spring", Name: "Again"}, store.ErrExists},
+		{"same ID in another tenant", "globex", domain.Campaign{ID: "spring", Name: "Theirs"}, nil},
+		{"unknown tenant", "nobody", domain.Campaign{ID: "spring", Name: "Orphan"}, store.ErrNotFound},
+		{"bad ID", "acme", domain.Campaign{ID: "Spring!", Name: "x"}, domain.ErrInvalidConfig},
+		{"ID with separator", "acme", domain.Campaign{ID: "a#b", Name: "x"}, domain.ErrInvalidConfig},
+		{"empty name", "acme", domain.Campaign{ID: "autumn"}, domain.ErrInvalidConfig},
+		{"long name", "acme", domain.Campaign{ID: "autumn", Name: strings.Repeat("é", 201)}, domain.ErrInvalidConfig},
+		{"control character", "acme", domain.Campaign{ID: "autumn", Name: "a\nb"}, domain.ErrInvalidConfig},
+		{"longest name", "acme", domain.Campaign{ID: "winter", Name: strings.Repeat("é", 200)}, nil},
 	}
 	for _, tt := range tests {
 		if err := f.st.PutCampaign(ctx, tt.tenant, tt.c); !errors.Is(err, tt.want) {
@@ -67,7 +67,7 @@ func TestPutCampaign(t *testing.T) {
 		}
 	}
 	got, err := f.st.Campaign(ctx, "acme", "spring")
-	want := store.Campaign{ID: "spring", Name: "Spring sale", CreatedAt: created}
+	want := domain.Campaign{ID: "spring", Name: "Spring sale", CreatedAt: created}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("Campaign(spring) = %+v, %v; want %+v", got, err, want)
 	}
@@ -82,7 +82,7 @@ func TestPutCampaign(t *testing.T) {
 func TestCampaign_deleting(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: "spring", Name: "Spring"}); err != nil {
+	if err := f.st.PutCampaign(ctx, "acme", domain.Campaign{ID: "spring", Name: "Spring"}); err != nil {
 		t.Fatal(err)
 	}
 	markCampaignDeleting(t, f.table, "acme", "spring", "job-1")
@@ -96,7 +96,7 @@ func TestCampaign_deleting(t *testing.T) {
 	if got, _ := f.st.Campaign(ctx, "acme", "spring"); got.Name != "Spring" {
 		t.Errorf("name after refused rename = %q; want %q", got.Name, "Spring")
 	}
-	if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: "spring", Name: "Spring"}); !errors.Is(err, store.ErrExists) {
+	if err := f.st.PutCampaign(ctx, "acme", domain.Campaign{ID: "spring", Name: "Spring"}); !errors.Is(err, store.ErrExists) {
 		t.Errorf("PutCampaign(being deleted) = %v; want ErrExists", err)
 	}
 }
@@ -104,7 +104,7 @@ func TestCampaign_deleting(t *testing.T) {
 func TestRenameCampaign(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: "spring", Name: "Spring"}); err != nil {
+	if err := f.st.PutCampaign(ctx, "acme", domain.Campaign{ID: "spring", Name: "Spring"}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -139,7 +139,7 @@ func TestCampaigns_paging(t *testing.T) {
 	ctx := context.Background()
 	var want []string
 	for _, id := range []string{"c5", "c1", "c7", "c3", "c2", "c6", "c4"} {
-		if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: id, Name: "Campaign " + id}); err != nil {
+		if err := f.st.PutCampaign(ctx, "acme", domain.Campaign{ID: id, Name: "Campaign " + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,13 +147,13 @@ func TestCampaigns_paging(t *testing.T) {
 		want = append(want, fmt.Sprintf("c%d", i))
 	}
 	// Other items of the tenant partition and other tenants' campaigns stay out of the listing.
-	if err := f.st.PutCampaign(ctx, "globex", store.Campaign{ID: "c0", Name: "Theirs"}); err != nil {
+	if err := f.st.PutCampaign(ctx, "globex", domain.Campaign{ID: "c0", Name: "Theirs"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.st.PutForm(ctx, testenv.Form("acme", "contact")); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.st.PutMember(ctx, "acme", store.Member{UserID: "u1", Email: "a@acme.dk", Role: access.Admin}); err != nil {
+	if err := f.st.PutMember(ctx, "acme", domain.Member{UserID: "u1", Email: "a@acme.dk", Role: access.Admin}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -202,7 +202,7 @@ func TestCampaigns_badCursor(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	for _, id := range []string{"c1", "c2", "c3"} {
-		if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: id, Name: id}); err != nil {
+		if err := f.st.PutCampaign(ctx, "acme", domain.Campaign{ID: id, Name: id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,7 +237,7 @@ func TestForms_paging(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"spring", "summer"} {
-		if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: id, Name: id}); err != nil {
+		if err := f.st.PutCampaign(ctx, "acme", domain.Campaign{ID: id, Name: id}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
 	"leadvault/shared/vault"
 )
@@ -212,19 +213,15 @@ func (s *Store) DeleteLead(ctx context.Context, tenant, leadID string) error {
 			return nil
 		}
 		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) || attempt == maxTxAttempts-1 {
+		if !errors.As(err, &cancelled) || attempt == ddb.TxAttempts-1 {
 			return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, err)
 		}
 		// The lead or its key changed since they were read (the lead deleted or rectified, a lead of the
 		// same subject stored or deleted), or a concurrent transaction held them: read again and retry.
-		if r := cancelled.CancellationReasons; len(r) == 0 || code(r[0]) != "ConditionalCheckFailed" {
-			if err := backoff(ctx, attempt); err != nil {
+		if r := cancelled.CancellationReasons; len(r) == 0 || ddb.Code(r[0]) != "ConditionalCheckFailed" {
+			if err := ddb.Backoff(ctx, attempt); err != nil {
 				return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, err)
 			}
 		}
 	}
 }
-
-// maxTxAttempts bounds the retries of a transaction that lost a race with concurrent writers of the same
-// items.
-const maxTxAttempts = 8

@@ -22,14 +22,14 @@ import (
 
 func putCampaign(t testing.TB, st *store.Store, tenant, id string) {
 	t.Helper()
-	if err := st.PutCampaign(context.Background(), tenant, store.Campaign{ID: id, Name: "Campaign " + id}); err != nil {
+	if err := st.PutCampaign(context.Background(), tenant, domain.Campaign{ID: id, Name: "Campaign " + id}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // runDeletion runs DeleteCampaignStep with the given max until the job is done and returns the job and
 // the number of steps it took.
-func runDeletion(t testing.TB, st *store.Store, tenant, campaign string, max int) (store.CampaignDeletion, int) {
+func runDeletion(t testing.TB, st *store.Store, tenant, campaign string, max int) (domain.CampaignDeletion, int) {
 	t.Helper()
 	for steps := 1; ; steps++ {
 		job, err := st.DeleteCampaignStep(context.Background(), tenant, campaign, max)
@@ -97,7 +97,7 @@ func TestDeleteCampaign_cascade(t *testing.T) {
 		onlySpring[storedSubject(t, f, l.ID)] = true
 	}
 	shared := storedSubject(t, f, kept.ID)
-	if err := f.st.PutNotification(ctx, store.Notification{TenantID: "acme", LeadID: spring[0].ID, MessageID: "m", Recipients: []string{"s@acme.dk"},
+	if err := f.st.PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: spring[0].ID, MessageID: "m", Recipients: []string{"s@acme.dk"},
 		SentAt: base, ExpiresAt: base.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
 )
 
@@ -69,11 +70,11 @@ func (s *Store) PutForm(ctx context.Context, f domain.Form) error {
 	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == len(items) {
 		reasons := cancelled.CancellationReasons
 		switch {
-		case code(reasons[2]) == "ConditionalCheckFailed":
+		case ddb.Code(reasons[2]) == "ConditionalCheckFailed":
 			return fmt.Errorf("put form %s: tenant %s: %w", f.ID, f.TenantID, ErrNotFound)
-		case code(reasons[0]) == "ConditionalCheckFailed":
+		case ddb.Code(reasons[0]) == "ConditionalCheckFailed":
 			return fmt.Errorf("put form %s: form ID taken: %w", f.ID, ErrExists)
-		case len(reasons) > 3 && code(reasons[3]) == "ConditionalCheckFailed" && f.InboundAlias != "":
+		case len(reasons) > 3 && ddb.Code(reasons[3]) == "ConditionalCheckFailed" && f.InboundAlias != "":
 			return fmt.Errorf("put form %s: inbound alias %s taken: %w", f.ID, f.InboundAlias, ErrExists)
 		}
 	}

@@ -10,15 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-)
 
-// CampaignDeletion is the progress of deleting a campaign with everything in it (E8).
-type CampaignDeletion struct {
-	Tenant, Campaign, JobID string
-	Deleted                 int64
-	Done                    bool
-	StartedAt, UpdatedAt    time.Time
-}
+	"leadvault/shared/ddb"
+	"leadvault/shared/domain"
+)
 
 func jobPK(tenant string) string { return "T#" + tenant + "#JOB" }
 
@@ -36,7 +31,7 @@ func jobQueueSK(tenant, campaign string) string { return tenant + "#" + jobSK(ca
 // not exist fails with ErrNotFound. Starting a job for a campaign that already has a running one returns
 // that job unchanged, so a retried request is harmless; a finished job of an earlier campaign of the same
 // ID is replaced.
-func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, jobID string) (CampaignDeletion, error) {
+func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, jobID string) (domain.CampaignDeletion, error) {
 	now := s.now().UTC().Format(time.RFC3339Nano)
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{
@@ -68,43 +63,43 @@ func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, job
 	var cancelled *types.TransactionCanceledException
 	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == len(items) {
 		switch {
-		case code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
+		case ddb.Code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
 			// A job is running.
 			return s.CampaignDeletion(ctx, tenant, campaign)
-		case code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
+		case ddb.Code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
 			// No campaign: a retry after its job finished gets that job.
 			if job, err := s.CampaignDeletion(ctx, tenant, campaign); err == nil && job.Done {
 				return job, nil
 			}
-			return CampaignDeletion{}, fmt.Errorf("start deletion of campaign %s/%s: %w", tenant, campaign, ErrNotFound)
+			return domain.CampaignDeletion{}, fmt.Errorf("start deletion of campaign %s/%s: %w", tenant, campaign, ErrNotFound)
 		}
 	}
 	if err != nil {
-		return CampaignDeletion{}, fmt.Errorf("start deletion of campaign %s/%s: %w", tenant, campaign, err)
+		return domain.CampaignDeletion{}, fmt.Errorf("start deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}
 	return s.CampaignDeletion(ctx, tenant, campaign)
 }
 
 // CampaignDeletion reads a deletion job.
-func (s *Store) CampaignDeletion(ctx context.Context, tenant, campaign string) (CampaignDeletion, error) {
+func (s *Store) CampaignDeletion(ctx context.Context, tenant, campaign string) (domain.CampaignDeletion, error) {
 	item, err := s.get(ctx, jobPK(tenant), jobSK(campaign))
 	if err != nil {
-		return CampaignDeletion{}, fmt.Errorf("campaign deletion %s/%s: %w", tenant, campaign, err)
+		return domain.CampaignDeletion{}, fmt.Errorf("campaign deletion %s/%s: %w", tenant, campaign, err)
 	}
 	return decodeJob(tenant, campaign, item), nil
 }
 
-func decodeJob(tenant, campaign string, item map[string]types.AttributeValue) CampaignDeletion {
+func decodeJob(tenant, campaign string, item map[string]types.AttributeValue) domain.CampaignDeletion {
 	started, _ := time.Parse(time.RFC3339Nano, getS(item, "started"))
 	updated, _ := time.Parse(time.RFC3339Nano, getS(item, "updated"))
-	return CampaignDeletion{Tenant: tenant, Campaign: campaign, JobID: getS(item, "job"), Deleted: getN(item, "deleted"),
+	return domain.CampaignDeletion{Tenant: tenant, Campaign: campaign, JobID: getS(item, "job"), Deleted: getN(item, "deleted"),
 		Done: getBool(item, "done"), StartedAt: started, UpdatedAt: updated}
 }
 
 // PendingCampaignDeletions returns the unfinished deletion jobs of all tenants, by tenant, then campaign,
 // for a scheduler to run DeleteCampaignStep on. It queries the job queue, never scans; a job leaves the
 // queue in the transaction that finishes it.
-func (s *Store) PendingCampaignDeletions(ctx context.Context) ([]CampaignDeletion, error) {
+func (s *Store) PendingCampaignDeletions(ctx context.Context) ([]domain.CampaignDeletion, error) {
 	type ref struct{ tenant, campaign string }
 	var refs []ref
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
@@ -130,7 +125,7 @@ func (s *Store) PendingCampaignDeletions(ctx context.Context) ([]CampaignDeletio
 		}
 		for attempt := 0; len(keys) > 0; attempt++ {
 			if attempt > 0 {
-				if err := backoff(ctx, attempt); err != nil {
+				if err := ddb.Backoff(ctx, attempt); err != nil {
 					return nil, fmt.Errorf("read pending campaign deletions: %w", err)
 				}
 			}
@@ -146,7 +141,7 @@ func (s *Store) PendingCampaignDeletions(ctx context.Context) ([]CampaignDeletio
 			keys = out.UnprocessedKeys[s.table].Keys
 		}
 	}
-	out := make([]CampaignDeletion, 0, len(refs))
+	out := make([]domain.CampaignDeletion, 0, len(refs))
 	for _, r := range refs {
 		if it := jobs[key2(jobPK(r.tenant), jobSK(r.campaign))]; it != nil && !getBool(it, "done") {
 			out = append(out, decodeJob(r.tenant, r.campaign, it))
@@ -171,7 +166,7 @@ const cascadeWorkers = 4
 // set only after a query finds nothing left; the same transaction deletes the campaign item and takes
 // the job off the queue. A step of a done job does nothing. A campaign without a job fails with
 // ErrNotFound.
-func (s *Store) DeleteCampaignStep(ctx context.Context, tenant, campaign string, max int) (CampaignDeletion, error) {
+func (s *Store) DeleteCampaignStep(ctx context.Context, tenant, campaign string, max int) (domain.CampaignDeletion, error) {
 	job, err := s.CampaignDeletion(ctx, tenant, campaign)
 	if err != nil || job.Done {
 		return job, err
@@ -376,10 +371,10 @@ func (s *Store) deleteLeads(ctx context.Context, tenant string, leads []pageLead
 			return len(leads), nil
 		}
 		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) || attempt == maxTxAttempts-1 {
+		if !errors.As(err, &cancelled) || attempt == ddb.TxAttempts-1 {
 			return 0, fmt.Errorf("delete leads of %s: %w", tenant, err)
 		}
-		if err := backoff(ctx, attempt); err != nil {
+		if err := ddb.Backoff(ctx, attempt); err != nil {
 			return 0, fmt.Errorf("delete leads of %s: %w", tenant, err)
 		}
 		if leads, err = s.rereadLeads(ctx, tenant, leads); err != nil {
@@ -429,7 +424,7 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 			}
 			batch = out.UnprocessedKeys[s.table].Keys
 			if len(batch) > 0 {
-				if err := backoff(ctx, attempt); err != nil {
+				if err := ddb.Backoff(ctx, attempt); err != nil {
 					return err
 				}
 			}
@@ -439,7 +434,7 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 }
 
 // recordDeletion adds n deleted leads to the job's progress.
-func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n int) (CampaignDeletion, error) {
+func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n int) (domain.CampaignDeletion, error) {
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(jobPK(tenant), jobSK(campaign)),
 		UpdateExpression:    aws.String("ADD deleted :n SET updated = :u"),
@@ -449,27 +444,27 @@ func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n i
 		},
 	})
 	if err != nil {
-		return CampaignDeletion{}, fmt.Errorf("record deletion of campaign %s/%s: %w", tenant, campaign, err)
+		return domain.CampaignDeletion{}, fmt.Errorf("record deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}
 	return s.CampaignDeletion(ctx, tenant, campaign)
 }
 
 // recordFailedStep records what a failed step did delete, so the job's count stays exact, and returns
 // the step's error.
-func (s *Store) recordFailedStep(ctx context.Context, tenant, campaign string, n int, stepErr error) (CampaignDeletion, error) {
+func (s *Store) recordFailedStep(ctx context.Context, tenant, campaign string, n int, stepErr error) (domain.CampaignDeletion, error) {
 	err := fmt.Errorf("delete campaign %s/%s: %w", tenant, campaign, stepErr)
 	if n == 0 {
-		return CampaignDeletion{}, err
+		return domain.CampaignDeletion{}, err
 	}
 	if _, recErr := s.recordDeletion(context.WithoutCancel(ctx), tenant, campaign, n); recErr != nil {
-		return CampaignDeletion{}, errors.Join(err, recErr)
+		return domain.CampaignDeletion{}, errors.Join(err, recErr)
 	}
-	return CampaignDeletion{}, err
+	return domain.CampaignDeletion{}, err
 }
 
 // finishDeletion marks the job done, deletes the campaign item and takes the job off the queue, in one
 // transaction.
-func (s *Store) finishDeletion(ctx context.Context, tenant, campaign string, n int) (CampaignDeletion, error) {
+func (s *Store) finishDeletion(ctx context.Context, tenant, campaign string, n int) (domain.CampaignDeletion, error) {
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &s.table, Key: key(jobPK(tenant), jobSK(campaign)),
@@ -484,7 +479,7 @@ func (s *Store) finishDeletion(ctx context.Context, tenant, campaign string, n i
 		{Delete: &types.Delete{TableName: &s.table, Key: key(jobQueuePK, jobQueueSK(tenant, campaign))}},
 	}})
 	if err != nil {
-		return CampaignDeletion{}, fmt.Errorf("finish deletion of campaign %s/%s: %w", tenant, campaign, err)
+		return domain.CampaignDeletion{}, fmt.Errorf("finish deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}
 	return s.CampaignDeletion(ctx, tenant, campaign)
 }

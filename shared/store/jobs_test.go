@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"leadvault/shared/domain"
 	"leadvault/shared/store"
 )
 
@@ -20,7 +21,7 @@ func TestDeleteCampaign_resumable(t *testing.T) {
 	keep := putCampaignLead(t, f.st, f.a, "autumn", "keep@example.dk", base)
 	other := putCampaignLead(t, f.st, f.b, "spring", "other@example.dk", base)
 
-	if err := f.st.PutCampaign(ctx, "acme", store.Campaign{ID: "spring", Name: "Spring"}); err != nil {
+	if err := f.st.PutCampaign(ctx, "acme", domain.Campaign{ID: "spring", Name: "Spring"}); err != nil {
 		t.Fatal(err)
 	}
 	job, err := f.st.StartCampaignDeletion(ctx, "acme", "spring", "job-1")

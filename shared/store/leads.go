@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
 	"leadvault/shared/vault"
 )
@@ -89,14 +90,14 @@ func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Le
 			return lead.ID, true, nil
 		}
 		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != len(items) || attempt == 4 {
+		if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != len(items) || attempt == ddb.TxAttempts-1 {
 			return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 		}
 		reasons := cancelled.CancellationReasons
 		switch {
-		case code(reasons[1]) == "ConditionalCheckFailed":
+		case ddb.Code(reasons[1]) == "ConditionalCheckFailed":
 			return s.earlierSubmission(ctx, tenant, idem, reasons[1].Item)
-		case code(reasons[2]) == "ConditionalCheckFailed":
+		case ddb.Code(reasons[2]) == "ConditionalCheckFailed":
 			// The subject key is not as assumed: decide again from the item as it is now.
 			current := reasons[2].Item
 			if current == nil {
@@ -108,24 +109,14 @@ func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Le
 			if plan, err = s.planKey(tk, lead.SubjectID, current, exp); err != nil {
 				return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 			}
-		case code(reasons[0]) == "ConditionalCheckFailed":
+		case ddb.Code(reasons[0]) == "ConditionalCheckFailed":
 			return "", false, fmt.Errorf("put lead %s: %w", lead.ID, ErrExists)
 		default:
 			// A transaction conflict with a concurrent writer of the same subject: try again shortly.
-			if err := backoff(ctx, attempt); err != nil {
+			if err := ddb.Backoff(ctx, attempt); err != nil {
 				return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 			}
 		}
-	}
-}
-
-// backoff waits a little longer after each failed attempt, or until ctx ends.
-func backoff(ctx context.Context, attempt int) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(time.Duration(10*(attempt+1)) * time.Millisecond):
-		return nil
 	}
 }
 
@@ -247,8 +238,6 @@ func (s *Store) getRaw(ctx context.Context, pk, sk string) (map[string]types.Att
 	return out.Item, nil
 }
 
-func code(r types.CancellationReason) string { return aws.ToString(r.Code) }
-
 func (s *Store) earlierSubmission(ctx context.Context, tenant string, idem Idempotency, item map[string]types.AttributeValue) (string, bool, error) {
 	if item == nil {
 		var err error
@@ -366,16 +355,8 @@ func decodeLead(item map[string]types.AttributeValue) domain.Lead {
 	return l
 }
 
-// Notification is the recipient log of one lead notification: who was told, when, and SES's message ID.
-// It holds the controller's chosen recipients, never the lead's content.
-type Notification struct {
-	TenantID, LeadID, MessageID string
-	Recipients                  []string
-	SentAt, ExpiresAt           time.Time
-}
-
 // PutNotification records a sent notification; a second record for the same lead fails with ErrExists.
-func (s *Store) PutNotification(ctx context.Context, n Notification) error {
+func (s *Store) PutNotification(ctx context.Context, n domain.Notification) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table,
 		Item: map[string]types.AttributeValue{
@@ -396,17 +377,17 @@ func (s *Store) PutNotification(ctx context.Context, n Notification) error {
 }
 
 // Notified returns the notification record of a lead, or ErrNotFound.
-func (s *Store) Notified(ctx context.Context, tenant, leadID string) (Notification, error) {
+func (s *Store) Notified(ctx context.Context, tenant, leadID string) (domain.Notification, error) {
 	item, err := s.get(ctx, leadPK(tenant, leadID), skNotified)
 	if err != nil {
-		return Notification{}, fmt.Errorf("get notification %s/%s: %w", tenant, leadID, err)
+		return domain.Notification{}, fmt.Errorf("get notification %s/%s: %w", tenant, leadID, err)
 	}
 	sent, _ := time.Parse(time.RFC3339Nano, getS(item, "sentAt"))
 	var to []string
 	if ss, ok := item["to"].(*types.AttributeValueMemberSS); ok {
 		to = ss.Value
 	}
-	return Notification{TenantID: tenant, LeadID: leadID, MessageID: getS(item, "msg"), Recipients: to, SentAt: sent,
+	return domain.Notification{TenantID: tenant, LeadID: leadID, MessageID: getS(item, "msg"), Recipients: to, SentAt: sent,
 		ExpiresAt: time.Unix(getN(item, AttrExpiresAt), 0).UTC()}, nil
 }
 
@@ -513,12 +494,12 @@ func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID str
 			return l, nil
 		}
 		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) || attempt == maxTxAttempts-1 {
+		if !errors.As(err, &cancelled) || attempt == ddb.TxAttempts-1 {
 			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
 		}
 		// The lead or a key changed since they were read, or a concurrent transaction held them: read
 		// again (a lead gone meanwhile ends as ErrNotFound) and retry.
-		if err := backoff(ctx, attempt); err != nil {
+		if err := ddb.Backoff(ctx, attempt); err != nil {
 			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"leadvault/shared/access"
+	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
 )
 
@@ -33,17 +34,7 @@ const attrAdmins = "admins"
 // transaction conflict on the tenant item.
 const memberAttempts = 8
 
-// Member is one of a tenant's back-end users. Identities live in the identity provider; the member item is
-// the authority for who may act for a tenant and in which role, so removing it ends access at once (S2).
-type Member struct {
-	// UserID is the identity provider's ID of the user (Cognito's sub).
-	UserID, Email string
-	Role          access.Role
-	AddedAt       time.Time
-	AddedBy       string
-}
-
-func validateMember(m Member) error {
+func validateMember(m domain.Member) error {
 	var errs []error
 	if m.UserID == "" || len(m.UserID) > 128 || strings.ContainsFunc(m.UserID, unicode.IsControl) {
 		errs = append(errs, fmt.Errorf("%w: user id must be 1-128 bytes without control characters", domain.ErrInvalidConfig))
@@ -67,7 +58,7 @@ func validateRole(r access.Role) error {
 
 // PutMember adds a member to an existing tenant (ErrNotFound otherwise); a user who is already a member
 // fails with ErrExists. The e-mail address is stored lower-cased; AddedAt defaults to now.
-func (s *Store) PutMember(ctx context.Context, tenant string, m Member) error {
+func (s *Store) PutMember(ctx context.Context, tenant string, m domain.Member) error {
 	m.Email = strings.ToLower(m.Email)
 	if err := validateMember(m); err != nil {
 		return fmt.Errorf("put member %s/%s: %w", tenant, m.UserID, err)
@@ -94,9 +85,9 @@ func (s *Store) PutMember(ctx context.Context, tenant string, m Member) error {
 	var cancelled *types.TransactionCanceledException
 	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) == len(items) {
 		switch {
-		case code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
+		case ddb.Code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
 			return fmt.Errorf("put member %s/%s: tenant %s: %w", tenant, m.UserID, tenant, ErrNotFound)
-		case code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
+		case ddb.Code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
 			return fmt.Errorf("put member %s/%s: %w", tenant, m.UserID, ErrExists)
 		}
 	}
@@ -107,17 +98,17 @@ func (s *Store) PutMember(ctx context.Context, tenant string, m Member) error {
 }
 
 // Member reads one of a tenant's members.
-func (s *Store) Member(ctx context.Context, tenant, userID string) (Member, error) {
+func (s *Store) Member(ctx context.Context, tenant, userID string) (domain.Member, error) {
 	item, err := s.get(ctx, tenantPK(tenant), memberSK+userID)
 	if err != nil {
-		return Member{}, fmt.Errorf("get member %s/%s: %w", tenant, userID, err)
+		return domain.Member{}, fmt.Errorf("get member %s/%s: %w", tenant, userID, err)
 	}
 	return decodeMember(item), nil
 }
 
 // Members lists all of a tenant's members, ordered by e-mail address, then user ID.
-func (s *Store) Members(ctx context.Context, tenant string) ([]Member, error) {
-	var out []Member
+func (s *Store) Members(ctx context.Context, tenant string) ([]domain.Member, error) {
+	var out []domain.Member
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName: &s.table, ConsistentRead: aws.Bool(true),
 		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :u)"),
@@ -143,11 +134,11 @@ func (s *Store) Members(ctx context.Context, tenant string) ([]Member, error) {
 
 // SetMemberRole changes a member's role and returns the member; setting the role it has changes nothing.
 // Demoting the last admin fails with ErrLastAdmin.
-func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role access.Role) (Member, error) {
+func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role access.Role) (domain.Member, error) {
 	if err := validateRole(role); err != nil {
-		return Member{}, fmt.Errorf("set role of member %s/%s: %w", tenant, userID, err)
+		return domain.Member{}, fmt.Errorf("set role of member %s/%s: %w", tenant, userID, err)
 	}
-	m, err := s.changeMember(ctx, tenant, userID, func(cur Member) []types.TransactWriteItem {
+	m, err := s.changeMember(ctx, tenant, userID, func(cur domain.Member) []types.TransactWriteItem {
 		if cur.Role == role {
 			return nil
 		}
@@ -167,7 +158,7 @@ func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role a
 		}
 	})
 	if err != nil {
-		return Member{}, fmt.Errorf("set role of member %s/%s: %w", tenant, userID, err)
+		return domain.Member{}, fmt.Errorf("set role of member %s/%s: %w", tenant, userID, err)
 	}
 	m.Role = role
 	return m, nil
@@ -175,8 +166,8 @@ func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role a
 
 // RemoveMember removes a member and returns what was removed; removing the last admin fails with
 // ErrLastAdmin.
-func (s *Store) RemoveMember(ctx context.Context, tenant, userID string) (Member, error) {
-	m, err := s.changeMember(ctx, tenant, userID, func(cur Member) []types.TransactWriteItem {
+func (s *Store) RemoveMember(ctx context.Context, tenant, userID string) (domain.Member, error) {
+	m, err := s.changeMember(ctx, tenant, userID, func(cur domain.Member) []types.TransactWriteItem {
 		// The role condition keeps the count right if the member is promoted or demoted meanwhile.
 		remove := types.TransactWriteItem{Delete: &types.Delete{
 			TableName: &s.table, Key: key(tenantPK(tenant), memberSK+userID),
@@ -190,7 +181,7 @@ func (s *Store) RemoveMember(ctx context.Context, tenant, userID string) (Member
 		return []types.TransactWriteItem{s.tenantCheck(tenant), remove}
 	})
 	if err != nil {
-		return Member{}, fmt.Errorf("remove member %s/%s: %w", tenant, userID, err)
+		return domain.Member{}, fmt.Errorf("remove member %s/%s: %w", tenant, userID, err)
 	}
 	return m, nil
 }
@@ -198,11 +189,11 @@ func (s *Store) RemoveMember(ctx context.Context, tenant, userID string) (Member
 // changeMember reads the member, writes the transaction plan makes of it (nothing if plan returns no
 // items) and returns the member as read. The plan's first item is on the tenant item, its second on the
 // member item. Losing a race on the member item, or a transaction conflict, re-reads and plans again.
-func (s *Store) changeMember(ctx context.Context, tenant, userID string, plan func(cur Member) []types.TransactWriteItem) (Member, error) {
+func (s *Store) changeMember(ctx context.Context, tenant, userID string, plan func(cur domain.Member) []types.TransactWriteItem) (domain.Member, error) {
 	for attempt := 1; ; attempt++ {
 		cur, err := s.Member(ctx, tenant, userID)
 		if err != nil {
-			return Member{}, err
+			return domain.Member{}, err
 		}
 		items := plan(cur)
 		if len(items) == 0 {
@@ -214,27 +205,27 @@ func (s *Store) changeMember(ctx context.Context, tenant, userID string, plan fu
 		}
 		var cancelled *types.TransactionCanceledException
 		if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != len(items) {
-			return Member{}, err
+			return domain.Member{}, err
 		}
-		tenantCode, memberCode := code(cancelled.CancellationReasons[0]), code(cancelled.CancellationReasons[1])
+		tenantCode, memberCode := ddb.Code(cancelled.CancellationReasons[0]), ddb.Code(cancelled.CancellationReasons[1])
 		switch {
 		case memberCode == "ConditionalCheckFailed":
 			// Changed or removed since it was read: decide again on what it is now.
 		case tenantCode == "ConditionalCheckFailed" && cur.Role == access.Admin:
-			return Member{}, ErrLastAdmin
+			return domain.Member{}, ErrLastAdmin
 		case tenantCode == "ConditionalCheckFailed":
-			return Member{}, fmt.Errorf("tenant %s: %w", tenant, ErrNotFound)
+			return domain.Member{}, fmt.Errorf("tenant %s: %w", tenant, ErrNotFound)
 		case tenantCode == "TransactionConflict" || memberCode == "TransactionConflict":
 			// Another membership change of the tenant is in flight; its outcome decides ours.
 		default:
-			return Member{}, err
+			return domain.Member{}, err
 		}
 		if attempt == memberAttempts {
-			return Member{}, err
+			return domain.Member{}, err
 		}
 		select {
 		case <-ctx.Done():
-			return Member{}, ctx.Err()
+			return domain.Member{}, ctx.Err()
 		case <-time.After(time.Duration(rand.IntN(10<<min(attempt, 5))+5) * time.Millisecond):
 		}
 	}
@@ -266,9 +257,9 @@ func (s *Store) adminCount(tenant string, delta int64) types.TransactWriteItem {
 	}}
 }
 
-func decodeMember(item map[string]types.AttributeValue) Member {
+func decodeMember(item map[string]types.AttributeValue) domain.Member {
 	added, _ := time.Parse(time.RFC3339Nano, getS(item, "added"))
-	return Member{
+	return domain.Member{
 		UserID: getS(item, "id"), Email: getS(item, "email"), Role: access.Role(getS(item, "role")),
 		AddedAt: added, AddedBy: getS(item, "by"),
 	}

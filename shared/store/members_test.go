@@ -60,7 +60,7 @@ func checkAdmins(t *testing.T, f fixture, tenant string, want int) {
 	}
 }
 
-func putMembers(t *testing.T, f fixture, tenant string, ms ...store.Member) {
+func putMembers(t *testing.T, f fixture, tenant string, ms ...domain.Member) {
 	t.Helper()
 	for _, m := range ms {
 		if err := f.st.PutMember(context.Background(), tenant, m); err != nil {
@@ -76,18 +76,18 @@ func TestPutMember(t *testing.T) {
 	tests := []struct {
 		name   string
 		tenant string
-		m      store.Member
+		m      domain.Member
 		want   error
 	}{
-		{"admin", "acme", store.Member{UserID: "u-admin", Email: "Boss@Acme.DK", Role: access.Admin, AddedAt: added, AddedBy: "operator"}, nil},
-		{"member", "acme", store.Member{UserID: "u-member", Email: "staff@acme.dk", Role: access.Member, AddedBy: "u-admin"}, nil},
-		{"duplicate", "acme", store.Member{UserID: "u-member", Email: "other@acme.dk", Role: access.Admin}, store.ErrExists},
-		{"same user in another tenant", "globex", store.Member{UserID: "u-member", Email: "staff@acme.dk", Role: access.Admin}, nil},
-		{"unknown tenant", "nobody", store.Member{UserID: "u-x", Email: "x@acme.dk", Role: access.Admin}, store.ErrNotFound},
-		{"support staff", "acme", store.Member{UserID: "u-s", Email: "s@leadvault.dk", Role: access.Support}, domain.ErrInvalidConfig},
-		{"no role", "acme", store.Member{UserID: "u-s", Email: "s@acme.dk"}, domain.ErrInvalidConfig},
-		{"no user ID", "acme", store.Member{Email: "s@acme.dk", Role: access.Member}, domain.ErrInvalidConfig},
-		{"bad e-mail", "acme", store.Member{UserID: "u-s", Email: "not an address", Role: access.Member}, domain.ErrInvalidConfig},
+		{"admin", "acme", domain.Member{UserID: "u-admin", Email: "Boss@Acme.DK", Role: access.Admin, AddedAt: added, AddedBy: "operator"}, nil},
+		{"member", "acme", domain.Member{UserID: "u-member", Email: "staff@acme.dk", Role: access.Member, AddedBy: "u-admin"}, nil},
+		{"duplicate", "acme", domain.Member{UserID: "u-member", Email: "other@acme.dk", Role: access.Admin}, store.ErrExists},
+		{"same user in another tenant", "globex", domain.Member{UserID: "u-member", Email: "staff@acme.dk", Role: access.Admin}, nil},
+		{"unknown tenant", "nobody", domain.Member{UserID: "u-x", Email: "x@acme.dk", Role: access.Admin}, store.ErrNotFound},
+		{"support staff", "acme", domain.Member{UserID: "u-s", Email: "s@leadvault.dk", Role: access.Support}, domain.ErrInvalidConfig},
+		{"no role", "acme", domain.Member{UserID: "u-s", Email: "s@acme.dk"}, domain.ErrInvalidConfig},
+		{"no user ID", "acme", domain.Member{Email: "s@acme.dk", Role: access.Member}, domain.ErrInvalidConfig},
+		{"bad e-mail", "acme", domain.Member{UserID: "u-s", Email: "not an address", Role: access.Member}, domain.ErrInvalidConfig},
 	}
 	for _, tt := range tests {
 		if err := f.st.PutMember(ctx, tt.tenant, tt.m); !errors.Is(err, tt.want) {
@@ -95,7 +95,7 @@ func TestPutMember(t *testing.T) {
 		}
 	}
 	got, err := f.st.Member(ctx, "acme", "u-admin")
-	want := store.Member{UserID: "u-admin", Email: "boss@acme.dk", Role: access.Admin, AddedAt: added, AddedBy: "operator"}
+	want := domain.Member{UserID: "u-admin", Email: "boss@acme.dk", Role: access.Admin, AddedAt: added, AddedBy: "operator"}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("Member(u-admin) = %+v, %v; want %+v", got, err, want)
 	}
@@ -113,12 +113,12 @@ func TestMembers_ordered(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	putMembers(t, f, "acme",
-		store.Member{UserID: "u3", Email: "carl@acme.dk", Role: access.Member},
-		store.Member{UserID: "u2", Email: "anna@acme.dk", Role: access.Admin},
-		store.Member{UserID: "u1", Email: "anna@acme.dk", Role: access.Member}, // same address, two accounts
-		store.Member{UserID: "u4", Email: "bo@acme.dk", Role: access.Member},
+		domain.Member{UserID: "u3", Email: "carl@acme.dk", Role: access.Member},
+		domain.Member{UserID: "u2", Email: "anna@acme.dk", Role: access.Admin},
+		domain.Member{UserID: "u1", Email: "anna@acme.dk", Role: access.Member}, // same address, two accounts
+		domain.Member{UserID: "u4", Email: "bo@acme.dk", Role: access.Member},
 	)
-	putMembers(t, f, "globex", store.Member{UserID: "g1", Email: "aaa@globex.dk", Role: access.Admin})
+	putMembers(t, f, "globex", domain.Member{UserID: "g1", Email: "aaa@globex.dk", Role: access.Admin})
 	got, err := f.st.Members(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
@@ -139,10 +139,10 @@ func TestSetMemberRole(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	putMembers(t, f, "acme",
-		store.Member{UserID: "a1", Email: "a1@acme.dk", Role: access.Admin},
-		store.Member{UserID: "m1", Email: "m1@acme.dk", Role: access.Member},
+		domain.Member{UserID: "a1", Email: "a1@acme.dk", Role: access.Admin},
+		domain.Member{UserID: "m1", Email: "m1@acme.dk", Role: access.Member},
 	)
-	putMembers(t, f, "globex", store.Member{UserID: "g1", Email: "g1@globex.dk", Role: access.Member})
+	putMembers(t, f, "globex", domain.Member{UserID: "g1", Email: "g1@globex.dk", Role: access.Member})
 	tests := []struct {
 		name, tenant, user string
 		role               access.Role
@@ -178,9 +178,9 @@ func TestRemoveMember(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	putMembers(t, f, "acme",
-		store.Member{UserID: "a1", Email: "a1@acme.dk", Role: access.Admin},
-		store.Member{UserID: "a2", Email: "a2@acme.dk", Role: access.Admin},
-		store.Member{UserID: "m1", Email: "m1@acme.dk", Role: access.Member, AddedBy: "a1"},
+		domain.Member{UserID: "a1", Email: "a1@acme.dk", Role: access.Admin},
+		domain.Member{UserID: "a2", Email: "a2@acme.dk", Role: access.Admin},
+		domain.Member{UserID: "m1", Email: "m1@acme.dk", Role: access.Member, AddedBy: "a1"},
 	)
 	tests := []struct {
 		name, user string
@@ -238,8 +238,8 @@ func TestMembers_concurrentLastAdmin(t *testing.T) {
 		race := races[round%len(races)]
 		a, b := "a"+strconv.Itoa(round), "b"+strconv.Itoa(round)
 		putMembers(t, f, "acme",
-			store.Member{UserID: a, Email: a + "@acme.dk", Role: access.Admin},
-			store.Member{UserID: b, Email: b + "@acme.dk", Role: access.Admin},
+			domain.Member{UserID: a, Email: a + "@acme.dk", Role: access.Admin},
+			domain.Member{UserID: b, Email: b + "@acme.dk", Role: access.Admin},
 		)
 		// Leave only this round's two admins: earlier rounds' survivors are demoted.
 		members, err := f.st.Members(ctx, "acme")

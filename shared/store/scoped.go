@@ -77,15 +77,15 @@ func (v *Scoped) PutForm(ctx context.Context, f domain.Form) error {
 }
 
 // Campaign reads one of the tenant's campaigns.
-func (v *Scoped) Campaign(ctx context.Context, id string) (Campaign, error) {
+func (v *Scoped) Campaign(ctx context.Context, id string) (domain.Campaign, error) {
 	if err := v.check(); err != nil {
-		return Campaign{}, err
+		return domain.Campaign{}, err
 	}
 	return v.s.Campaign(ctx, v.tenant, id)
 }
 
 // Campaigns lists one page of the tenant's campaigns.
-func (v *Scoped) Campaigns(ctx context.Context, limit int, cursor string) ([]Campaign, string, error) {
+func (v *Scoped) Campaigns(ctx context.Context, limit int, cursor string) ([]domain.Campaign, string, error) {
 	if err := v.check(); err != nil {
 		return nil, "", err
 	}
@@ -93,7 +93,7 @@ func (v *Scoped) Campaigns(ctx context.Context, limit int, cursor string) ([]Cam
 }
 
 // PutCampaign creates a campaign of the tenant.
-func (v *Scoped) PutCampaign(ctx context.Context, c Campaign) error {
+func (v *Scoped) PutCampaign(ctx context.Context, c domain.Campaign) error {
 	if err := v.check(); err != nil {
 		return err
 	}
@@ -101,23 +101,23 @@ func (v *Scoped) PutCampaign(ctx context.Context, c Campaign) error {
 }
 
 // RenameCampaign renames one of the tenant's campaigns.
-func (v *Scoped) RenameCampaign(ctx context.Context, id, name string) (Campaign, error) {
+func (v *Scoped) RenameCampaign(ctx context.Context, id, name string) (domain.Campaign, error) {
 	if err := v.check(); err != nil {
-		return Campaign{}, err
+		return domain.Campaign{}, err
 	}
 	return v.s.RenameCampaign(ctx, v.tenant, id, name)
 }
 
 // Member reads one of the tenant's members.
-func (v *Scoped) Member(ctx context.Context, userID string) (Member, error) {
+func (v *Scoped) Member(ctx context.Context, userID string) (domain.Member, error) {
 	if err := v.check(); err != nil {
-		return Member{}, err
+		return domain.Member{}, err
 	}
 	return v.s.Member(ctx, v.tenant, userID)
 }
 
 // Members lists the tenant's members.
-func (v *Scoped) Members(ctx context.Context) ([]Member, error) {
+func (v *Scoped) Members(ctx context.Context) ([]domain.Member, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
@@ -125,7 +125,7 @@ func (v *Scoped) Members(ctx context.Context) ([]Member, error) {
 }
 
 // PutMember adds a member to the tenant.
-func (v *Scoped) PutMember(ctx context.Context, m Member) error {
+func (v *Scoped) PutMember(ctx context.Context, m domain.Member) error {
 	if err := v.check(); err != nil {
 		return err
 	}
@@ -133,17 +133,17 @@ func (v *Scoped) PutMember(ctx context.Context, m Member) error {
 }
 
 // SetMemberRole changes the role of one of the tenant's members.
-func (v *Scoped) SetMemberRole(ctx context.Context, userID string, role access.Role) (Member, error) {
+func (v *Scoped) SetMemberRole(ctx context.Context, userID string, role access.Role) (domain.Member, error) {
 	if err := v.check(); err != nil {
-		return Member{}, err
+		return domain.Member{}, err
 	}
 	return v.s.SetMemberRole(ctx, v.tenant, userID, role)
 }
 
 // RemoveMember removes one of the tenant's members.
-func (v *Scoped) RemoveMember(ctx context.Context, userID string) (Member, error) {
+func (v *Scoped) RemoveMember(ctx context.Context, userID string) (domain.Member, error) {
 	if err := v.check(); err != nil {
-		return Member{}, err
+		return domain.Member{}, err
 	}
 	return v.s.RemoveMember(ctx, v.tenant, userID)
 }
@@ -181,17 +181,17 @@ func (v *Scoped) ActiveGrant(ctx context.Context, grantee string) (access.Grant,
 }
 
 // CampaignDeletion reads the deletion job of one of the tenant's campaigns.
-func (v *Scoped) CampaignDeletion(ctx context.Context, campaign string) (CampaignDeletion, error) {
+func (v *Scoped) CampaignDeletion(ctx context.Context, campaign string) (domain.CampaignDeletion, error) {
 	if err := v.check(); err != nil {
-		return CampaignDeletion{}, err
+		return domain.CampaignDeletion{}, err
 	}
 	return v.s.CampaignDeletion(ctx, v.tenant, campaign)
 }
 
 // StartCampaignDeletion records a deletion job for one of the tenant's campaigns.
-func (v *Scoped) StartCampaignDeletion(ctx context.Context, campaign, jobID string) (CampaignDeletion, error) {
+func (v *Scoped) StartCampaignDeletion(ctx context.Context, campaign, jobID string) (domain.CampaignDeletion, error) {
 	if err := v.check(); err != nil {
-		return CampaignDeletion{}, err
+		return domain.CampaignDeletion{}, err
 	}
 	return v.s.StartCampaignDeletion(ctx, v.tenant, campaign, jobID)
 }

@@ -23,13 +23,13 @@ func scopedCalls(ctx context.Context, tk *vault.TenantKey, form domain.Form, gra
 		"Campaign":  func(v *store.Scoped) error { _, err := v.Campaign(ctx, "x"); return err },
 		"Campaigns": func(v *store.Scoped) error { _, _, err := v.Campaigns(ctx, 10, ""); return err },
 		"PutCampaign": func(v *store.Scoped) error {
-			return v.PutCampaign(ctx, store.Campaign{ID: "fresh", Name: "Fresh"})
+			return v.PutCampaign(ctx, domain.Campaign{ID: "fresh", Name: "Fresh"})
 		},
 		"RenameCampaign": func(v *store.Scoped) error { _, err := v.RenameCampaign(ctx, "x", "y"); return err },
 		"Member":         func(v *store.Scoped) error { _, err := v.Member(ctx, "x"); return err },
 		"Members":        func(v *store.Scoped) error { _, err := v.Members(ctx); return err },
 		"PutMember": func(v *store.Scoped) error {
-			return v.PutMember(ctx, store.Member{UserID: "fresh", Email: "fresh@acme.dk", Role: access.Member})
+			return v.PutMember(ctx, domain.Member{UserID: "fresh", Email: "fresh@acme.dk", Role: access.Member})
 		},
 		"SetMemberRole":    func(v *store.Scoped) error { _, err := v.SetMemberRole(ctx, "x", access.Admin); return err },
 		"RemoveMember":     func(v *store.Scoped) error { _, err := v.RemoveMember(ctx, "x"); return err },
@@ -124,20 +124,20 @@ func TestScoped_isolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range []*store.Scoped{a, b} {
-		if err := v.PutCampaign(ctx, store.Campaign{ID: "spring", Name: v.Tenant() + " spring"}); err != nil {
+		if err := v.PutCampaign(ctx, domain.Campaign{ID: "spring", Name: v.Tenant() + " spring"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := b.PutCampaign(ctx, store.Campaign{ID: "globex-only", Name: "Theirs"}); err != nil {
+	if err := b.PutCampaign(ctx, domain.Campaign{ID: "globex-only", Name: "Theirs"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.PutMember(ctx, store.Member{UserID: "u-a", Email: "a@acme.dk", Role: access.Admin}); err != nil {
+	if err := a.PutMember(ctx, domain.Member{UserID: "u-a", Email: "a@acme.dk", Role: access.Admin}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.PutMember(ctx, store.Member{UserID: "u-b", Email: "b@globex.dk", Role: access.Admin}); err != nil {
+	if err := b.PutMember(ctx, domain.Member{UserID: "u-b", Email: "b@globex.dk", Role: access.Admin}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.PutMember(ctx, store.Member{UserID: "u-b2", Email: "b2@globex.dk", Role: access.Admin}); err != nil {
+	if err := b.PutMember(ctx, domain.Member{UserID: "u-b2", Email: "b2@globex.dk", Role: access.Admin}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.PutGrant(ctx, supportGrant("globex", "g-b")); err != nil {

@@ -238,7 +238,7 @@ func TestDeleteCampaignStep_racingPutLead(t *testing.T) {
 		var wg sync.WaitGroup
 		var delErr, putErr error
 		wg.Go(func() {
-			for job := (store.CampaignDeletion{}); !job.Done && delErr == nil; {
+			for job := (domain.CampaignDeletion{}); !job.Done && delErr == nil; {
 				job, delErr = f.st.DeleteCampaignStep(ctx, "acme", campaign, 10)
 			}
 		})

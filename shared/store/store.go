@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/shared/domain"
 )
 
 // DynamoDB is the part of the DynamoDB API the store uses.
@@ -161,18 +163,6 @@ func (s *Store) get(ctx context.Context, pk, sk string) (map[string]types.Attrib
 // notExpiredOrAbsent is the condition for writing an item whose previous, expired version may linger.
 const notExpiredOrAbsent = "attribute_not_exists(pk) OR expiresAt <= :now"
 
-// Tenant is a controller account.
-type Tenant struct {
-	ID   string
-	Name string
-	// WrappedKey is the tenant key as KMS returned it (see package vault).
-	WrappedKey []byte
-	CreatedAt  time.Time
-	// AuditRetentionDays is how long the tenant's audit records are kept; 0 means the default (five
-	// years).
-	AuditRetentionDays int
-}
-
 // Bounds of a tenant's audit retention.
 const (
 	MinAuditRetentionDays = 365
@@ -202,7 +192,7 @@ func (s *Store) SetAuditRetention(ctx context.Context, tenant string, days int) 
 }
 
 // PutTenant creates a tenant; it fails with ErrExists if the ID is taken.
-func (s *Store) PutTenant(ctx context.Context, t Tenant) error {
+func (s *Store) PutTenant(ctx context.Context, t domain.Tenant) error {
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table,
 		Item: map[string]types.AttributeValue{
@@ -222,12 +212,12 @@ func (s *Store) PutTenant(ctx context.Context, t Tenant) error {
 }
 
 // Tenant reads a tenant.
-func (s *Store) Tenant(ctx context.Context, id string) (Tenant, error) {
+func (s *Store) Tenant(ctx context.Context, id string) (domain.Tenant, error) {
 	item, err := s.get(ctx, tenantPK(id), skTenant)
 	if err != nil {
-		return Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+		return domain.Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
 	}
 	created, _ := time.Parse(time.RFC3339Nano, getS(item, "createdAt"))
-	return Tenant{ID: id, Name: getS(item, "name"), WrappedKey: getB(item, "tk"), CreatedAt: created,
+	return domain.Tenant{ID: id, Name: getS(item, "name"), WrappedKey: getB(item, "tk"), CreatedAt: created,
 		AuditRetentionDays: int(getN(item, "auditDays"))}, nil
 }

@@ -320,7 +320,7 @@ func TestCountHit(t *testing.T) {
 func TestNotifications(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	n := store.Notification{TenantID: "acme", LeadID: "l1", MessageID: "m1", Recipients: []string{"sales@acme.dk"},
+	n := domain.Notification{TenantID: "acme", LeadID: "l1", MessageID: "m1", Recipients: []string{"sales@acme.dk"},
 		SentAt: time.Now().UTC().Truncate(time.Millisecond), ExpiresAt: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}
 	if _, err := f.st.Notified(ctx, "acme", "l1"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Notified(before) error = %v; want ErrNotFound", err)

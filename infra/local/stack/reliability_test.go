@@ -62,7 +62,7 @@ func relForm(t *testing.T, id, alias string) domain.Form {
 		RateLimits:   domain.RateLimits{PerIPPerMinute: 1_000_000, PerFormPerMinute: 1_000_000},
 		InboundAlias: alias,
 	}
-	err := local.Store.PutCampaign(ctx, stack.DemoTenant, store.Campaign{ID: id, Name: id, CreatedAt: time.Now()})
+	err := local.Store.PutCampaign(ctx, stack.DemoTenant, domain.Campaign{ID: id, Name: id, CreatedAt: time.Now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		t.Fatal(err)
 	}

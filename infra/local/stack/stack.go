@@ -40,6 +40,7 @@ import (
 	"leadvault/shared/app"
 	"leadvault/shared/awsconfig"
 	"leadvault/shared/controlapi"
+	"leadvault/shared/domain"
 	"leadvault/shared/formapi"
 	"leadvault/shared/jobs"
 	"leadvault/shared/mailintake"
@@ -426,14 +427,14 @@ func (s *Stack) seed(ctx context.Context) error {
 		return fmt.Errorf("seed tenant: %w", err)
 	}
 	form := provision.DemoForm(DemoTenant, s.GatewayURL)
-	err := s.Store.PutCampaign(ctx, DemoTenant, store.Campaign{ID: form.CampaignID, Name: "Demo", CreatedAt: time.Now()})
+	err := s.Store.PutCampaign(ctx, DemoTenant, domain.Campaign{ID: form.CampaignID, Name: "Demo", CreatedAt: time.Now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("seed campaign: %w", err)
 	}
 	if err := s.Store.PutForm(ctx, form); err != nil {
 		return fmt.Errorf("seed form: %w", err)
 	}
-	err = s.Store.PutMember(ctx, DemoTenant, store.Member{UserID: DemoAdmin, Email: "admin@demo.localhost", Role: access.Admin, AddedAt: time.Now()})
+	err = s.Store.PutMember(ctx, DemoTenant, domain.Member{UserID: DemoAdmin, Email: "admin@demo.localhost", Role: access.Admin, AddedAt: time.Now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("seed admin: %w", err)
 	}

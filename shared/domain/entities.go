@@ -1,0 +1,57 @@
+package domain
+
+import (
+	"time"
+
+	"leadvault/shared/access"
+)
+
+// The entities below are what the store persists and the handlers work with; package store maps them to
+// and from items.
+
+// Campaign is a tenant's campaign: the unit its leads are grouped, listed and deleted by.
+type Campaign struct {
+	ID, Name  string
+	CreatedAt time.Time
+	// Deleting is set when a deletion job starts (see StartCampaignDeletion); DeletionJob names that job.
+	Deleting    bool
+	DeletionJob string
+}
+
+// CampaignDeletion is the progress of deleting a campaign with everything in it (E8).
+type CampaignDeletion struct {
+	Tenant, Campaign, JobID string
+	Deleted                 int64
+	Done                    bool
+	StartedAt, UpdatedAt    time.Time
+}
+
+// Notification is the recipient log of one lead notification: who was told, when, and SES's message ID.
+// It holds the controller's chosen recipients, never the lead's content.
+type Notification struct {
+	TenantID, LeadID, MessageID string
+	Recipients                  []string
+	SentAt, ExpiresAt           time.Time
+}
+
+// Member is one of a tenant's back-end users. Identities live in the identity provider; the member item is
+// the authority for who may act for a tenant and in which role, so removing it ends access at once (S2).
+type Member struct {
+	// UserID is the identity provider's ID of the user (Cognito's sub).
+	UserID, Email string
+	Role          access.Role
+	AddedAt       time.Time
+	AddedBy       string
+}
+
+// Tenant is a controller account.
+type Tenant struct {
+	ID   string
+	Name string
+	// WrappedKey is the tenant key as KMS returned it (see package vault).
+	WrappedKey []byte
+	CreatedAt  time.Time
+	// AuditRetentionDays is how long the tenant's audit records are kept; 0 means the default (five
+	// years).
+	AuditRetentionDays int
+}
