@@ -54,6 +54,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -181,50 +183,62 @@ func recordSK(at time.Time, seq int64) string {
 	return fmt.Sprintf("%s%s#%012d", skRecord, formatTime(at), seq)
 }
 
-// Attribute names of a record item.
+// Attribute names that expressions name; recordItem's and headItem's tags name every attribute.
 const (
 	attrSeq     = "seq"
-	attrHash    = "hash"
-	attrHeadExp = "recExp"
-	attrPrev    = "prev"
-	attrAt      = "at"
 	attrActor   = "actor"
-	attrRole    = "role"
 	attrAction  = "action"
 	attrTargets = "targets"
-	attrPurpose = "purpose"
-	attrReq     = "req"
-	attrIP      = "ip"
-	attrGrant   = "grant"
 )
 
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+// recordItem is an audit record as the table holds it; TestAppend_itemFormat pins the stored format.
+type recordItem struct {
+	PK        string   `dynamodbav:"pk"`
+	SK        string   `dynamodbav:"sk"`
+	Seq       int64    `dynamodbav:"seq"`
+	Hash      string   `dynamodbav:"hash"`
+	At        string   `dynamodbav:"at"`
+	ExpiresAt int64    `dynamodbav:"expiresAt"`
+	Prev      string   `dynamodbav:"prev,omitempty"`
+	Actor     string   `dynamodbav:"actor,omitempty"`
+	Role      string   `dynamodbav:"role,omitempty"`
+	Action    string   `dynamodbav:"action,omitempty"`
+	Targets   []string `dynamodbav:"targets,omitempty"`
+	Purpose   string   `dynamodbav:"purpose,omitempty"`
+	Req       string   `dynamodbav:"req,omitempty"`
+	IP        string   `dynamodbav:"ip,omitempty"`
+	Grant     string   `dynamodbav:"grant,omitempty"`
 }
 
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{store.AttrPK: str(pk), store.AttrSK: str(sk)}
+// headItem is the head of a tenant's chain: the newest record's sequence number, hash and time.
+type headItem struct {
+	PK     string `dynamodbav:"pk"`
+	SK     string `dynamodbav:"sk"`
+	Seq    int64  `dynamodbav:"seq"`
+	Hash   string `dynamodbav:"hash"`
+	At     string `dynamodbav:"at"`
+	RecExp int64  `dynamodbav:"recExp,omitempty"`
 }
 
-func getS(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
+// itemKey is the key of an item of the table.
+type itemKey struct {
+	PK string `dynamodbav:"pk"`
+	SK string `dynamodbav:"sk"`
+}
+
+// marshal is attributevalue.MarshalMap for the item types above, which cannot fail to marshal.
+func marshal(v any) map[string]types.AttributeValue {
+	m, err := attributevalue.MarshalMap(v)
+	if err != nil {
+		panic(fmt.Sprintf("audit: marshal %T: %v", v, err))
 	}
-	return ""
+	return m
 }
 
-func getN(item map[string]types.AttributeValue, name string) int64 {
-	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
-}
+func key(pk, sk string) map[string]types.AttributeValue { return marshal(itemKey{PK: pk, SK: sk}) }
 
-func (l *Log) expired(item map[string]types.AttributeValue) bool {
-	exp := getN(item, store.AttrExpiresAt)
-	return exp != 0 && exp <= l.now().Unix()
+func (l *Log) expired(it recordItem) bool {
+	return it.ExpiresAt != 0 && it.ExpiresAt <= l.now().Unix()
 }
 
 // HashRecord returns the hash of r over its canonical encoding (r.Hash itself is not included).
@@ -301,10 +315,16 @@ func decodeHead(item map[string]types.AttributeValue) head {
 	if item == nil {
 		return head{}
 	}
-	at, _ := time.Parse(time.RFC3339Nano, getS(item, attrAt))
-	h := head{seq: getN(item, attrSeq), hash: getS(item, attrHash), at: at}
-	if n := getN(item, attrHeadExp); n > 0 {
-		h.exp = time.Unix(n, 0)
+	var it headItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		// A head of the wrong shape is no head to link to; Append's condition will fail on it and Verify
+		// reports the chain against it.
+		return head{}
+	}
+	at, _ := time.Parse(time.RFC3339Nano, it.At)
+	h := head{seq: it.Seq, hash: it.Hash, at: at}
+	if it.RecExp > 0 {
+		h.exp = time.Unix(it.RecExp, 0)
 	}
 	return h
 }
@@ -336,26 +356,26 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 		r.Hash = HashRecord(r)
 		// The head is replaced with a conditional Put, not updated: the functions' IAM policy denies
 		// UpdateItem and DeleteItem on audit partitions, so the trail is append-only by permission.
+		// The head remembers when its record expires, for Verify's missing-tail check under per-tenant
+		// retention.
+		cond := expression.AttributeNotExists(expression.Name(store.AttrPK))
+		if h.seq != 0 {
+			cond = expression.Name(attrSeq).Equal(expression.Value(h.seq))
+		}
+		ex, err := expression.NewBuilder().WithCondition(cond).Build()
+		if err != nil {
+			return Record{}, fmt.Errorf("append audit record of %s: %w", r.Tenant, err)
+		}
 		headPut := &types.Put{
 			TableName: &l.table,
-			Item: map[string]types.AttributeValue{
-				store.AttrPK: str(pk), store.AttrSK: str(skHead),
-				attrSeq: num(r.Seq), attrHash: str(r.Hash), attrAt: str(r.At.Format(time.RFC3339Nano)),
-				// The head remembers when its record expires, for Verify's missing-tail check under
-				// per-tenant retention.
-				attrHeadExp: num(l.expiry(r).Unix()),
-			},
-			ExpressionAttributeNames:            map[string]string{"#seq": attrSeq},
+			Item: marshal(headItem{PK: pk, SK: skHead, Seq: r.Seq, Hash: r.Hash, At: r.At.Format(time.RFC3339Nano),
+				RecExp: l.expiry(r).Unix()}),
+			ConditionExpression:                 ex.Condition(),
+			ExpressionAttributeNames:            ex.Names(),
+			ExpressionAttributeValues:           ex.Values(),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}
-		if h.seq == 0 {
-			headPut.ConditionExpression = aws.String("attribute_not_exists(pk)")
-			headPut.ExpressionAttributeNames = nil
-		} else {
-			headPut.ConditionExpression = aws.String("#seq = :prev")
-			headPut.ExpressionAttributeValues = map[string]types.AttributeValue{":prev": num(h.seq)}
-		}
-		_, err := l.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		_, err = l.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &l.table, Item: l.item(r), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 			{Put: headPut},
 		}})
@@ -390,43 +410,24 @@ func (l *Log) expiry(r Record) time.Time {
 }
 
 func (l *Log) item(r Record) map[string]types.AttributeValue {
-	item := key(partition(r.Tenant), recordSK(r.At, r.Seq))
-	item[attrSeq] = num(r.Seq)
-	item[attrHash] = str(r.Hash)
-	item[attrAt] = str(formatTime(r.At))
-	item[store.AttrExpiresAt] = num(l.expiry(r).Unix())
-	for name, v := range map[string]string{attrPrev: r.PrevHash, attrActor: r.ActorID, attrRole: r.ActorRole,
-		attrAction: r.Action, attrPurpose: r.Purpose, attrReq: r.RequestID, attrIP: r.SourceIP, attrGrant: r.GrantID} {
-		if v != "" {
-			item[name] = str(v)
-		}
-	}
-	if len(r.Targets) > 0 {
-		list := make([]types.AttributeValue, len(r.Targets))
-		for i, t := range r.Targets {
-			list[i] = str(t)
-		}
-		item[attrTargets] = &types.AttributeValueMemberL{Value: list}
-	}
-	return item
+	return marshal(recordItem{
+		PK: partition(r.Tenant), SK: recordSK(r.At, r.Seq), Seq: r.Seq, Hash: r.Hash, At: formatTime(r.At),
+		ExpiresAt: l.expiry(r).Unix(), Prev: r.PrevHash, Actor: r.ActorID, Role: r.ActorRole, Action: r.Action,
+		Targets: r.Targets, Purpose: r.Purpose, Req: r.RequestID, IP: r.SourceIP, Grant: r.GrantID,
+	})
 }
 
-func decode(tenant string, item map[string]types.AttributeValue) Record {
-	at, _ := time.Parse(time.RFC3339Nano, getS(item, attrAt))
-	r := Record{
-		Tenant: tenant, ActorID: getS(item, attrActor), ActorRole: getS(item, attrRole), Action: getS(item, attrAction),
-		Purpose: getS(item, attrPurpose), RequestID: getS(item, attrReq), SourceIP: getS(item, attrIP),
-		GrantID: getS(item, attrGrant), At: at, Seq: getN(item, attrSeq), PrevHash: getS(item, attrPrev),
-		Hash: getS(item, attrHash),
-	}
-	if l, ok := item[attrTargets].(*types.AttributeValueMemberL); ok {
-		for _, v := range l.Value {
-			if s, ok := v.(*types.AttributeValueMemberS); ok {
-				r.Targets = append(r.Targets, s.Value)
-			}
-		}
-	}
-	return r
+// decode reads a stored record item. An item of the wrong shape decodes as far as it can: Verify then
+// reports it (its hash no longer matches), rather than the read failing.
+func decode(tenant string, item map[string]types.AttributeValue) (Record, recordItem) {
+	var it recordItem
+	_ = attributevalue.UnmarshalMap(item, &it)
+	at, _ := time.Parse(time.RFC3339Nano, it.At)
+	return Record{
+		Tenant: tenant, ActorID: it.Actor, ActorRole: it.Role, Action: it.Action, Targets: it.Targets,
+		Purpose: it.Purpose, RequestID: it.Req, SourceIP: it.IP, GrantID: it.Grant, At: at, Seq: it.Seq,
+		PrevHash: it.Prev, Hash: it.Hash,
+	}, it
 }
 
 // maxQueries bounds the Queries one List call makes when filters discard most of what is read; the page
@@ -455,22 +456,22 @@ func (l *Log) List(ctx context.Context, tenant string, q Query) ([]Record, strin
 		// Every record at or after To sorts above "R#<To>" (its sort key continues with "#<seq>").
 		hi = skRecord + formatTime(q.To)
 	}
-	filter := []string{"(attribute_not_exists(#exp) OR #exp > :now)"}
-	names := map[string]string{"#exp": store.AttrExpiresAt}
-	vals := map[string]types.AttributeValue{
-		":pk": str(partition(tenant)), ":lo": str(lo), ":hi": str(hi), ":now": num(l.now().Unix()),
-	}
+	keyCond := expression.Key(store.AttrPK).Equal(expression.Value(partition(tenant))).
+		And(expression.Key(store.AttrSK).Between(expression.Value(lo), expression.Value(hi)))
+	exp := expression.Name(store.AttrExpiresAt)
+	filter := expression.AttributeNotExists(exp).Or(exp.GreaterThan(expression.Value(l.now().Unix())))
 	if q.Actor != "" {
-		filter = append(filter, "#actor = :actor")
-		names["#actor"], vals[":actor"] = attrActor, str(q.Actor)
+		filter = filter.And(expression.Name(attrActor).Equal(expression.Value(q.Actor)))
 	}
 	if q.Action != "" {
-		filter = append(filter, "#action = :action")
-		names["#action"], vals[":action"] = attrAction, str(q.Action)
+		filter = filter.And(expression.Name(attrAction).Equal(expression.Value(q.Action)))
 	}
 	if q.Target != "" {
-		filter = append(filter, "contains(#targets, :target)")
-		names["#targets"], vals[":target"] = attrTargets, str(q.Target)
+		filter = filter.And(expression.Contains(expression.Name(attrTargets), q.Target))
+	}
+	ex, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(filter).Build()
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit records of %s: %w", tenant, err)
 	}
 	var start map[string]types.AttributeValue
 	if q.Cursor != "" {
@@ -486,10 +487,10 @@ func (l *Log) List(ctx context.Context, tenant string, q Query) ([]Record, strin
 			TableName:                 &l.table,
 			ConsistentRead:            aws.Bool(true),
 			ScanIndexForward:          aws.Bool(false),
-			KeyConditionExpression:    aws.String("pk = :pk AND sk BETWEEN :lo AND :hi"),
-			FilterExpression:          aws.String(strings.Join(filter, " AND ")),
-			ExpressionAttributeNames:  names,
-			ExpressionAttributeValues: vals,
+			KeyConditionExpression:    ex.KeyCondition(),
+			FilterExpression:          ex.Filter(),
+			ExpressionAttributeNames:  ex.Names(),
+			ExpressionAttributeValues: ex.Values(),
 			ExclusiveStartKey:         start,
 			Limit:                     aws.Int32(int32(limit - len(recs))),
 		})
@@ -497,7 +498,8 @@ func (l *Log) List(ctx context.Context, tenant string, q Query) ([]Record, strin
 			return nil, "", fmt.Errorf("list audit records of %s: %w", tenant, err)
 		}
 		for _, it := range out.Items {
-			recs = append(recs, decode(tenant, it))
+			r, _ := decode(tenant, it)
+			recs = append(recs, r)
 		}
 		start = out.LastEvaluatedKey
 		if start == nil || len(recs) >= limit {
@@ -507,7 +509,11 @@ func (l *Log) List(ctx context.Context, tenant string, q Query) ([]Record, strin
 	if start == nil {
 		return recs, "", nil
 	}
-	return recs, sealCursor(getS(start, store.AttrSK)), nil
+	var last itemKey
+	if err := attributevalue.UnmarshalMap(start, &last); err != nil {
+		return nil, "", fmt.Errorf("list audit records of %s: read the last key: %w", tenant, err)
+	}
+	return recs, sealCursor(last.SK), nil
 }
 
 func sealCursor(sk string) string { return base64.RawURLEncoding.EncodeToString([]byte(sk)) }
@@ -542,26 +548,30 @@ func (l *Log) Verify(ctx context.Context, tenant string) (Report, error) {
 			rep.FirstBad, rep.Problem = seq, fmt.Sprintf("%s at %d", problem, seq)
 		}
 	}
+	ex, err := expression.NewBuilder().WithKeyCondition(expression.Key(store.AttrPK).Equal(expression.Value(partition(tenant))).
+		And(expression.Key(store.AttrSK).BeginsWith(skRecord))).Build()
+	if err != nil {
+		return Report{}, fmt.Errorf("verify audit chain of %s: %w", tenant, err)
+	}
 	var prev *Record
 	var start map[string]types.AttributeValue
 	for {
 		out, err := l.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:              &l.table,
-			ConsistentRead:         aws.Bool(true),
-			KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :r)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":pk": str(partition(tenant)), ":r": str(skRecord),
-			},
-			ExclusiveStartKey: start,
+			TableName:                 &l.table,
+			ConsistentRead:            aws.Bool(true),
+			KeyConditionExpression:    ex.KeyCondition(),
+			ExpressionAttributeNames:  ex.Names(),
+			ExpressionAttributeValues: ex.Values(),
+			ExclusiveStartKey:         start,
 		})
 		if err != nil {
 			return Report{}, fmt.Errorf("verify audit chain of %s: %w", tenant, err)
 		}
 		for _, it := range out.Items {
-			if l.expired(it) {
+			r, stored := decode(tenant, it)
+			if l.expired(stored) {
 				continue
 			}
-			r := decode(tenant, it)
 			rep.Records++
 			switch {
 			case prev == nil:
@@ -579,7 +589,7 @@ func (l *Log) Verify(ctx context.Context, tenant string) (Report, error) {
 			if HashRecord(r) != r.Hash {
 				bad(r.Seq, "hash mismatch")
 			}
-			if getS(it, store.AttrSK) != recordSK(r.At, r.Seq) {
+			if stored.SK != recordSK(r.At, r.Seq) {
 				bad(r.Seq, "key mismatch")
 			}
 			rep.LastSeq = r.Seq
