@@ -54,7 +54,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -226,16 +225,7 @@ type itemKey struct {
 	SK string `dynamodbav:"sk"`
 }
 
-// marshal is attributevalue.MarshalMap for the item types above, which cannot fail to marshal.
-func marshal(v any) map[string]types.AttributeValue {
-	m, err := attributevalue.MarshalMap(v)
-	if err != nil {
-		panic(fmt.Sprintf("audit: marshal %T: %v", v, err))
-	}
-	return m
-}
-
-func key(pk, sk string) map[string]types.AttributeValue { return marshal(itemKey{PK: pk, SK: sk}) }
+func key(pk, sk string) map[string]types.AttributeValue { return ddb.Marshal(itemKey{PK: pk, SK: sk}) }
 
 func (l *Log) expired(it recordItem) bool {
 	return it.ExpiresAt != 0 && it.ExpiresAt <= l.now().Unix()
@@ -316,7 +306,7 @@ func decodeHead(item map[string]types.AttributeValue) head {
 		return head{}
 	}
 	var it headItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+	if err := ddb.Unmarshal(item, &it); err != nil {
 		// A head of the wrong shape is no head to link to; Append's condition will fail on it and Verify
 		// reports the chain against it.
 		return head{}
@@ -362,13 +352,10 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 		if h.seq != 0 {
 			cond = expression.Name(attrSeq).Equal(expression.Value(h.seq))
 		}
-		ex, err := expression.NewBuilder().WithCondition(cond).Build()
-		if err != nil {
-			return Record{}, fmt.Errorf("append audit record of %s: %w", r.Tenant, err)
-		}
+		ex, isNew := ddb.OnlyIf(cond), ddb.OnlyIf(expression.AttributeNotExists(expression.Name(store.AttrPK)))
 		headPut := &types.Put{
 			TableName: &l.table,
-			Item: marshal(headItem{PK: pk, SK: skHead, Seq: r.Seq, Hash: r.Hash, At: r.At.Format(time.RFC3339Nano),
+			Item: ddb.Marshal(headItem{PK: pk, SK: skHead, Seq: r.Seq, Hash: r.Hash, At: r.At.Format(time.RFC3339Nano),
 				RecExp: l.expiry(r).Unix()}),
 			ConditionExpression:                 ex.Condition(),
 			ExpressionAttributeNames:            ex.Names(),
@@ -376,7 +363,7 @@ func (l *Log) Append(ctx context.Context, r Record) (Record, error) {
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}
 		_, err = l.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &l.table, Item: l.item(r), ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &l.table, Item: l.item(r), ConditionExpression: isNew.Condition(), ExpressionAttributeNames: isNew.Names()}},
 			{Put: headPut},
 		}})
 		if err == nil {
@@ -410,7 +397,7 @@ func (l *Log) expiry(r Record) time.Time {
 }
 
 func (l *Log) item(r Record) map[string]types.AttributeValue {
-	return marshal(recordItem{
+	return ddb.Marshal(recordItem{
 		PK: partition(r.Tenant), SK: recordSK(r.At, r.Seq), Seq: r.Seq, Hash: r.Hash, At: formatTime(r.At),
 		ExpiresAt: l.expiry(r).Unix(), Prev: r.PrevHash, Actor: r.ActorID, Role: r.ActorRole, Action: r.Action,
 		Targets: r.Targets, Purpose: r.Purpose, Req: r.RequestID, IP: r.SourceIP, Grant: r.GrantID,
@@ -421,7 +408,7 @@ func (l *Log) item(r Record) map[string]types.AttributeValue {
 // reports it (its hash no longer matches), rather than the read failing.
 func decode(tenant string, item map[string]types.AttributeValue) (Record, recordItem) {
 	var it recordItem
-	_ = attributevalue.UnmarshalMap(item, &it)
+	_ = ddb.Unmarshal(item, &it)
 	at, _ := time.Parse(time.RFC3339Nano, it.At)
 	return Record{
 		Tenant: tenant, ActorID: it.Actor, ActorRole: it.Role, Action: it.Action, Targets: it.Targets,
@@ -469,10 +456,7 @@ func (l *Log) List(ctx context.Context, tenant string, q Query) ([]Record, strin
 	if q.Target != "" {
 		filter = filter.And(expression.Contains(expression.Name(attrTargets), q.Target))
 	}
-	ex, err := expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(filter).Build()
-	if err != nil {
-		return nil, "", fmt.Errorf("list audit records of %s: %w", tenant, err)
-	}
+	ex := ddb.Build(expression.NewBuilder().WithKeyCondition(keyCond).WithFilter(filter))
 	var start map[string]types.AttributeValue
 	if q.Cursor != "" {
 		sk, err := openCursor(q.Cursor)
@@ -510,7 +494,7 @@ func (l *Log) List(ctx context.Context, tenant string, q Query) ([]Record, strin
 		return recs, "", nil
 	}
 	var last itemKey
-	if err := attributevalue.UnmarshalMap(start, &last); err != nil {
+	if err := ddb.Unmarshal(start, &last); err != nil {
 		return nil, "", fmt.Errorf("list audit records of %s: read the last key: %w", tenant, err)
 	}
 	return recs, sealCursor(last.SK), nil
@@ -548,11 +532,8 @@ func (l *Log) Verify(ctx context.Context, tenant string) (Report, error) {
 			rep.FirstBad, rep.Problem = seq, fmt.Sprintf("%s at %d", problem, seq)
 		}
 	}
-	ex, err := expression.NewBuilder().WithKeyCondition(expression.Key(store.AttrPK).Equal(expression.Value(partition(tenant))).
-		And(expression.Key(store.AttrSK).BeginsWith(skRecord))).Build()
-	if err != nil {
-		return Report{}, fmt.Errorf("verify audit chain of %s: %w", tenant, err)
-	}
+	ex := ddb.Build(expression.NewBuilder().WithKeyCondition(expression.Key(store.AttrPK).Equal(expression.Value(partition(tenant))).
+		And(expression.Key(store.AttrSK).BeginsWith(skRecord))))
 	var prev *Record
 	var start map[string]types.AttributeValue
 	for {

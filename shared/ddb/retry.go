@@ -1,6 +1,7 @@
-// Package ddb is what the store and the audit log share in talking to DynamoDB. Today that is the one
-// policy for a transaction that lost a race with a concurrent writer: which errors are worth another
-// attempt, and how long to wait before it.
+// Package ddb is what the store and the audit log share in talking to DynamoDB: items marshalled by the
+// SDK's attributevalue from tagged types (Marshal, Unmarshal), expressions built by its expression package
+// (Build, OnlyIf), and the one policy for a transaction that lost a race with a concurrent writer — which
+// errors are worth another attempt (Contended), and how long to wait before it (Backoff).
 package ddb
 
 import (

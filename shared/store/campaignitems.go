@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -54,20 +54,14 @@ func (s *Store) PutCampaign(ctx context.Context, tenant string, c domain.Campaig
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = s.now()
 	}
+	isNew := onlyIf(absent())
 	items := []types.TransactWriteItem{
-		{ConditionCheck: &types.ConditionCheck{
-			TableName:           &s.table,
-			Key:                 key(tenantPK(tenant), skTenant),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
-		}},
+		s.tenantCheck(tenant),
 		{Put: &types.Put{
 			TableName: &s.table,
-			Item: map[string]types.AttributeValue{
-				AttrPK: str(tenantPK(tenant)), AttrSK: str(campaignSK + c.ID),
-				"id": str(c.ID), "name": str(c.Name), "created": str(c.CreatedAt.UTC().Format(time.RFC3339Nano)),
-				"deleting": &types.AttributeValueMemberBOOL{Value: false},
-			},
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			Item: marshal(campaignItem{itemKey: itemKey{PK: tenantPK(tenant), SK: campaignSK + c.ID},
+				ID: c.ID, Name: c.Name, Created: ts(c.CreatedAt)}),
+			ConditionExpression: isNew.Condition(), ExpressionAttributeNames: isNew.Names(),
 		}},
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -91,13 +85,15 @@ func (s *Store) RenameCampaign(ctx context.Context, tenant, id, name string) (do
 	if err := validateCampaignName(name); err != nil {
 		return domain.Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
 	}
+	deleting := expression.Name(AttrDeleting)
+	ex := build(expression.NewBuilder().
+		WithCondition(exists().And(expression.AttributeNotExists(deleting).Or(deleting.Equal(expression.Value(false))))).
+		WithUpdate(expression.Set(expression.Name(AttrName), expression.Value(name))))
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(tenantPK(tenant), campaignSK+id),
-		UpdateExpression:          aws.String("SET #n = :n"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND (attribute_not_exists(deleting) OR deleting = :false)"),
-		ExpressionAttributeNames:  map[string]string{"#n": "name"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":n": str(name), ":false": &types.AttributeValueMemberBOOL{Value: false}},
-		ReturnValues:              types.ReturnValueAllNew,
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
+		ReturnValues: types.ReturnValueAllNew,
 	})
 	var cond *types.ConditionalCheckFailedException
 	if errors.As(err, &cond) {
@@ -110,7 +106,7 @@ func (s *Store) RenameCampaign(ctx context.Context, tenant, id, name string) (do
 	if err != nil {
 		return domain.Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
 	}
-	return decodeCampaign(out.Attributes), nil
+	return decodeCampaign(out.Attributes)
 }
 
 // Campaign reads one of a tenant's campaigns.
@@ -119,7 +115,7 @@ func (s *Store) Campaign(ctx context.Context, tenant, id string) (domain.Campaig
 	if err != nil {
 		return domain.Campaign{}, fmt.Errorf("get campaign %s/%s: %w", tenant, id, err)
 	}
-	return decodeCampaign(item), nil
+	return decodeCampaign(item)
 }
 
 // Campaigns lists one page of a tenant's campaigns in ID order; the returned cursor is "" on the last page.
@@ -131,17 +127,21 @@ func (s *Store) Campaigns(ctx context.Context, tenant string, limit int, cursor 
 	}
 	out := make([]domain.Campaign, 0, len(items))
 	for _, it := range items {
-		out = append(out, decodeCampaign(it))
+		c, err := decodeCampaign(it)
+		if err != nil {
+			return nil, "", fmt.Errorf("list campaigns of %s: %w", tenant, err)
+		}
+		out = append(out, c)
 	}
 	return out, next, nil
 }
 
-func decodeCampaign(item map[string]types.AttributeValue) domain.Campaign {
-	created, _ := time.Parse(time.RFC3339Nano, getS(item, "created"))
-	return domain.Campaign{
-		ID: getS(item, "id"), Name: getS(item, "name"), CreatedAt: created,
-		Deleting: getBool(item, "deleting"), DeletionJob: getS(item, "job"),
+func decodeCampaign(item map[string]types.AttributeValue) (domain.Campaign, error) {
+	var it campaignItem
+	if err := unmarshal(item, &it); err != nil {
+		return domain.Campaign{}, err
 	}
+	return domain.Campaign{ID: it.ID, Name: it.Name, CreatedAt: parseTS(it.Created), Deleting: it.Deleting, DeletionJob: it.Job}, nil
 }
 
 // pageTenant reads one page of the tenant partition's items whose sort key starts with prefix, in sort
@@ -152,10 +152,10 @@ func (s *Store) pageTenant(ctx context.Context, tenant, prefix string, limit int
 		limit = 50
 	}
 	limit = min(limit, MaxPage)
+	ex := build(expression.NewBuilder().WithKeyCondition(inPartition(tenantPK(tenant), prefix)))
 	in := &dynamodb.QueryInput{
 		TableName: &s.table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(tenantPK(tenant)), ":p": str(prefix)},
+		KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	}
 	if cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(cursor)
@@ -183,5 +183,9 @@ func (s *Store) pageTenant(ctx context.Context, tenant, prefix string, limit int
 		return items, "", nil
 	}
 	items = items[:limit]
-	return items, base64.RawURLEncoding.EncodeToString([]byte(getS(items[limit-1], AttrSK))), nil
+	var last itemKey
+	if err := unmarshal(items[limit-1], &last); err != nil {
+		return nil, "", err
+	}
+	return items, base64.RawURLEncoding.EncodeToString([]byte(last.SK)), nil
 }

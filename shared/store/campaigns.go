@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -43,33 +45,24 @@ func (s *Store) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campai
 	}
 	limit = min(limit, MaxPage)
 	scope := fmt.Sprintf("%s|%s|%d|%d", tenant, campaign, p.From.Unix(), p.To.Unix())
-	in := &dynamodb.QueryInput{
-		TableName: &s.table, IndexName: aws.String(IndexByCampaign), ScanIndexForward: aws.Bool(false),
-		Limit:                    aws.Int32(int32(limit)),
-		KeyConditionExpression:   aws.String("camp = :c"),
-		FilterExpression:         aws.String("expiresAt > :now"),
-		ExpressionAttributeNames: map[string]string{},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":c": str("T#" + tenant + "#C#" + campaign), ":now": num(s.now().Unix()),
-		},
-	}
+	keyCond := expression.Key(AttrCampaign).Equal(expression.Value("T#" + tenant + "#C#" + campaign))
+	// ct is "<createdAt>#<id>": everything created before To sorts below To itself.
+	created := expression.Key(AttrCreated)
 	switch {
 	case !p.From.IsZero() && !p.To.IsZero():
-		in.KeyConditionExpression = aws.String("camp = :c AND ct BETWEEN :from AND :to")
+		keyCond = keyCond.And(created.Between(expression.Value(sortKeyTime(p.From)), expression.Value(sortKeyTime(p.To))))
 	case !p.From.IsZero():
-		in.KeyConditionExpression = aws.String("camp = :c AND ct >= :from")
+		keyCond = keyCond.And(created.GreaterThanEqual(expression.Value(sortKeyTime(p.From))))
 	case !p.To.IsZero():
-		in.KeyConditionExpression = aws.String("camp = :c AND ct <= :to")
+		keyCond = keyCond.And(created.LessThanEqual(expression.Value(sortKeyTime(p.To))))
 	}
-	if !p.From.IsZero() {
-		in.ExpressionAttributeValues[":from"] = str(sortKeyTime(p.From))
-	}
-	if !p.To.IsZero() {
-		// ct is "<createdAt>#<id>": everything created before To sorts below To itself.
-		in.ExpressionAttributeValues[":to"] = str(sortKeyTime(p.To))
-	}
-	if len(in.ExpressionAttributeNames) == 0 {
-		in.ExpressionAttributeNames = nil
+	ex := build(expression.NewBuilder().WithKeyCondition(keyCond).
+		WithFilter(expression.Name(AttrExpiresAt).GreaterThan(expression.Value(s.now().Unix()))))
+	in := &dynamodb.QueryInput{
+		TableName: &s.table, IndexName: aws.String(IndexByCampaign), ScanIndexForward: aws.Bool(false),
+		Limit:                  aws.Int32(int32(limit)),
+		KeyConditionExpression: ex.KeyCondition(), FilterExpression: ex.Filter(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	}
 	if p.Cursor != "" {
 		start, err := openCursor(tk, scope, p.Cursor)
@@ -96,10 +89,20 @@ func (s *Store) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campai
 // openLeads decrypts lead items of one tenant, fetching their subject keys in one BatchGetItem.
 func (s *Store) openLeads(ctx context.Context, tk *vault.TenantKey, items []map[string]types.AttributeValue) ([]domain.Lead, error) {
 	tenant := tk.Tenant()
+	type decoded struct {
+		lead   domain.Lead
+		sealed []byte
+	}
 	subjects := map[string]bool{}
 	var keys []map[string]types.AttributeValue
+	all := make([]decoded, 0, len(items))
 	for _, it := range items {
-		if sub := getS(it, "subj"); !subjects[sub] {
+		l, sealed, err := decodeLead(it)
+		if err != nil {
+			return nil, fmt.Errorf("read leads of %s: %w", tenant, err)
+		}
+		all = append(all, decoded{l, sealed})
+		if sub := l.SubjectID; !subjects[sub] {
 			subjects[sub] = true
 			keys = append(keys, key(subjectPK(tenant, sub), skKey))
 		}
@@ -113,15 +116,19 @@ func (s *Store) openLeads(ctx context.Context, tk *vault.TenantKey, items []map[
 			return nil, fmt.Errorf("read subject keys of %s: %w", tenant, err)
 		}
 		for _, it := range out.Responses[s.table] {
+			var k subjectKeyItem
+			if err := unmarshal(it, &k); err != nil {
+				return nil, fmt.Errorf("read subject keys of %s: %w", tenant, err)
+			}
 			if !s.expired(it) {
-				wrapped[strings.TrimPrefix(getS(it, AttrPK), "T#"+tenant+"#S#")] = getB(it, "wk")
+				wrapped[strings.TrimPrefix(k.PK, "T#"+tenant+"#S#")] = k.Wrapped
 			}
 		}
 		keys = out.UnprocessedKeys[s.table].Keys
 	}
 	leads := make([]domain.Lead, 0, len(items))
-	for _, it := range items {
-		l := decodeLead(it)
+	for _, d := range all {
+		l := d.lead
 		w, ok := wrapped[l.SubjectID]
 		if !ok {
 			continue // shredded: nothing readable is left
@@ -130,7 +137,7 @@ func (s *Store) openLeads(ctx context.Context, tk *vault.TenantKey, items []map[
 		if err != nil {
 			return nil, fmt.Errorf("open lead %s/%s: %w", tenant, l.ID, err)
 		}
-		plain, err := sk.Open(getB(it, "pd"), vault.RecordAAD(tenant, l.ID))
+		plain, err := sk.Open(d.sealed, vault.RecordAAD(tenant, l.ID))
 		if err != nil {
 			return nil, fmt.Errorf("open lead %s/%s: %w", tenant, l.ID, err)
 		}
@@ -145,10 +152,8 @@ func (s *Store) openLeads(ctx context.Context, tk *vault.TenantKey, items []map[
 // sealCursor encodes a LastEvaluatedKey with a MAC over it and the query's scope, so a client can only
 // hand back cursors this store issued for the same tenant, campaign and range.
 func sealCursor(tk *vault.TenantKey, scope string, last map[string]types.AttributeValue) string {
-	plain := map[string]string{}
-	for k := range last {
-		plain[k] = getS(last, k)
-	}
+	var plain map[string]string
+	_ = attributevalue.UnmarshalMap(last, &plain) // the index's keys are strings
 	b, _ := json.Marshal(plain)
 	body := base64.RawURLEncoding.EncodeToString(b)
 	return body + "." + tk.Pseudonym("cursor", scope+"|"+body)
@@ -167,11 +172,7 @@ func openCursor(tk *vault.TenantKey, scope, cursor string) (map[string]types.Att
 	if err := json.Unmarshal(b, &plain); err != nil {
 		return nil, ErrBadCursor
 	}
-	out := map[string]types.AttributeValue{}
-	for k, v := range plain {
-		out[k] = str(v)
-	}
-	return out, nil
+	return marshal(plain), nil
 }
 
 // DeleteLead deletes one lead and its notification record, and gives up the lead's reference to its
@@ -189,13 +190,17 @@ func (s *Store) DeleteLead(ctx context.Context, tenant, leadID string) error {
 		if item == nil {
 			return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, ErrNotFound)
 		}
-		subject := getS(item, "subj")
+		var lead leadItem
+		if err := unmarshal(item, &lead); err != nil {
+			return fmt.Errorf("delete lead %s/%s: %w", tenant, leadID, err)
+		}
+		subject := lead.Subject
+		// The subject decides which key loses a reference: a rectification in between moves the lead.
+		ex := onlyIf(exists().And(expression.Name(attrSubject).Equal(expression.Value(subject))))
 		items := []types.TransactWriteItem{
 			{Delete: &types.Delete{
 				TableName: &s.table, Key: key(leadPK(tenant, leadID), skLead),
-				// The subject decides which key loses a reference: a rectification in between moves the lead.
-				ConditionExpression:       aws.String("attribute_exists(pk) AND subj = :subj"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":subj": str(subject)},
+				ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 			}},
 			{Delete: &types.Delete{TableName: &s.table, Key: key(leadPK(tenant, leadID), skNotified)}},
 		}

@@ -44,9 +44,9 @@ func SeedItems(st *Store, tk *vault.TenantKey, leads []domain.Lead) ([]map[strin
 	}
 	for _, subject := range order {
 		k := keys[subject]
-		item := key(subjectPK(tk.Tenant(), subject), skKey)
-		item["wk"], item[AttrExpiresAt], item[attrRefs] = bin(k.wrapped), num(k.exp), num(k.refs)
-		items = append(items, item)
+		refs := int64(k.refs)
+		items = append(items, marshal(subjectKeyItem{itemKey: itemKey{PK: subjectPK(tk.Tenant(), subject), SK: skKey},
+			Wrapped: k.wrapped, ExpiresAt: k.exp, Refs: &refs}))
 	}
 	return items, nil
 }

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -29,40 +29,38 @@ func (s *Store) PutForm(ctx context.Context, f domain.Form) error {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("put form %s: %w", f.ID, err)
 	}
-	owner := map[string]types.AttributeValue{":t": str(f.TenantID), ":f": str(f.ID)}
+	tenantIs := expression.Name(AttrTenant).Equal(expression.Value(f.TenantID))
+	owned := tenantIs.And(expression.Name(AttrForm).Equal(expression.Value(f.ID)))
+	route, tenantThere := onlyIf(absent().Or(tenantIs)), onlyIf(exists())
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{
-			TableName:                 &s.table,
-			Item:                      map[string]types.AttributeValue{AttrPK: str(routePK(f.ID)), AttrSK: str(skRoute), "tenant": str(f.TenantID)},
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR tenant = :t"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":t": str(f.TenantID)},
+			TableName:           &s.table,
+			Item:                marshal(routeItem{itemKey: itemKey{PK: routePK(f.ID), SK: skRoute}, Tenant: f.TenantID}),
+			ConditionExpression: route.Condition(), ExpressionAttributeNames: route.Names(), ExpressionAttributeValues: route.Values(),
 		}},
 		{Put: &types.Put{
 			TableName: &s.table,
-			Item:      map[string]types.AttributeValue{AttrPK: str(tenantPK(f.TenantID)), AttrSK: str(formSK + f.ID), "cfg": str(string(cfg))},
+			Item:      marshal(formItem{itemKey: itemKey{PK: tenantPK(f.TenantID), SK: formSK + f.ID}, Config: string(cfg)}),
 		}},
 		// A form belongs to an existing tenant.
 		{ConditionCheck: &types.ConditionCheck{
-			TableName:           &s.table,
-			Key:                 key(tenantPK(f.TenantID), skTenant),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
+			TableName: &s.table, Key: key(tenantPK(f.TenantID), skTenant),
+			ConditionExpression: tenantThere.Condition(), ExpressionAttributeNames: tenantThere.Names(),
 		}},
 	}
 	if f.InboundAlias != "" {
+		ex := onlyIf(absent().Or(owned))
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
-			TableName: &s.table,
-			Item: map[string]types.AttributeValue{
-				AttrPK: str(aliasPK(f.InboundAlias)), AttrSK: str(skRoute), "tenant": str(f.TenantID), "form": str(f.ID),
-			},
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR (tenant = :t AND form = :f)"),
-			ExpressionAttributeValues: owner,
+			TableName:           &s.table,
+			Item:                marshal(routeItem{itemKey: itemKey{PK: aliasPK(f.InboundAlias), SK: skRoute}, Tenant: f.TenantID, Form: f.ID}),
+			ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		}})
 	}
 	if old := previous.InboundAlias; old != "" && old != f.InboundAlias {
+		ex := onlyIf(owned)
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{
 			TableName: &s.table, Key: key(aliasPK(old), skRoute),
-			ConditionExpression:       aws.String("tenant = :t AND form = :f"),
-			ExpressionAttributeValues: owner,
+			ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		}})
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -86,30 +84,30 @@ func (s *Store) PutForm(ctx context.Context, f domain.Form) error {
 
 // FormByAlias resolves an inbound mail alias to its form.
 func (s *Store) FormByAlias(ctx context.Context, alias string) (domain.Form, error) {
-	route, err := s.get(ctx, aliasPK(alias), skRoute)
-	if err != nil {
+	var route routeItem
+	if err := s.getItem(ctx, aliasPK(alias), skRoute, &route); err != nil {
 		return domain.Form{}, fmt.Errorf("route alias %s: %w", alias, err)
 	}
-	return s.Form(ctx, getS(route, "tenant"), getS(route, "form"))
+	return s.Form(ctx, route.Tenant, route.Form)
 }
 
 // FormByID resolves a public form ID to its tenant's configuration.
 func (s *Store) FormByID(ctx context.Context, formID string) (domain.Form, error) {
-	route, err := s.get(ctx, routePK(formID), skRoute)
-	if err != nil {
+	var route routeItem
+	if err := s.getItem(ctx, routePK(formID), skRoute, &route); err != nil {
 		return domain.Form{}, fmt.Errorf("route form %s: %w", formID, err)
 	}
-	return s.Form(ctx, getS(route, "tenant"), formID)
+	return s.Form(ctx, route.Tenant, formID)
 }
 
 // Form reads one of a tenant's forms.
 func (s *Store) Form(ctx context.Context, tenant, formID string) (domain.Form, error) {
-	item, err := s.get(ctx, tenantPK(tenant), formSK+formID)
-	if err != nil {
+	var it formItem
+	if err := s.getItem(ctx, tenantPK(tenant), formSK+formID, &it); err != nil {
 		return domain.Form{}, fmt.Errorf("get form %s/%s: %w", tenant, formID, err)
 	}
 	var f domain.Form
-	if err := json.Unmarshal([]byte(getS(item, "cfg")), &f); err != nil {
+	if err := json.Unmarshal([]byte(it.Config), &f); err != nil {
 		return domain.Form{}, fmt.Errorf("decode form %s/%s: %w", tenant, formID, err)
 	}
 	if f.TenantID != tenant || f.ID != formID {
@@ -125,10 +123,14 @@ func (s *Store) Forms(ctx context.Context, tenant string, limit int, cursor stri
 		return nil, "", fmt.Errorf("list forms of %s: %w", tenant, err)
 	}
 	out := make([]domain.Form, 0, len(items))
-	for _, it := range items {
+	for _, item := range items {
+		var it formItem
 		var f domain.Form
-		if err := json.Unmarshal([]byte(getS(it, "cfg")), &f); err != nil {
-			return nil, "", fmt.Errorf("decode form %s/%s: %w", tenant, getS(it, AttrSK), err)
+		if err := unmarshal(item, &it); err != nil {
+			return nil, "", fmt.Errorf("list forms of %s: %w", tenant, err)
+		}
+		if err := json.Unmarshal([]byte(it.Config), &f); err != nil {
+			return nil, "", fmt.Errorf("decode form %s/%s: %w", tenant, it.SK, err)
 		}
 		if f.TenantID != tenant {
 			return nil, "", fmt.Errorf("form %s/%s: stored configuration names tenant %s", tenant, f.ID, f.TenantID)

@@ -7,7 +7,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -27,13 +27,12 @@ func (s *Store) PutGrant(ctx context.Context, g access.Grant) error {
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("put grant %s: %w", g.ID, err)
 	}
-	item := map[string]types.AttributeValue{
-		AttrPK: str(grantPK(g.Tenant)), AttrSK: str(grantSK + g.ID),
-		"id": str(g.ID), "grantee": str(g.Grantee), "by": str(g.GrantedBy), "scope": str(string(g.Scope)),
-		"reason": str(g.Reason), "start": num(g.CreatedAt.Unix()), "end": num(g.ExpiresAt.Unix()),
-		AttrExpiresAt: num(g.ExpiresAt.Add(GrantRecordRetention).Unix()),
-	}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")})
+	item := marshal(grantItem{itemKey: itemKey{PK: grantPK(g.Tenant), SK: grantSK + g.ID}, ID: g.ID, Grantee: g.Grantee,
+		By: g.GrantedBy, Scope: string(g.Scope), Reason: g.Reason, Start: g.CreatedAt.Unix(), End: g.ExpiresAt.Unix(),
+		ExpiresAt: g.ExpiresAt.Add(GrantRecordRetention).Unix()})
+	ex := onlyIf(absent())
+	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: item,
+		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names()})
 	var cond *types.ConditionalCheckFailedException
 	if errors.As(err, &cond) {
 		return fmt.Errorf("put grant %s: %w", g.ID, ErrExists)
@@ -46,11 +45,13 @@ func (s *Store) PutGrant(ctx context.Context, g access.Grant) error {
 
 // RevokeGrant ends a grant at once; revoking an ended or revoked grant changes nothing.
 func (s *Store) RevokeGrant(ctx context.Context, tenant, id string, at time.Time) error {
+	revoked := expression.Name(AttrRevoked)
+	ex := build(expression.NewBuilder().WithCondition(exists().And(expression.AttributeNotExists(revoked))).
+		WithUpdate(expression.Set(revoked, expression.Value(at.Unix()))))
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(grantPK(tenant), grantSK+id),
-		UpdateExpression:          aws.String("SET revoked = :at"),
-		ConditionExpression:       aws.String("attribute_exists(pk) AND attribute_not_exists(revoked)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":at": num(at.Unix())},
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	})
 	var cond *types.ConditionalCheckFailedException
 	if errors.As(err, &cond) {
@@ -68,11 +69,12 @@ func (s *Store) RevokeGrant(ctx context.Context, tenant, id string, at time.Time
 // Grants lists a tenant's grants, newest first, ended and revoked ones included (for review).
 func (s *Store) Grants(ctx context.Context, tenant string) ([]access.Grant, error) {
 	var out []access.Grant
+	ex := build(expression.NewBuilder().WithKeyCondition(inPartition(grantPK(tenant), grantSK)).
+		WithFilter(expression.Name(AttrExpiresAt).GreaterThan(expression.Value(s.now().Unix()))))
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName:                 &s.table,
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :g)"),
-		FilterExpression:          aws.String("expiresAt > :now"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(grantPK(tenant)), ":g": str(grantSK), ":now": num(s.now().Unix())},
+		TableName:              &s.table,
+		KeyConditionExpression: ex.KeyCondition(), FilterExpression: ex.Filter(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -80,7 +82,11 @@ func (s *Store) Grants(ctx context.Context, tenant string) ([]access.Grant, erro
 			return nil, fmt.Errorf("list grants of %s: %w", tenant, err)
 		}
 		for _, item := range page.Items {
-			out = append(out, decodeGrant(tenant, item))
+			var it grantItem
+			if err := unmarshal(item, &it); err != nil {
+				return nil, fmt.Errorf("list grants of %s: %w", tenant, err)
+			}
+			out = append(out, it.grant(tenant))
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
@@ -111,14 +117,27 @@ func (s *Store) ActiveGrant(ctx context.Context, tenant, grantee string) (access
 	return *best, nil
 }
 
-func decodeGrant(tenant string, item map[string]types.AttributeValue) access.Grant {
+// grantItem is a support-access grant (pk T#<tenant>#GRANT, sk G#<grant>); times are epoch seconds.
+type grantItem struct {
+	itemKey
+	ID        string `dynamodbav:"id"`
+	Grantee   string `dynamodbav:"grantee"`
+	By        string `dynamodbav:"by"`
+	Scope     string `dynamodbav:"scope"`
+	Reason    string `dynamodbav:"reason"`
+	Start     int64  `dynamodbav:"start"`
+	End       int64  `dynamodbav:"end"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+	Revoked   int64  `dynamodbav:"revoked,omitempty"`
+}
+
+func (it grantItem) grant(tenant string) access.Grant {
 	g := access.Grant{
-		ID: getS(item, "id"), Tenant: tenant, Grantee: getS(item, "grantee"), GrantedBy: getS(item, "by"),
-		Scope: access.Scope(getS(item, "scope")), Reason: getS(item, "reason"),
-		CreatedAt: time.Unix(getN(item, "start"), 0).UTC(), ExpiresAt: time.Unix(getN(item, "end"), 0).UTC(),
+		ID: it.ID, Tenant: tenant, Grantee: it.Grantee, GrantedBy: it.By, Scope: access.Scope(it.Scope), Reason: it.Reason,
+		CreatedAt: time.Unix(it.Start, 0).UTC(), ExpiresAt: time.Unix(it.End, 0).UTC(),
 	}
-	if r := getN(item, "revoked"); r != 0 {
-		g.RevokedAt = time.Unix(r, 0).UTC()
+	if it.Revoked != 0 {
+		g.RevokedAt = time.Unix(it.Revoked, 0).UTC()
 	}
 	return g
 }

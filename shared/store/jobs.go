@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -32,31 +32,26 @@ func jobQueueSK(tenant, campaign string) string { return tenant + "#" + jobSK(ca
 // that job unchanged, so a retried request is harmless; a finished job of an earlier campaign of the same
 // ID is replaced.
 func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, jobID string) (domain.CampaignDeletion, error) {
-	now := s.now().UTC().Format(time.RFC3339Nano)
+	now := ts(s.now())
+	replaceable := onlyIf(absent().Or(expression.Name(AttrDone).Equal(expression.Value(true))))
+	mark := build(expression.NewBuilder().WithCondition(exists()).
+		WithUpdate(expression.Set(expression.Name(AttrDeleting), expression.Value(true)).Set(expression.Name(AttrJob), expression.Value(jobID))))
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{
-			TableName: &s.table,
-			Item: map[string]types.AttributeValue{
-				AttrPK: str(jobPK(tenant)), AttrSK: str(jobSK(campaign)), "job": str(jobID), "deleted": num(0),
-				"done": &types.AttributeValueMemberBOOL{Value: false}, "started": str(now), "updated": str(now),
-			},
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR done = :true"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":true": &types.AttributeValueMemberBOOL{Value: true}},
+			TableName:           &s.table,
+			Item:                marshal(jobItem{itemKey: itemKey{PK: jobPK(tenant), SK: jobSK(campaign)}, Job: jobID, Started: now, Updated: now}),
+			ConditionExpression: replaceable.Condition(), ExpressionAttributeNames: replaceable.Names(),
+			ExpressionAttributeValues: replaceable.Values(),
 		}},
 		{Update: &types.Update{
 			TableName: &s.table, Key: key(tenantPK(tenant), campaignSK+campaign),
-			UpdateExpression:    aws.String("SET deleting = :true, job = :job"),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":true": &types.AttributeValueMemberBOOL{Value: true}, ":job": str(jobID),
-			},
+			UpdateExpression: mark.Update(), ConditionExpression: mark.Condition(),
+			ExpressionAttributeNames: mark.Names(), ExpressionAttributeValues: mark.Values(),
 		}},
 		{Put: &types.Put{
 			TableName: &s.table,
-			Item: map[string]types.AttributeValue{
-				AttrPK: str(jobQueuePK), AttrSK: str(jobQueueSK(tenant, campaign)),
-				"tenant": str(tenant), "campaign": str(campaign), "job": str(jobID),
-			},
+			Item: marshal(jobQueueItem{itemKey: itemKey{PK: jobQueuePK, SK: jobQueueSK(tenant, campaign)}, Tenant: tenant,
+				Campaign: campaign, Job: jobID}),
 		}},
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -82,18 +77,16 @@ func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, job
 
 // CampaignDeletion reads a deletion job.
 func (s *Store) CampaignDeletion(ctx context.Context, tenant, campaign string) (domain.CampaignDeletion, error) {
-	item, err := s.get(ctx, jobPK(tenant), jobSK(campaign))
-	if err != nil {
+	var it jobItem
+	if err := s.getItem(ctx, jobPK(tenant), jobSK(campaign), &it); err != nil {
 		return domain.CampaignDeletion{}, fmt.Errorf("campaign deletion %s/%s: %w", tenant, campaign, err)
 	}
-	return decodeJob(tenant, campaign, item), nil
+	return it.deletion(tenant, campaign), nil
 }
 
-func decodeJob(tenant, campaign string, item map[string]types.AttributeValue) domain.CampaignDeletion {
-	started, _ := time.Parse(time.RFC3339Nano, getS(item, "started"))
-	updated, _ := time.Parse(time.RFC3339Nano, getS(item, "updated"))
-	return domain.CampaignDeletion{Tenant: tenant, Campaign: campaign, JobID: getS(item, "job"), Deleted: getN(item, "deleted"),
-		Done: getBool(item, "done"), StartedAt: started, UpdatedAt: updated}
+func (it jobItem) deletion(tenant, campaign string) domain.CampaignDeletion {
+	return domain.CampaignDeletion{Tenant: tenant, Campaign: campaign, JobID: it.Job, Deleted: it.Deleted, Done: it.Done,
+		StartedAt: parseTS(it.Started), UpdatedAt: parseTS(it.Updated)}
 }
 
 // PendingCampaignDeletions returns the unfinished deletion jobs of all tenants, by tenant, then campaign,
@@ -102,22 +95,26 @@ func decodeJob(tenant, campaign string, item map[string]types.AttributeValue) do
 func (s *Store) PendingCampaignDeletions(ctx context.Context) ([]domain.CampaignDeletion, error) {
 	type ref struct{ tenant, campaign string }
 	var refs []ref
+	ex := build(expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(jobQueuePK))))
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName: &s.table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression:    aws.String("pk = :q"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":q": str(jobQueuePK)},
+		KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("list pending campaign deletions: %w", err)
 		}
-		for _, it := range page.Items {
-			refs = append(refs, ref{getS(it, "tenant"), getS(it, "campaign")})
+		for _, item := range page.Items {
+			var it jobQueueItem
+			if err := unmarshal(item, &it); err != nil {
+				return nil, fmt.Errorf("list pending campaign deletions: %w", err)
+			}
+			refs = append(refs, ref{it.Tenant, it.Campaign})
 		}
 	}
 	// The queue entry only names the job; its progress is in the job item.
-	jobs := map[string]map[string]types.AttributeValue{}
+	jobs := map[string]jobItem{}
 	for start := 0; start < len(refs); start += 100 {
 		var keys []map[string]types.AttributeValue
 		for _, r := range refs[start:min(start+100, len(refs))] {
@@ -135,16 +132,20 @@ func (s *Store) PendingCampaignDeletions(ctx context.Context) ([]domain.Campaign
 			if err != nil {
 				return nil, fmt.Errorf("read pending campaign deletions: %w", err)
 			}
-			for _, it := range out.Responses[s.table] {
-				jobs[key2(getS(it, AttrPK), getS(it, AttrSK))] = it
+			for _, item := range out.Responses[s.table] {
+				var it jobItem
+				if err := unmarshal(item, &it); err != nil {
+					return nil, fmt.Errorf("read pending campaign deletions: %w", err)
+				}
+				jobs[key2(it.PK, it.SK)] = it
 			}
 			keys = out.UnprocessedKeys[s.table].Keys
 		}
 	}
 	out := make([]domain.CampaignDeletion, 0, len(refs))
 	for _, r := range refs {
-		if it := jobs[key2(jobPK(r.tenant), jobSK(r.campaign))]; it != nil && !getBool(it, "done") {
-			out = append(out, decodeJob(r.tenant, r.campaign, it))
+		if it, ok := jobs[key2(jobPK(r.tenant), jobSK(r.campaign))]; ok && !it.Done {
+			out = append(out, it.deletion(r.tenant, r.campaign))
 		}
 	}
 	return out, nil
@@ -171,15 +172,18 @@ func (s *Store) DeleteCampaignStep(ctx context.Context, tenant, campaign string,
 	if err != nil || job.Done {
 		return job, err
 	}
+	// Only what deletion needs: the lead's key, subject and expiry, not its sealed data.
+	inCampaign := build(expression.NewBuilder().
+		WithKeyCondition(expression.Key(AttrCampaign).Equal(expression.Value("T#" + tenant + "#C#" + campaign))).
+		WithProjection(expression.NamesList(expression.Name(AttrPK), expression.Name(AttrSK), expression.Name(attrSubject),
+			expression.Name(AttrExpiresAt))))
 	deleted, seen := 0, 0
 	for seen < max {
-		// Only what deletion needs: the lead's key, subject and expiry, not its sealed data.
 		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(IndexByCampaign),
-			KeyConditionExpression:    aws.String("camp = :c"),
-			ProjectionExpression:      aws.String("pk, sk, subj, expiresAt"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":c": str("T#" + tenant + "#C#" + campaign)},
-			Limit:                     aws.Int32(int32(min(1000, max-seen))),
+			KeyConditionExpression: inCampaign.KeyCondition(), ProjectionExpression: inCampaign.Projection(),
+			ExpressionAttributeNames: inCampaign.Names(), ExpressionAttributeValues: inCampaign.Values(),
+			Limit: aws.Int32(int32(min(1000, max-seen))),
 		})
 		if err != nil {
 			return s.recordFailedStep(ctx, tenant, campaign, deleted, fmt.Errorf("list: %w", err))
@@ -221,11 +225,15 @@ func (s *Store) deleteLeadPage(ctx context.Context, tenant string, items []map[s
 	bySubject := map[string][]pageLead{}
 	var order []string
 	for _, it := range items {
-		t, lead, ok := ParseLeadKey(getS(it, AttrPK), getS(it, AttrSK))
+		var li leadItem
+		if err := unmarshal(it, &li); err != nil {
+			return 0, fmt.Errorf("read leads of %s: %w", tenant, err)
+		}
+		t, lead, ok := ParseLeadKey(li.PK, li.SK)
 		if !ok || t != tenant {
 			continue
 		}
-		l := pageLead{id: lead, subject: getS(it, "subj"), expired: s.expired(it)}
+		l := pageLead{id: lead, subject: li.Subject, expired: s.expired(it)}
 		if _, ok := bySubject[l.subject]; !ok {
 			order = append(order, l.subject)
 		}
@@ -337,11 +345,11 @@ func (s *Store) deleteLeads(ctx context.Context, tenant string, leads []pageLead
 		refs := map[string]int64{}
 		var subjects []string
 		for _, l := range leads {
+			same := onlyIf(exists().And(expression.Name(attrSubject).Equal(expression.Value(l.subject))))
 			items = append(items,
 				types.TransactWriteItem{Delete: &types.Delete{
 					TableName: &s.table, Key: key(leadPK(tenant, l.id), skLead),
-					ConditionExpression:       aws.String("attribute_exists(pk) AND subj = :subj"),
-					ExpressionAttributeValues: map[string]types.AttributeValue{":subj": str(l.subject)},
+					ConditionExpression: same.Condition(), ExpressionAttributeNames: same.Names(), ExpressionAttributeValues: same.Values(),
 				}},
 				types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: key(leadPK(tenant, l.id), skNotified)}},
 			)
@@ -397,7 +405,11 @@ func (s *Store) rereadLeads(ctx context.Context, tenant string, leads []pageLead
 	var out []pageLead
 	for _, l := range leads {
 		if it := found[key2(leadPK(tenant, l.id), skLead)]; it != nil {
-			out = append(out, pageLead{id: l.id, subject: getS(it, "subj"), expired: s.expired(it)})
+			var li leadItem
+			if err := unmarshal(it, &li); err != nil {
+				return nil, fmt.Errorf("read leads: %w", err)
+			}
+			out = append(out, pageLead{id: l.id, subject: li.Subject, expired: s.expired(it)})
 		}
 	}
 	return out, nil
@@ -410,17 +422,24 @@ func key2(pk, sk string) string { return pk + "\x00" + sk }
 // items are missing from it. It reads only what deletion needs: keys, subject, expiry, key material and
 // count.
 func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, found map[string]map[string]types.AttributeValue) error {
+	proj := build(expression.NewBuilder().WithProjection(expression.NamesList(expression.Name(AttrPK), expression.Name(AttrSK),
+		expression.Name(attrSubject), expression.Name(AttrExpiresAt), expression.Name(AttrWrapped), expression.Name(AttrRefs))))
 	for start := 0; start < len(keys); start += 100 {
 		batch := keys[start:min(start+100, len(keys))]
 		for attempt := 0; len(batch) > 0; attempt++ {
 			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
-				s.table: {Keys: batch, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("pk, sk, subj, expiresAt, wk, refs")},
+				s.table: {Keys: batch, ConsistentRead: aws.Bool(true), ProjectionExpression: proj.Projection(),
+					ExpressionAttributeNames: proj.Names()},
 			}})
 			if err != nil {
 				return err
 			}
 			for _, it := range out.Responses[s.table] {
-				found[key2(getS(it, AttrPK), getS(it, AttrSK))] = it
+				var k itemKey
+				if err := unmarshal(it, &k); err != nil {
+					return err
+				}
+				found[key2(k.PK, k.SK)] = it
 			}
 			batch = out.UnprocessedKeys[s.table].Keys
 			if len(batch) > 0 {
@@ -435,13 +454,11 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 
 // recordDeletion adds n deleted leads to the job's progress.
 func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n int) (domain.CampaignDeletion, error) {
+	ex := build(expression.NewBuilder().WithCondition(exists()).WithUpdate(s.progress(n)))
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(jobPK(tenant), jobSK(campaign)),
-		UpdateExpression:    aws.String("ADD deleted :n SET updated = :u"),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":n": num(int64(n)), ":u": str(s.now().UTC().Format(time.RFC3339Nano)),
-		},
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	})
 	if err != nil {
 		return domain.CampaignDeletion{}, fmt.Errorf("record deletion of campaign %s/%s: %w", tenant, campaign, err)
@@ -462,18 +479,21 @@ func (s *Store) recordFailedStep(ctx context.Context, tenant, campaign string, n
 	return domain.CampaignDeletion{}, err
 }
 
+// progress is the update that adds n deleted leads to a job and records when.
+func (s *Store) progress(n int) expression.UpdateBuilder {
+	return expression.Add(expression.Name(AttrDeleted), expression.Value(n)).Set(expression.Name(AttrUpdated), expression.Value(ts(s.now())))
+}
+
 // finishDeletion marks the job done, deletes the campaign item and takes the job off the queue, in one
 // transaction.
 func (s *Store) finishDeletion(ctx context.Context, tenant, campaign string, n int) (domain.CampaignDeletion, error) {
+	ex := build(expression.NewBuilder().WithCondition(exists()).
+		WithUpdate(s.progress(n).Set(expression.Name(AttrDone), expression.Value(true))))
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &s.table, Key: key(jobPK(tenant), jobSK(campaign)),
-			UpdateExpression:    aws.String("ADD deleted :n SET done = :true, updated = :u"),
-			ConditionExpression: aws.String("attribute_exists(pk)"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":n": num(int64(n)), ":true": &types.AttributeValueMemberBOOL{Value: true},
-				":u": str(s.now().UTC().Format(time.RFC3339Nano)),
-			},
+			UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+			ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		}},
 		{Delete: &types.Delete{TableName: &s.table, Key: key(tenantPK(tenant), campaignSK+campaign)}},
 		{Delete: &types.Delete{TableName: &s.table, Key: key(jobQueuePK, jobQueueSK(tenant, campaign))}},

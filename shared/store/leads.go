@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -71,16 +72,16 @@ func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Le
 	}
 	for attempt := 0; ; attempt++ {
 		item := s.leadItem(tk, lead, plan.sk.Seal(plain, vault.RecordAAD(tenant, lead.ID)))
+		isNew, idemFree := onlyIf(absent()), onlyIf(absentOrExpired(now.Unix()))
 		items := []types.TransactWriteItem{
-			{Put: &types.Put{TableName: &s.table, Item: item, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
+			{Put: &types.Put{TableName: &s.table, Item: item,
+				ConditionExpression: isNew.Condition(), ExpressionAttributeNames: isNew.Names()}},
 			{Put: &types.Put{
 				TableName: &s.table,
-				Item: map[string]types.AttributeValue{
-					AttrPK: str(idemPK(tenant, idem.Key)), AttrSK: str(skIdem),
-					"lead": str(lead.ID), "rh": str(idem.RequestHash), AttrExpiresAt: num(now.Add(idem.TTL).Unix()),
-				},
-				ConditionExpression:                 aws.String(notExpiredOrAbsent),
-				ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now.Unix())},
+				Item: marshal(idemItem{itemKey: itemKey{PK: idemPK(tenant, idem.Key), SK: skIdem}, Lead: lead.ID,
+					RequestHash: idem.RequestHash, ExpiresAt: now.Add(idem.TTL).Unix()}),
+				ConditionExpression: idemFree.Condition(), ExpressionAttributeNames: idemFree.Names(),
+				ExpressionAttributeValues:           idemFree.Values(),
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}},
 			s.subjectKeyOp(tenant, lead.SubjectID, plan, now.Unix(), exp),
@@ -138,18 +139,24 @@ type keyPlan struct {
 // planKey decides how to seal a lead that expires at exp under the subject's key, given the key item as it
 // is now (nil when absent): a missing or expired key is replaced by a new one, a live key is reused.
 func (s *Store) planKey(tk *vault.TenantKey, subject string, current map[string]types.AttributeValue, exp int64) (keyPlan, error) {
+	var cur subjectKeyItem
+	if current != nil {
+		if err := unmarshal(current, &cur); err != nil {
+			return keyPlan{}, err
+		}
+	}
 	if current == nil || s.expired(current) {
 		sk, wrapped, err := tk.NewSubjectKey(subject)
 		return keyPlan{mode: keyCreate, sk: sk, wrapped: wrapped}, err
 	}
 	// A returning subject: encrypt under the key it already has, and keep that key alive at least as
 	// long as this lead.
-	sk, err := tk.OpenSubjectKey(subject, getB(current, "wk"))
+	sk, err := tk.OpenSubjectKey(subject, cur.Wrapped)
 	if err != nil {
 		return keyPlan{}, err
 	}
 	mode := keyCheck
-	if getN(current, AttrExpiresAt) < exp {
+	if cur.ExpiresAt < exp {
 		mode = keyExtend
 	}
 	return keyPlan{mode: mode, sk: sk}, nil
@@ -165,40 +172,36 @@ func (s *Store) planKey(tk *vault.TenantKey, subject string, current map[string]
 // one that a later lead gave a count of 1 may be shredded before its older leads are deleted.
 func (s *Store) subjectKeyOp(tenant, subject string, plan keyPlan, now, exp int64) types.TransactWriteItem {
 	k := key(subjectPK(tenant, subject), skKey)
+	refs, expires := expression.Name(AttrRefs), expression.Name(AttrExpiresAt)
+	var ex expression.Expression
 	switch plan.mode {
 	case keyExtend:
-		return types.TransactWriteItem{Update: &types.Update{
-			TableName: &s.table, Key: k,
-			UpdateExpression:    aws.String("SET expiresAt = :exp ADD refs :one"),
-			ConditionExpression: aws.String("attribute_exists(pk) AND expiresAt > :now AND expiresAt < :exp"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{
-				":now": num(now), ":exp": num(exp), ":one": num(1),
-			},
-			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-		}}
+		ex = build(expression.NewBuilder().
+			WithCondition(exists().And(expires.GreaterThan(expression.Value(now)), expires.LessThan(expression.Value(exp)))).
+			WithUpdate(expression.Set(expires, expression.Value(exp)).Add(refs, expression.Value(1))))
 	case keyCheck:
+		ex = build(expression.NewBuilder().
+			WithCondition(exists().And(expires.GreaterThanEqual(expression.Value(exp)))).
+			WithUpdate(expression.Add(refs, expression.Value(1))))
+	}
+	if plan.mode != keyCreate {
 		return types.TransactWriteItem{Update: &types.Update{
 			TableName: &s.table, Key: k,
-			UpdateExpression:                    aws.String("ADD refs :one"),
-			ConditionExpression:                 aws.String("attribute_exists(pk) AND expiresAt >= :exp"),
-			ExpressionAttributeValues:           map[string]types.AttributeValue{":exp": num(exp), ":one": num(1)},
+			UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+			ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}}
 	}
-	item := k
-	item["wk"] = bin(plan.wrapped)
-	item[AttrExpiresAt] = num(exp)
-	item[attrRefs] = num(1)
+	one := int64(1)
+	ex = onlyIf(absentOrExpired(now))
 	return types.TransactWriteItem{Put: &types.Put{
-		TableName: &s.table, Item: item,
-		ConditionExpression:                 aws.String(notExpiredOrAbsent),
-		ExpressionAttributeValues:           map[string]types.AttributeValue{":now": num(now)},
+		TableName: &s.table,
+		Item: marshal(subjectKeyItem{itemKey: itemKey{PK: subjectPK(tenant, subject), SK: skKey}, Wrapped: plan.wrapped,
+			ExpiresAt: exp, Refs: &one}),
+		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}
 }
-
-// attrRefs counts the leads sealed under a subject key.
-const attrRefs = "refs"
 
 // releaseKeyOp returns the transaction item that gives up n leads' references to a subject key, given
 // the key item as read before the transaction (nil when absent): a delete when they are the last ones
@@ -208,24 +211,26 @@ const attrRefs = "refs"
 // nothing to release: the key is gone (shredded, or expired and removed) or has no count (see
 // subjectKeyOp).
 func (s *Store) releaseKeyOp(tenant, subject string, current map[string]types.AttributeValue, n int64) (op types.TransactWriteItem, ok bool) {
-	if current == nil || current[attrRefs] == nil {
+	var cur subjectKeyItem
+	if current == nil || unmarshal(current, &cur) != nil || cur.Refs == nil {
 		return types.TransactWriteItem{}, false
 	}
 	k := key(subjectPK(tenant, subject), skKey)
-	vals := map[string]types.AttributeValue{":wk": bin(getB(current, "wk")), ":n": num(n)}
-	if getN(current, attrRefs) <= n {
+	refs := expression.Name(AttrRefs)
+	sameKey := expression.Name(AttrWrapped).Equal(expression.Value(cur.Wrapped))
+	if *cur.Refs <= n {
+		ex := onlyIf(sameKey.And(refs.LessThanEqual(expression.Value(n))))
 		return types.TransactWriteItem{Delete: &types.Delete{
 			TableName: &s.table, Key: k,
-			ConditionExpression:       aws.String("wk = :wk AND refs <= :n"),
-			ExpressionAttributeValues: vals,
+			ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		}}, true
 	}
-	vals[":minus"] = num(-n)
+	ex := build(expression.NewBuilder().WithCondition(sameKey.And(refs.GreaterThan(expression.Value(n)))).
+		WithUpdate(expression.Add(refs, expression.Value(-n))))
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table, Key: k,
-		UpdateExpression:          aws.String("ADD refs :minus"),
-		ConditionExpression:       aws.String("wk = :wk AND refs > :n"),
-		ExpressionAttributeValues: vals,
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	}}, true
 }
 
@@ -245,10 +250,14 @@ func (s *Store) earlierSubmission(ctx context.Context, tenant string, idem Idemp
 			return "", false, fmt.Errorf("read idempotency record: %w", err)
 		}
 	}
-	if getS(item, "rh") != idem.RequestHash {
+	var it idemItem
+	if err := unmarshal(item, &it); err != nil {
+		return "", false, fmt.Errorf("read idempotency record: %w", err)
+	}
+	if it.RequestHash != idem.RequestHash {
 		return "", false, ErrIdempotencyConflict
 	}
-	return getS(item, "lead"), false, nil
+	return it.Lead, false, nil
 }
 
 // EarlierSubmission returns the lead stored under an idempotency key that is still valid.
@@ -264,45 +273,29 @@ const sortTime = "2006-01-02T15:04:05.000000000Z"
 func sortKeyTime(t time.Time) string { return t.UTC().Format(sortTime) }
 
 func (s *Store) leadItem(tk *vault.TenantKey, l domain.Lead, sealed []byte) map[string]types.AttributeValue {
-	created := l.CreatedAt.UTC().Format(time.RFC3339Nano)
-	item := map[string]types.AttributeValue{
-		AttrPK: str(leadPK(l.TenantID, l.ID)), AttrSK: str(skLead),
-		"v": num(1), "tenant": str(l.TenantID), "id": str(l.ID), "form": str(l.FormID), "campaign": str(l.CampaignID),
-		AttrCampaign: str("T#" + l.TenantID + "#C#" + l.CampaignID),
-		AttrCreated:  str(sortKeyTime(l.CreatedAt) + "#" + l.ID),
-		"createdAt":  str(created), AttrExpiresAt: num(l.ExpiresAt.Unix()),
-		"src": str(string(l.Source)), "spam": &types.AttributeValueMemberBOOL{Value: l.Spam},
-		"subj": str(l.SubjectID), "pd": bin(sealed),
+	it := leadItem{
+		itemKey: itemKey{PK: leadPK(l.TenantID, l.ID), SK: skLead},
+		Version: 1, Tenant: l.TenantID, ID: l.ID, Form: l.FormID, Campaign: l.CampaignID,
+		CampaignIndex: "T#" + l.TenantID + "#C#" + l.CampaignID, Created: sortKeyTime(l.CreatedAt) + "#" + l.ID,
+		CreatedAt: ts(l.CreatedAt), ExpiresAt: l.ExpiresAt.Unix(), Source: string(l.Source), Spam: l.Spam,
+		Subject: l.SubjectID, Personal: sealed, Flags: l.Flags, Meta: l.Meta,
 	}
 	// The subject ID already holds the blind index it was derived from (see SubjectID): reuse it
 	// rather than compute the HMAC twice on every intake.
 	if bi, ok := strings.CutPrefix(l.SubjectID, "e."); ok && l.Personal.Email != "" {
-		item[AttrEmailBI] = str("T#" + l.TenantID + "#E#" + bi)
-	} else if v := emailIndexValue(tk, l.Personal.Email); v != "" {
-		item[AttrEmailBI] = str(v)
+		it.EmailBI = "T#" + l.TenantID + "#E#" + bi
+	} else {
+		it.EmailBI = emailIndexValue(tk, l.Personal.Email)
 	}
 	if bi, ok := strings.CutPrefix(l.SubjectID, "p."); ok && l.Personal.Phone != "" {
-		item[AttrPhoneBI] = str("T#" + l.TenantID + "#P#" + bi)
-	} else if v := phoneIndexValue(tk, l.Personal.Phone); v != "" {
-		item[AttrPhoneBI] = str(v)
+		it.PhoneBI = "T#" + l.TenantID + "#P#" + bi
+	} else {
+		it.PhoneBI = phoneIndexValue(tk, l.Personal.Phone)
 	}
 	if c := l.Consent; c != nil {
-		item["consent"] = &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
-			"given": &types.AttributeValueMemberBOOL{Value: c.Given}, "version": str(c.Version),
-			"givenAt": str(c.GivenAt.UTC().Format(time.RFC3339Nano)), "source": str(c.Source),
-		}}
+		it.Consent = &consentItem{Given: c.Given, Version: c.Version, GivenAt: ts(c.GivenAt), Source: c.Source}
 	}
-	if len(l.Flags) > 0 {
-		item["flags"] = &types.AttributeValueMemberSS{Value: l.Flags}
-	}
-	if len(l.Meta) > 0 {
-		m := map[string]types.AttributeValue{}
-		for k, v := range l.Meta {
-			m[k] = str(v)
-		}
-		item["meta"] = &types.AttributeValueMemberM{Value: m}
-	}
-	return item
+	return marshal(it)
 }
 
 // Lead reads and decrypts one lead of the key's tenant.
@@ -312,17 +305,20 @@ func (s *Store) Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (d
 	if err != nil {
 		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
 	}
-	l := decodeLead(item)
-	keyItem, err := s.get(ctx, subjectPK(tenant, l.SubjectID), skKey)
-	if err != nil {
-		// A lead whose subject key is gone has been crypto-shredded.
-		return domain.Lead{}, fmt.Errorf("get lead %s/%s: subject key: %w", tenant, leadID, err)
-	}
-	sk, err := tk.OpenSubjectKey(l.SubjectID, getB(keyItem, "wk"))
+	l, sealed, err := decodeLead(item)
 	if err != nil {
 		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
 	}
-	plain, err := sk.Open(getB(item, "pd"), vault.RecordAAD(tenant, leadID))
+	var subj subjectKeyItem
+	if err := s.getItem(ctx, subjectPK(tenant, l.SubjectID), skKey, &subj); err != nil {
+		// A lead whose subject key is gone has been crypto-shredded.
+		return domain.Lead{}, fmt.Errorf("get lead %s/%s: subject key: %w", tenant, leadID, err)
+	}
+	sk, err := tk.OpenSubjectKey(l.SubjectID, subj.Wrapped)
+	if err != nil {
+		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
+	}
+	plain, err := sk.Open(sealed, vault.RecordAAD(tenant, leadID))
 	if err != nil {
 		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
 	}
@@ -332,39 +328,31 @@ func (s *Store) Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (d
 	return l, nil
 }
 
-func decodeLead(item map[string]types.AttributeValue) domain.Lead {
-	created, _ := time.Parse(time.RFC3339Nano, getS(item, "createdAt"))
+// decodeLead reads a lead item: the lead without its personal data, and the sealed personal data.
+func decodeLead(item map[string]types.AttributeValue) (domain.Lead, []byte, error) {
+	var it leadItem
+	if err := unmarshal(item, &it); err != nil {
+		return domain.Lead{}, nil, err
+	}
 	l := domain.Lead{
-		TenantID: getS(item, "tenant"), ID: getS(item, "id"), FormID: getS(item, "form"), CampaignID: getS(item, "campaign"),
-		Source: domain.Source(getS(item, "src")), CreatedAt: created, ExpiresAt: time.Unix(getN(item, AttrExpiresAt), 0).UTC(),
-		Spam: getBool(item, "spam"), SubjectID: getS(item, "subj"),
+		TenantID: it.Tenant, ID: it.ID, FormID: it.Form, CampaignID: it.Campaign, Source: domain.Source(it.Source),
+		CreatedAt: parseTS(it.CreatedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0).UTC(), Spam: it.Spam,
+		SubjectID: it.Subject, Flags: it.Flags, Meta: it.Meta,
 	}
-	if m, ok := item["consent"].(*types.AttributeValueMemberM); ok {
-		at, _ := time.Parse(time.RFC3339Nano, getS(m.Value, "givenAt"))
-		l.Consent = &domain.ConsentRecord{Given: getBool(m.Value, "given"), Version: getS(m.Value, "version"), GivenAt: at, Source: getS(m.Value, "source")}
+	if c := it.Consent; c != nil {
+		l.Consent = &domain.ConsentRecord{Given: c.Given, Version: c.Version, GivenAt: parseTS(c.GivenAt), Source: c.Source}
 	}
-	if ss, ok := item["flags"].(*types.AttributeValueMemberSS); ok {
-		l.Flags = ss.Value
-	}
-	if m, ok := item["meta"].(*types.AttributeValueMemberM); ok {
-		l.Meta = map[string]string{}
-		for k := range m.Value {
-			l.Meta[k] = getS(m.Value, k)
-		}
-	}
-	return l
+	return l, it.Personal, nil
 }
 
 // PutNotification records a sent notification; a second record for the same lead fails with ErrExists.
 func (s *Store) PutNotification(ctx context.Context, n domain.Notification) error {
+	ex := onlyIf(absent())
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table,
-		Item: map[string]types.AttributeValue{
-			AttrPK: str(leadPK(n.TenantID, n.LeadID)), AttrSK: str(skNotified),
-			"msg": str(n.MessageID), "to": &types.AttributeValueMemberSS{Value: n.Recipients},
-			"sentAt": str(n.SentAt.UTC().Format(time.RFC3339Nano)), AttrExpiresAt: num(n.ExpiresAt.Unix()),
-		},
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		Item: marshal(notificationItem{itemKey: itemKey{PK: leadPK(n.TenantID, n.LeadID), SK: skNotified}, MessageID: n.MessageID,
+			To: n.Recipients, SentAt: ts(n.SentAt), ExpiresAt: n.ExpiresAt.Unix()}),
+		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(),
 	})
 	var cond *types.ConditionalCheckFailedException
 	if errors.As(err, &cond) {
@@ -378,17 +366,12 @@ func (s *Store) PutNotification(ctx context.Context, n domain.Notification) erro
 
 // Notified returns the notification record of a lead, or ErrNotFound.
 func (s *Store) Notified(ctx context.Context, tenant, leadID string) (domain.Notification, error) {
-	item, err := s.get(ctx, leadPK(tenant, leadID), skNotified)
-	if err != nil {
+	var it notificationItem
+	if err := s.getItem(ctx, leadPK(tenant, leadID), skNotified, &it); err != nil {
 		return domain.Notification{}, fmt.Errorf("get notification %s/%s: %w", tenant, leadID, err)
 	}
-	sent, _ := time.Parse(time.RFC3339Nano, getS(item, "sentAt"))
-	var to []string
-	if ss, ok := item["to"].(*types.AttributeValueMemberSS); ok {
-		to = ss.Value
-	}
-	return domain.Notification{TenantID: tenant, LeadID: leadID, MessageID: getS(item, "msg"), Recipients: to, SentAt: sent,
-		ExpiresAt: time.Unix(getN(item, AttrExpiresAt), 0).UTC()}, nil
+	return domain.Notification{TenantID: tenant, LeadID: leadID, MessageID: it.MessageID, Recipients: it.To,
+		SentAt: parseTS(it.SentAt), ExpiresAt: time.Unix(it.ExpiresAt, 0).UTC()}, nil
 }
 
 // RectifyLead replaces the personal data of one of the key's tenant's leads with p (GDPR art. 16); the
@@ -415,7 +398,10 @@ func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID str
 		if item == nil || s.expired(item) {
 			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, ErrNotFound)
 		}
-		l := decodeLead(item)
+		l, _, err := decodeLead(item)
+		if err != nil {
+			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
+		}
 		oldKey, err := s.getRaw(ctx, subjectPK(tenant, l.SubjectID), skKey)
 		if err != nil {
 			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: read subject key: %w", tenant, leadID, err)
@@ -424,17 +410,21 @@ func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID str
 			// Shredded: the lead is as good as gone, and there is nothing to rectify.
 			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: subject key: %w", tenant, leadID, ErrNotFound)
 		}
+		var old subjectKeyItem
+		if err := unmarshal(oldKey, &old); err != nil {
+			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
+		}
 		var keyOps []types.TransactWriteItem
 		var sk *vault.SubjectKey
 		if subject == l.SubjectID {
-			if sk, err = tk.OpenSubjectKey(subject, getB(oldKey, "wk")); err != nil {
+			if sk, err = tk.OpenSubjectKey(subject, old.Wrapped); err != nil {
 				return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
 			}
 			// The lead's reference keeps the key; only an erasure of the subject could remove it meanwhile.
+			ex := onlyIf(expression.Name(AttrWrapped).Equal(expression.Value(old.Wrapped)))
 			keyOps = append(keyOps, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 				TableName: &s.table, Key: key(subjectPK(tenant, subject), skKey),
-				ConditionExpression:       aws.String("wk = :wk"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":wk": bin(getB(oldKey, "wk"))},
+				ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 			}})
 		} else {
 			newKey, err := s.getRaw(ctx, subjectPK(tenant, subject), skKey)
@@ -453,37 +443,29 @@ func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID str
 			}
 		}
 		// Every attribute derived from the personal data is set or removed, so none keeps an old value.
-		set := []string{"pd = :pd", "subj = :subj"}
-		var remove []string
-		vals := map[string]types.AttributeValue{
-			":pd": bin(sk.Seal(plain, vault.RecordAAD(tenant, leadID))), ":subj": str(subject),
-			":old": str(l.SubjectID), ":now": num(now),
-		}
+		update := expression.Set(expression.Name(AttrPersonal), expression.Value(sk.Seal(plain, vault.RecordAAD(tenant, leadID)))).
+			Set(expression.Name(attrSubject), expression.Value(subject))
 		for _, bi := range []struct{ attr, value string }{
 			{AttrEmailBI, emailIndexValue(tk, p.Email)}, {AttrPhoneBI, phoneIndexValue(tk, p.Phone)},
 		} {
 			if bi.value == "" {
-				remove = append(remove, bi.attr)
-				continue
+				update = update.Remove(expression.Name(bi.attr))
+			} else {
+				update = update.Set(expression.Name(bi.attr), expression.Value(bi.value))
 			}
-			set = append(set, bi.attr+" = :"+bi.attr)
-			vals[":"+bi.attr] = str(bi.value)
 		}
 		if len(flags) > 0 {
-			set = append(set, "flags = :flags")
-			vals[":flags"] = &types.AttributeValueMemberSS{Value: flags}
+			update = update.Set(expression.Name(AttrFlags), expression.Value(&types.AttributeValueMemberSS{Value: flags}))
 		} else {
-			remove = append(remove, "flags")
+			update = update.Remove(expression.Name(AttrFlags))
 		}
-		update := "SET " + strings.Join(set, ", ")
-		if len(remove) > 0 {
-			update += " REMOVE " + strings.Join(remove, ", ")
-		}
+		ex := build(expression.NewBuilder().WithUpdate(update).WithCondition(exists().And(
+			expression.Name(AttrExpiresAt).GreaterThan(expression.Value(now)),
+			expression.Name(attrSubject).Equal(expression.Value(l.SubjectID)))))
 		items := append([]types.TransactWriteItem{{Update: &types.Update{
 			TableName: &s.table, Key: key(leadPK(tenant, leadID), skLead),
-			UpdateExpression:          aws.String(update),
-			ConditionExpression:       aws.String("attribute_exists(pk) AND expiresAt > :now AND subj = :old"),
-			ExpressionAttributeValues: vals,
+			UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+			ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		}}}, keyOps...)
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {

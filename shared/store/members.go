@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"strings"
-	"time"
 	"unicode"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -25,10 +24,9 @@ var ErrLastAdmin = errors.New("the tenant's last admin cannot be removed or demo
 // memberSK prefixes a member item's sort key in the tenant partition.
 const memberSK = "USER#"
 
-// attrAdmins is the tenant item's count of admin members. Every membership change that adds or removes
-// an admin updates it in the same transaction, and a decrement is conditional on it staying above zero,
-// so concurrent demotions cannot both pass a check made before either was written.
-const attrAdmins = "admins"
+// The tenant item's count of admin members (AttrAdmins): every membership change that adds or removes an
+// admin updates it in the same transaction, and a decrement is conditional on it staying above zero, so
+// concurrent demotions cannot both pass a check made before either was written.
 
 // memberAttempts bounds how often a role change is retried after losing a race on the member item or a
 // transaction conflict on the tenant item.
@@ -66,16 +64,14 @@ func (s *Store) PutMember(ctx context.Context, tenant string, m domain.Member) e
 	if m.AddedAt.IsZero() {
 		m.AddedAt = s.now()
 	}
+	isNew := onlyIf(absent())
 	items := []types.TransactWriteItem{
 		s.tenantCheck(tenant),
 		{Put: &types.Put{
 			TableName: &s.table,
-			Item: map[string]types.AttributeValue{
-				AttrPK: str(tenantPK(tenant)), AttrSK: str(memberSK + m.UserID),
-				"id": str(m.UserID), "email": str(m.Email), "role": str(string(m.Role)),
-				"added": str(m.AddedAt.UTC().Format(time.RFC3339Nano)), "by": str(m.AddedBy),
-			},
-			ConditionExpression: aws.String("attribute_not_exists(pk)"),
+			Item: marshal(memberItem{itemKey: itemKey{PK: tenantPK(tenant), SK: memberSK + m.UserID}, ID: m.UserID, Email: m.Email,
+				Role: string(m.Role), Added: ts(m.AddedAt), AddedBy: m.AddedBy}),
+			ConditionExpression: isNew.Condition(), ExpressionAttributeNames: isNew.Names(),
 		}},
 	}
 	if m.Role == access.Admin {
@@ -103,16 +99,16 @@ func (s *Store) Member(ctx context.Context, tenant, userID string) (domain.Membe
 	if err != nil {
 		return domain.Member{}, fmt.Errorf("get member %s/%s: %w", tenant, userID, err)
 	}
-	return decodeMember(item), nil
+	return decodeMember(item)
 }
 
 // Members lists all of a tenant's members, ordered by e-mail address, then user ID.
 func (s *Store) Members(ctx context.Context, tenant string) ([]domain.Member, error) {
 	var out []domain.Member
+	ex := build(expression.NewBuilder().WithKeyCondition(inPartition(tenantPK(tenant), memberSK)))
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 		TableName: &s.table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression:    aws.String("pk = :pk AND begins_with(sk, :u)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": str(tenantPK(tenant)), ":u": str(memberSK)},
+		KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
@@ -120,7 +116,11 @@ func (s *Store) Members(ctx context.Context, tenant string) ([]domain.Member, er
 			return nil, fmt.Errorf("list members of %s: %w", tenant, err)
 		}
 		for _, item := range page.Items {
-			out = append(out, decodeMember(item))
+			m, err := decodeMember(item)
+			if err != nil {
+				return nil, fmt.Errorf("list members of %s: %w", tenant, err)
+			}
+			out = append(out, m)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -146,14 +146,14 @@ func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role a
 		if cur.Role == access.Admin {
 			delta = -1
 		}
+		ex := build(expression.NewBuilder().WithCondition(roleIs(cur.Role)).
+			WithUpdate(expression.Set(expression.Name(AttrRole), expression.Value(string(role)))))
 		return []types.TransactWriteItem{
 			s.adminCount(tenant, delta),
 			{Update: &types.Update{
 				TableName: &s.table, Key: key(tenantPK(tenant), memberSK+userID),
-				UpdateExpression:          aws.String("SET #r = :new"),
-				ConditionExpression:       aws.String("#r = :old"),
-				ExpressionAttributeNames:  map[string]string{"#r": "role"},
-				ExpressionAttributeValues: map[string]types.AttributeValue{":new": str(string(role)), ":old": str(string(cur.Role))},
+				UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+				ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 			}},
 		}
 	})
@@ -169,11 +169,10 @@ func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role a
 func (s *Store) RemoveMember(ctx context.Context, tenant, userID string) (domain.Member, error) {
 	m, err := s.changeMember(ctx, tenant, userID, func(cur domain.Member) []types.TransactWriteItem {
 		// The role condition keeps the count right if the member is promoted or demoted meanwhile.
+		ex := onlyIf(roleIs(cur.Role))
 		remove := types.TransactWriteItem{Delete: &types.Delete{
 			TableName: &s.table, Key: key(tenantPK(tenant), memberSK+userID),
-			ConditionExpression:       aws.String("#r = :old"),
-			ExpressionAttributeNames:  map[string]string{"#r": "role"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":old": str(string(cur.Role))},
+			ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		}}
 		if cur.Role == access.Admin {
 			return []types.TransactWriteItem{s.adminCount(tenant, -1), remove}
@@ -223,44 +222,46 @@ func (s *Store) changeMember(ctx context.Context, tenant, userID string, plan fu
 		if attempt == memberAttempts {
 			return domain.Member{}, err
 		}
-		select {
-		case <-ctx.Done():
-			return domain.Member{}, ctx.Err()
-		case <-time.After(time.Duration(rand.IntN(10<<min(attempt, 5))+5) * time.Millisecond):
+		if err := ddb.Backoff(ctx, attempt); err != nil {
+			return domain.Member{}, err
 		}
 	}
 }
 
 // tenantCheck requires the tenant item to exist.
 func (s *Store) tenantCheck(tenant string) types.TransactWriteItem {
+	ex := onlyIf(exists())
 	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 		TableName: &s.table, Key: key(tenantPK(tenant), skTenant),
-		ConditionExpression: aws.String("attribute_exists(pk)"),
+		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(),
 	}}
+}
+
+// roleIs is the condition that a member item still has role r.
+func roleIs(r access.Role) expression.ConditionBuilder {
+	return expression.Name(AttrRole).Equal(expression.Value(string(r)))
 }
 
 // adminCount adds delta to the tenant's admin count. A decrement requires another admin to remain; an
 // absent count is no admin, which fails that comparison as it should.
 func (s *Store) adminCount(tenant string, delta int64) types.TransactWriteItem {
-	cond := "attribute_exists(pk)"
-	values := map[string]types.AttributeValue{":d": num(delta)}
+	admins := expression.Name(AttrAdmins)
+	cond := exists()
 	if delta < 0 {
-		cond = "#a > :min"
-		values[":min"] = num(-delta)
+		cond = admins.GreaterThan(expression.Value(-delta))
 	}
+	ex := build(expression.NewBuilder().WithCondition(cond).WithUpdate(expression.Add(admins, expression.Value(delta))))
 	return types.TransactWriteItem{Update: &types.Update{
 		TableName: &s.table, Key: key(tenantPK(tenant), skTenant),
-		UpdateExpression:          aws.String("ADD #a :d"),
-		ConditionExpression:       aws.String(cond),
-		ExpressionAttributeNames:  map[string]string{"#a": attrAdmins},
-		ExpressionAttributeValues: values,
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	}}
 }
 
-func decodeMember(item map[string]types.AttributeValue) domain.Member {
-	added, _ := time.Parse(time.RFC3339Nano, getS(item, "added"))
-	return domain.Member{
-		UserID: getS(item, "id"), Email: getS(item, "email"), Role: access.Role(getS(item, "role")),
-		AddedAt: added, AddedBy: getS(item, "by"),
+func decodeMember(item map[string]types.AttributeValue) (domain.Member, error) {
+	var it memberItem
+	if err := unmarshal(item, &it); err != nil {
+		return domain.Member{}, err
 	}
+	return domain.Member{UserID: it.ID, Email: it.Email, Role: access.Role(it.Role), AddedAt: parseTS(it.Added), AddedBy: it.AddedBy}, nil
 }

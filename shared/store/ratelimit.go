@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
@@ -21,17 +21,19 @@ func (s *Store) CountHit(ctx context.Context, tenant, scope string) (count int64
 	start := now.Truncate(RateWindow)
 	end := start.Add(RateWindow)
 	pk := fmt.Sprintf("T#%s#RL#%s#%d", tenant, scope, start.Unix())
+	ex := build(expression.NewBuilder().WithUpdate(expression.Add(expression.Name(AttrCount), expression.Value(1)).
+		Set(expression.Name(AttrExpiresAt), expression.Value(end.Add(RateWindow).Unix()))))
 	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:        &s.table,
-		Key:              key(pk, skCounter),
-		UpdateExpression: aws.String("ADD n :one SET expiresAt = :exp"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":one": num(1), ":exp": num(end.Add(RateWindow).Unix()),
-		},
+		TableName: &s.table, Key: key(pk, skCounter),
+		UpdateExpression: ex.Update(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		ReturnValues: types.ReturnValueUpdatedNew,
 	})
 	if err != nil {
 		return 0, end, fmt.Errorf("count hit %s/%s: %w", tenant, scope, err)
 	}
-	return getN(out.Attributes, "n"), end, nil
+	var c counterItem
+	if err := unmarshal(out.Attributes, &c); err != nil {
+		return 0, end, fmt.Errorf("count hit %s/%s: %w", tenant, scope, err)
+	}
+	return c.N, end, nil
 }

@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/shared/ddb"
 )
 
 // Attribute and index names of the single table; infra/stacks builds the AWS table from the same names.
@@ -20,6 +23,27 @@ const (
 	AttrPhoneBI   = "bip"
 	AttrCampaign  = "camp"
 	AttrCreated   = "ct"
+
+	// Attribute names that conditions and updates name; the item types below name every attribute in
+	// their tags.
+	AttrRefs     = "refs"      // subject key: leads sealed under it
+	AttrWrapped  = "wk"        // subject key: the wrapped key
+	AttrAdmins   = "admins"    // tenant: number of admin members
+	AttrAudit    = "auditDays" // tenant: audit retention
+	AttrName     = "name"      // tenant, campaign
+	AttrDeleting = "deleting"  // campaign
+	AttrJob      = "job"       // campaign, deletion job
+	AttrRole     = "role"      // member
+	AttrTenant   = "tenant"    // route, lead
+	AttrForm     = "form"      // alias route, lead
+	AttrRevoked  = "revoked"   // grant
+	AttrCount    = "n"         // rate-limit counter
+	AttrDeleted  = "deleted"   // deletion job
+	AttrDone     = "done"      // deletion job
+	AttrUpdated  = "updated"   // deletion job
+	AttrPersonal = "pd"        // lead: sealed personal data
+	AttrFlags    = "flags"     // lead
+	AttrRH       = "rh"        // idempotency record: request hash
 
 	IndexByEmail    = "byEmail"
 	IndexByPhone    = "byPhone"
@@ -100,4 +124,180 @@ func CreateTable(ctx context.Context, db TableAdmin, name string) error {
 		return fmt.Errorf("enable ttl on %s: %w", name, err)
 	}
 	return nil
+}
+
+// The items of the table, one type per kind, marshalled by attributevalue: the tags are the attribute
+// names, and TestItemFormat_golden pins what is stored, so a deployed table stays readable. Times are
+// RFC 3339 strings in UTC (ts), epoch seconds where DynamoDB compares or expires them.
+
+// itemKey is the primary key of any item.
+type itemKey struct {
+	PK string `dynamodbav:"pk"`
+	SK string `dynamodbav:"sk"`
+}
+
+// tenantItem is a tenant (pk T#<tenant>, sk TENANT).
+type tenantItem struct {
+	itemKey
+	Name      string `dynamodbav:"name"`
+	Wrapped   []byte `dynamodbav:"tk"`
+	CreatedAt string `dynamodbav:"createdAt"`
+	AuditDays int64  `dynamodbav:"auditDays,omitempty"`
+	Admins    int64  `dynamodbav:"admins,omitempty"`
+}
+
+// memberItem is a member of a tenant (pk T#<tenant>, sk USER#<user>).
+type memberItem struct {
+	itemKey
+	ID      string `dynamodbav:"id"`
+	Email   string `dynamodbav:"email"`
+	Role    string `dynamodbav:"role"`
+	Added   string `dynamodbav:"added"`
+	AddedBy string `dynamodbav:"by"`
+}
+
+// campaignItem is a campaign (pk T#<tenant>, sk CAMP#<campaign>).
+type campaignItem struct {
+	itemKey
+	ID       string `dynamodbav:"id"`
+	Name     string `dynamodbav:"name"`
+	Created  string `dynamodbav:"created"`
+	Deleting bool   `dynamodbav:"deleting"`
+	Job      string `dynamodbav:"job,omitempty"`
+}
+
+// formItem is a form's configuration as JSON (pk T#<tenant>, sk FORM#<form>).
+type formItem struct {
+	itemKey
+	Config string `dynamodbav:"cfg"`
+}
+
+// routeItem maps a public form ID (pk FORM#<form>) or an inbound alias (pk ALIAS#<alias>, with Form) to
+// its tenant.
+type routeItem struct {
+	itemKey
+	Tenant string `dynamodbav:"tenant"`
+	Form   string `dynamodbav:"form,omitempty"`
+}
+
+// counterItem is a rate-limit window's counter.
+type counterItem struct {
+	itemKey
+	N         int64 `dynamodbav:"n"`
+	ExpiresAt int64 `dynamodbav:"expiresAt"`
+}
+
+// marshal, unmarshal, build and onlyIf are package ddb's, shared with the audit log.
+var (
+	marshal   = ddb.Marshal
+	unmarshal = ddb.Unmarshal
+	build     = ddb.Build
+	onlyIf    = ddb.OnlyIf
+)
+
+// key is the primary key of the item pk/sk.
+func key(pk, sk string) map[string]types.AttributeValue { return marshal(itemKey{PK: pk, SK: sk}) }
+
+// inPartition is the key condition for the items of partition pk whose sort key begins with prefix.
+func inPartition(pk, prefix string) expression.KeyConditionBuilder {
+	return expression.Key(AttrPK).Equal(expression.Value(pk)).And(expression.Key(AttrSK).BeginsWith(prefix))
+}
+
+// exists and absent are the conditions that the item is there, or is not.
+func exists() expression.ConditionBuilder { return expression.AttributeExists(expression.Name(AttrPK)) }
+func absent() expression.ConditionBuilder {
+	return expression.AttributeNotExists(expression.Name(AttrPK))
+}
+
+// notExpiredOrAbsent is the condition for writing an item whose previous, expired version may linger.
+func absentOrExpired(now int64) expression.ConditionBuilder {
+	return absent().Or(expression.Name(AttrExpiresAt).LessThanEqual(expression.Value(now)))
+}
+
+// ts is how the store writes a time that is not compared by DynamoDB: RFC 3339 with nanoseconds, UTC.
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// parseTS reads what ts wrote; anything else is the zero time.
+func parseTS(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// leadItem is a lead (pk T#<tenant>#L#<lead>, sk LEAD). Its personal data is sealed (pd); the blind
+// indexes (bie, bip) and the campaign index (camp, ct) are what the GSIs are keyed on.
+type leadItem struct {
+	itemKey
+	Version       int64             `dynamodbav:"v"`
+	Tenant        string            `dynamodbav:"tenant"`
+	ID            string            `dynamodbav:"id"`
+	Form          string            `dynamodbav:"form"`
+	Campaign      string            `dynamodbav:"campaign"`
+	CampaignIndex string            `dynamodbav:"camp"`
+	Created       string            `dynamodbav:"ct"`
+	CreatedAt     string            `dynamodbav:"createdAt"`
+	ExpiresAt     int64             `dynamodbav:"expiresAt"`
+	Source        string            `dynamodbav:"src"`
+	Spam          bool              `dynamodbav:"spam"`
+	Subject       string            `dynamodbav:"subj"`
+	Personal      []byte            `dynamodbav:"pd"`
+	EmailBI       string            `dynamodbav:"bie,omitempty"`
+	PhoneBI       string            `dynamodbav:"bip,omitempty"`
+	Consent       *consentItem      `dynamodbav:"consent,omitempty"`
+	Flags         []string          `dynamodbav:"flags,stringset,omitempty"`
+	Meta          map[string]string `dynamodbav:"meta,omitempty"`
+}
+
+// attrSubject is the lead attribute naming its subject key.
+const attrSubject = "subj"
+
+// consentItem is the consent a lead was given with, inside the lead item.
+type consentItem struct {
+	Given   bool   `dynamodbav:"given"`
+	Version string `dynamodbav:"version"`
+	GivenAt string `dynamodbav:"givenAt"`
+	Source  string `dynamodbav:"source"`
+}
+
+// subjectKeyItem is a data subject's wrapped key (pk T#<tenant>#S#<subject>, sk KEY). Refs counts the
+// leads sealed under it; nil for keys written before counts existed.
+type subjectKeyItem struct {
+	itemKey
+	Wrapped   []byte `dynamodbav:"wk"`
+	ExpiresAt int64  `dynamodbav:"expiresAt"`
+	Refs      *int64 `dynamodbav:"refs,omitempty"`
+}
+
+// idemItem is a submission's idempotency record (pk T#<tenant>#IDEM#<key>, sk IDEM).
+type idemItem struct {
+	itemKey
+	Lead        string `dynamodbav:"lead"`
+	RequestHash string `dynamodbav:"rh"`
+	ExpiresAt   int64  `dynamodbav:"expiresAt"`
+}
+
+// notificationItem is a lead's notification record (pk T#<tenant>#L#<lead>, sk NOTIFIED).
+type notificationItem struct {
+	itemKey
+	MessageID string   `dynamodbav:"msg"`
+	To        []string `dynamodbav:"to,stringset"`
+	SentAt    string   `dynamodbav:"sentAt"`
+	ExpiresAt int64    `dynamodbav:"expiresAt"`
+}
+
+// jobItem is a campaign deletion job (pk T#<tenant>#JOB, sk DELCAMP#<campaign>).
+type jobItem struct {
+	itemKey
+	Job     string `dynamodbav:"job"`
+	Deleted int64  `dynamodbav:"deleted"`
+	Done    bool   `dynamodbav:"done"`
+	Started string `dynamodbav:"started"`
+	Updated string `dynamodbav:"updated"`
+}
+
+// jobQueueItem names an unfinished job in the queue partition (pk JOBQ).
+type jobQueueItem struct {
+	itemKey
+	Tenant   string `dynamodbav:"tenant"`
+	Campaign string `dynamodbav:"campaign"`
+	Job      string `dynamodbav:"job"`
 }

@@ -11,11 +11,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -105,47 +106,13 @@ func ParseLeadKey(pk, sk string) (tenant, lead string, ok bool) {
 	return tenant, lead, true
 }
 
-func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func num(n int64) types.AttributeValue {
-	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
-}
-func bin(b []byte) types.AttributeValue { return &types.AttributeValueMemberB{Value: b} }
-
-func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{AttrPK: str(pk), AttrSK: str(sk)}
-}
-
-func getS(item map[string]types.AttributeValue, name string) string {
-	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
-		return v.Value
-	}
-	return ""
-}
-
-func getN(item map[string]types.AttributeValue, name string) int64 {
-	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
-		n, _ := strconv.ParseInt(v.Value, 10, 64)
-		return n
-	}
-	return 0
-}
-
-func getB(item map[string]types.AttributeValue, name string) []byte {
-	if v, ok := item[name].(*types.AttributeValueMemberB); ok {
-		return v.Value
-	}
-	return nil
-}
-
-func getBool(item map[string]types.AttributeValue, name string) bool {
-	v, ok := item[name].(*types.AttributeValueMemberBOOL)
-	return ok && v.Value
-}
-
 // expired reports whether an item's expiry has passed; items without expiry never expire.
 func (s *Store) expired(item map[string]types.AttributeValue) bool {
-	exp := getN(item, AttrExpiresAt)
-	return exp != 0 && exp <= s.now().Unix()
+	var e struct {
+		ExpiresAt int64 `dynamodbav:"expiresAt"`
+	}
+	_ = attributevalue.UnmarshalMap(item, &e) // an expiry of the wrong type is none
+	return e.ExpiresAt != 0 && e.ExpiresAt <= s.now().Unix()
 }
 
 // get reads one item with a strongly consistent read and hides expired items.
@@ -160,8 +127,14 @@ func (s *Store) get(ctx context.Context, pk, sk string) (map[string]types.Attrib
 	return out.Item, nil
 }
 
-// notExpiredOrAbsent is the condition for writing an item whose previous, expired version may linger.
-const notExpiredOrAbsent = "attribute_not_exists(pk) OR expiresAt <= :now"
+// getItem reads one item into v with a strongly consistent read; an absent or expired item is ErrNotFound.
+func (s *Store) getItem(ctx context.Context, pk, sk string, v any) error {
+	item, err := s.get(ctx, pk, sk)
+	if err != nil {
+		return err
+	}
+	return unmarshal(item, v)
+}
 
 // Bounds of a tenant's audit retention.
 const (
@@ -175,11 +148,12 @@ func (s *Store) SetAuditRetention(ctx context.Context, tenant string, days int) 
 	if days != 0 && (days < MinAuditRetentionDays || days > MaxAuditRetentionDays) {
 		return fmt.Errorf("audit retention of %s: %d days is outside %d-%d", tenant, days, MinAuditRetentionDays, MaxAuditRetentionDays)
 	}
+	ex := build(expression.NewBuilder().WithCondition(exists()).
+		WithUpdate(expression.Set(expression.Name(AttrAudit), expression.Value(days))))
 	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: &s.table, Key: key(tenantPK(tenant), skTenant),
-		UpdateExpression:          aws.String("SET auditDays = :d"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(int64(days))},
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	})
 	var cond *types.ConditionalCheckFailedException
 	if errors.As(err, &cond) {
@@ -193,13 +167,12 @@ func (s *Store) SetAuditRetention(ctx context.Context, tenant string, days int) 
 
 // PutTenant creates a tenant; it fails with ErrExists if the ID is taken.
 func (s *Store) PutTenant(ctx context.Context, t domain.Tenant) error {
+	ex := onlyIf(absent())
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table,
-		Item: map[string]types.AttributeValue{
-			AttrPK: str(tenantPK(t.ID)), AttrSK: str(skTenant),
-			"name": str(t.Name), "tk": bin(t.WrappedKey), "createdAt": str(t.CreatedAt.UTC().Format(time.RFC3339Nano)),
-		},
-		ConditionExpression: aws.String("attribute_not_exists(pk)"),
+		Item: marshal(tenantItem{itemKey: itemKey{PK: tenantPK(t.ID), SK: skTenant}, Name: t.Name, Wrapped: t.WrappedKey,
+			CreatedAt: ts(t.CreatedAt)}),
+		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(),
 	})
 	var cond *types.ConditionalCheckFailedException
 	if errors.As(err, &cond) {
@@ -217,7 +190,10 @@ func (s *Store) Tenant(ctx context.Context, id string) (domain.Tenant, error) {
 	if err != nil {
 		return domain.Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
 	}
-	created, _ := time.Parse(time.RFC3339Nano, getS(item, "createdAt"))
-	return domain.Tenant{ID: id, Name: getS(item, "name"), WrappedKey: getB(item, "tk"), CreatedAt: created,
-		AuditRetentionDays: int(getN(item, "auditDays"))}, nil
+	var it tenantItem
+	if err := unmarshal(item, &it); err != nil {
+		return domain.Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
+	}
+	return domain.Tenant{ID: id, Name: it.Name, WrappedKey: it.Wrapped, CreatedAt: parseTS(it.CreatedAt),
+		AuditRetentionDays: int(it.AuditDays)}, nil
 }

@@ -6,8 +6,8 @@ import (
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"leadvault/shared/vault"
 )
@@ -26,11 +26,10 @@ func (s *Store) LeadIDsBySubject(ctx context.Context, tk *vault.TenantKey, email
 		if l.value == "" {
 			continue
 		}
+		ex := build(expression.NewBuilder().WithKeyCondition(expression.Key(l.attr).Equal(expression.Value(l.value))))
 		p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(l.index),
-			KeyConditionExpression:    aws.String("#k = :v"),
-			ExpressionAttributeNames:  map[string]string{"#k": l.attr},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":v": str(l.value)},
+			KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		})
 		for p.HasMorePages() {
 			page, err := p.NextPage(ctx)
@@ -39,8 +38,15 @@ func (s *Store) LeadIDsBySubject(ctx context.Context, tk *vault.TenantKey, email
 			}
 			for _, item := range page.Items {
 				// Keys-only index: expiry is checked when the lead itself is read.
-				if t, lead, ok := ParseLeadKey(getS(item, AttrPK), getS(item, AttrSK)); ok && t == tenant {
-					seen[lead] = getS(item, AttrCreated)
+				var k struct {
+					itemKey
+					Created string `dynamodbav:"ct"`
+				}
+				if err := unmarshal(item, &k); err != nil {
+					return nil, fmt.Errorf("query %s for tenant %s: %w", l.index, tenant, err)
+				}
+				if t, lead, ok := ParseLeadKey(k.PK, k.SK); ok && t == tenant {
+					seen[lead] = k.Created
 				}
 			}
 		}
