@@ -8,12 +8,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"leadvault/shared/store"
 )
 
-// JobKeyPrefix begins the sort key of every campaign-deletion job item
-// (shared/store: sk = "DELCAMP#<campaign>"); the stream filter wakes the jobs
-// function for those items only.
-const JobKeyPrefix = "DELCAMP#"
+// JobKeyPrefix begins the sort key of every campaign-deletion job item; the
+// stream filter wakes the jobs function for those items only.
+const JobKeyPrefix = store.SKJobPrefix
 
 // JobsResumeMinutes is how often the schedule resumes unfinished jobs: one
 // whose stream invocations failed, or that ran out of time.
@@ -70,7 +71,7 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 		Filters: &[]*map[string]interface{}{awslambda.FilterCriteria_Filter(&map[string]interface{}{
 			"eventName": awslambda.FilterRule_Or(jsii.String("INSERT"), jsii.String("MODIFY")),
 			"dynamodb": map[string]interface{}{
-				"Keys": map[string]interface{}{"sk": map[string]interface{}{"S": awslambda.FilterRule_BeginsWith(jsii.String(JobKeyPrefix))}},
+				"Keys": map[string]interface{}{store.AttrSK: map[string]interface{}{"S": awslambda.FilterRule_BeginsWith(jsii.String(JobKeyPrefix))}},
 			},
 		})},
 		// Few retries: the schedule resumes the job anyway.

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"leadvault/shared/app"
+	"leadvault/shared/store"
 )
 
 // NotifierProps configures NewNotifier.
@@ -64,7 +65,7 @@ func NewNotifier(scope constructs.Construct, id string, props *NotifierProps) *N
 		Filters: &[]*map[string]interface{}{awslambda.FilterCriteria_Filter(&map[string]interface{}{
 			"eventName": awslambda.FilterRule_IsEqual("INSERT"),
 			"dynamodb": map[string]interface{}{
-				"Keys": map[string]interface{}{"sk": map[string]interface{}{"S": awslambda.FilterRule_IsEqual("LEAD")}},
+				"Keys": map[string]interface{}{store.AttrSK: map[string]interface{}{"S": awslambda.FilterRule_IsEqual(store.SKLead)}},
 			},
 		})},
 		RetryAttempts:           jsii.Number(5),

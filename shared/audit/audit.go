@@ -397,10 +397,14 @@ func (l *Log) expiry(r Record) time.Time {
 }
 
 func (l *Log) item(r Record) map[string]types.AttributeValue {
+	targets := r.Targets
+	if len(targets) == 0 {
+		targets = nil // an empty list is left out, as the trail always did
+	}
 	return ddb.Marshal(recordItem{
 		PK: partition(r.Tenant), SK: recordSK(r.At, r.Seq), Seq: r.Seq, Hash: r.Hash, At: formatTime(r.At),
 		ExpiresAt: l.expiry(r).Unix(), Prev: r.PrevHash, Actor: r.ActorID, Role: r.ActorRole, Action: r.Action,
-		Targets: r.Targets, Purpose: r.Purpose, Req: r.RequestID, IP: r.SourceIP, Grant: r.GrantID,
+		Targets: targets, Purpose: r.Purpose, Req: r.RequestID, IP: r.SourceIP, Grant: r.GrantID,
 	})
 }
 

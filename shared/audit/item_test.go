@@ -32,6 +32,7 @@ func TestAppend_itemFormat(t *testing.T) {
 			Targets: []string{"l1", "l2"}, Purpose: "ticket 7", RequestID: "rid", SourceIP: "ip:abc", GrantID: "g1",
 			Retention: 400 * 24 * time.Hour}},
 		{"only what is required", audit.Record{Tenant: "acme", ActorID: "u1", ActorRole: "member", Action: "form.list"}},
+		{"empty target list", audit.Record{Tenant: "acme", ActorID: "u1", ActorRole: "member", Action: "form.list", Targets: []string{}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

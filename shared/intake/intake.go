@@ -30,7 +30,7 @@ type Store interface {
 	FormByID(ctx context.Context, formID string) (domain.Form, error)
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	CountHit(ctx context.Context, tenant, scope string) (int64, time.Time, error)
-	PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Lead, idem store.Idempotency) (string, bool, error)
+	PutLead(ctx context.Context, tk store.Keys, lead domain.Lead, idem store.Idempotency) (string, bool, error)
 	EarlierSubmission(ctx context.Context, tenant string, idem store.Idempotency) (string, error)
 }
 

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -55,18 +54,7 @@ func New(st Store, log *slog.Logger, step int) *Runner {
 }
 
 // JobKey reports whether a stream record's keys are a campaign-deletion job's, and whose.
-func JobKey(pk, sk string) (tenant, campaign string, ok bool) {
-	campaign, ok = strings.CutPrefix(sk, "DELCAMP#")
-	if !ok {
-		return "", "", false
-	}
-	rest, ok := strings.CutPrefix(pk, "T#")
-	if !ok {
-		return "", "", false
-	}
-	tenant, ok = strings.CutSuffix(rest, "#JOB")
-	return tenant, campaign, ok && tenant != "" && campaign != ""
-}
+func JobKey(pk, sk string) (tenant, campaign string, ok bool) { return store.ParseJobKey(pk, sk) }
 
 // HandleStream does one step of each job named in a batch of stream records (the event source mapping's
 // filter passes job items only; anything else is skipped). A failed step fails the batch, so the event

@@ -31,7 +31,7 @@ import (
 // Store is what the notifier needs from the table.
 type Store interface {
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
-	Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (domain.Lead, error)
+	Lead(ctx context.Context, tk store.Keys, leadID string) (domain.Lead, error)
 	Form(ctx context.Context, tenant, formID string) (domain.Form, error)
 	Notified(ctx context.Context, tenant, leadID string) (domain.Notification, error)
 	PutNotification(ctx context.Context, n domain.Notification) error

@@ -18,7 +18,6 @@ import (
 
 	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
-	"leadvault/shared/vault"
 )
 
 // ErrBadCursor means a page cursor was not issued for this query.
@@ -37,7 +36,7 @@ const MaxPage = 100
 // LeadsByCampaign lists one page of a campaign's leads, decrypted, newest first. A page costs one Query on
 // the byCampaign index and one BatchGetItem for the subject keys it needs. Expired leads are never
 // returned. The returned cursor, "" on the last page, is bound to the tenant, campaign and range.
-func (s *Store) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campaign string, p Page) ([]domain.Lead, string, error) {
+func (s *Store) LeadsByCampaign(ctx context.Context, tk Keys, campaign string, p Page) ([]domain.Lead, string, error) {
 	tenant := tk.Tenant()
 	limit := p.Limit
 	if limit <= 0 {
@@ -87,7 +86,7 @@ func (s *Store) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campai
 }
 
 // openLeads decrypts lead items of one tenant, fetching their subject keys in one BatchGetItem.
-func (s *Store) openLeads(ctx context.Context, tk *vault.TenantKey, items []map[string]types.AttributeValue) ([]domain.Lead, error) {
+func (s *Store) openLeads(ctx context.Context, tk Keys, items []map[string]types.AttributeValue) ([]domain.Lead, error) {
 	tenant := tk.Tenant()
 	type decoded struct {
 		lead   domain.Lead
@@ -133,11 +132,7 @@ func (s *Store) openLeads(ctx context.Context, tk *vault.TenantKey, items []map[
 		if !ok {
 			continue // shredded: nothing readable is left
 		}
-		sk, err := tk.OpenSubjectKey(l.SubjectID, w)
-		if err != nil {
-			return nil, fmt.Errorf("open lead %s/%s: %w", tenant, l.ID, err)
-		}
-		plain, err := sk.Open(d.sealed, vault.RecordAAD(tenant, l.ID))
+		plain, err := tk.OpenRecord(l.SubjectID, w, l.ID, d.sealed)
 		if err != nil {
 			return nil, fmt.Errorf("open lead %s/%s: %w", tenant, l.ID, err)
 		}
@@ -151,7 +146,7 @@ func (s *Store) openLeads(ctx context.Context, tk *vault.TenantKey, items []map[
 
 // sealCursor encodes a LastEvaluatedKey with a MAC over it and the query's scope, so a client can only
 // hand back cursors this store issued for the same tenant, campaign and range.
-func sealCursor(tk *vault.TenantKey, scope string, last map[string]types.AttributeValue) string {
+func sealCursor(tk Keys, scope string, last map[string]types.AttributeValue) string {
 	var plain map[string]string
 	_ = attributevalue.UnmarshalMap(last, &plain) // the index's keys are strings
 	b, _ := json.Marshal(plain)
@@ -159,7 +154,7 @@ func sealCursor(tk *vault.TenantKey, scope string, last map[string]types.Attribu
 	return body + "." + tk.Pseudonym("cursor", scope+"|"+body)
 }
 
-func openCursor(tk *vault.TenantKey, scope, cursor string) (map[string]types.AttributeValue, error) {
+func openCursor(tk Keys, scope, cursor string) (map[string]types.AttributeValue, error) {
 	body, mac, ok := strings.Cut(cursor, ".")
 	if !ok || !hmac.Equal([]byte(mac), []byte(tk.Pseudonym("cursor", scope+"|"+body))) {
 		return nil, ErrBadCursor

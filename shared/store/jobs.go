@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,7 +18,22 @@ import (
 
 func jobPK(tenant string) string { return "T#" + tenant + "#JOB" }
 
-func jobSK(campaign string) string { return "DELCAMP#" + campaign }
+// ParseJobKey returns the tenant and campaign of a campaign-deletion job item's primary key, as found in
+// stream records.
+func ParseJobKey(pk, sk string) (tenant, campaign string, ok bool) {
+	campaign, ok = strings.CutPrefix(sk, SKJobPrefix)
+	if !ok {
+		return "", "", false
+	}
+	rest, ok := strings.CutPrefix(pk, "T#")
+	if !ok {
+		return "", "", false
+	}
+	tenant, ok = strings.CutSuffix(rest, "#JOB")
+	return tenant, campaign, ok && tenant != "" && campaign != ""
+}
+
+func jobSK(campaign string) string { return SKJobPrefix + campaign }
 
 // jobQueuePK is the partition of unfinished jobs of all tenants, so that a scheduler finds them with one
 // Query rather than a Scan. Like the form and alias routes it holds no personal data: each item only

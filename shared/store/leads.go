@@ -15,7 +15,6 @@ import (
 
 	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
-	"leadvault/shared/vault"
 )
 
 // ErrIdempotencyConflict means an idempotency key came back with a different request.
@@ -38,7 +37,7 @@ const (
 
 // SubjectID returns the ID of the data subject a lead belongs to: derived from the blind index of the
 // e-mail address, else of the phone number, else the lead itself.
-func SubjectID(tk *vault.TenantKey, p domain.Personal, leadID string) string {
+func SubjectID(tk Keys, p domain.Personal, leadID string) string {
 	switch {
 	case p.Email != "":
 		return "e." + tk.BlindIndex(kindEmail, p.Email)
@@ -53,7 +52,7 @@ func SubjectID(tk *vault.TenantKey, p domain.Personal, leadID string) string {
 // submission is stored: lead.ID when created, or the earlier lead's ID (created false) when the
 // idempotency key was already used by the same request. A replayed submission changes nothing: its
 // transaction is cancelled as a whole, the key's reference count included.
-func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Lead, idem Idempotency) (id string, created bool, err error) {
+func (s *Store) PutLead(ctx context.Context, tk Keys, lead domain.Lead, idem Idempotency) (id string, created bool, err error) {
 	tenant := lead.TenantID
 	if tk.Tenant() != tenant {
 		return "", false, fmt.Errorf("put lead %s: key of tenant %s used for tenant %s", lead.ID, tk.Tenant(), tenant)
@@ -66,12 +65,19 @@ func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Le
 	now := s.now()
 	exp := lead.ExpiresAt.Unix()
 	// Assume a new subject; the transaction tells when it is not.
-	plan, err := s.planKey(tk, lead.SubjectID, nil, exp)
+	plan, err := s.planKey(nil, exp)
 	if err != nil {
 		return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 	}
 	for attempt := 0; ; attempt++ {
-		item := s.leadItem(tk, lead, plan.sk.Seal(plain, vault.RecordAAD(tenant, lead.ID)))
+		sealed, wrapped, err := tk.SealRecord(lead.SubjectID, plan.existing, lead.ID, plain)
+		if err != nil {
+			return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
+		}
+		if plan.mode == keyCreate {
+			plan.wrapped = wrapped
+		}
+		item := s.leadItem(tk, lead, sealed)
 		isNew, idemFree := onlyIf(absent()), onlyIf(absentOrExpired(now.Unix()))
 		items := []types.TransactWriteItem{
 			{Put: &types.Put{TableName: &s.table, Item: item,
@@ -107,7 +113,7 @@ func (s *Store) PutLead(ctx context.Context, tk *vault.TenantKey, lead domain.Le
 					return "", false, fmt.Errorf("put lead %s: read subject key: %w", lead.ID, err)
 				}
 			}
-			if plan, err = s.planKey(tk, lead.SubjectID, current, exp); err != nil {
+			if plan, err = s.planKey(current, exp); err != nil {
 				return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 			}
 		case ddb.Code(reasons[0]) == "ConditionalCheckFailed":
@@ -131,35 +137,28 @@ const (
 
 // keyPlan is how a transaction that seals a lead under its subject's key treats the key item.
 type keyPlan struct {
-	mode    keyMode
-	sk      *vault.SubjectKey
-	wrapped []byte // the new key's stored form; keyCreate only
+	mode     keyMode
+	existing []byte // the live key's stored form to seal under; nil for keyCreate
+	wrapped  []byte // the new key's stored form, once sealed; keyCreate only
 }
 
 // planKey decides how to seal a lead that expires at exp under the subject's key, given the key item as it
 // is now (nil when absent): a missing or expired key is replaced by a new one, a live key is reused.
-func (s *Store) planKey(tk *vault.TenantKey, subject string, current map[string]types.AttributeValue, exp int64) (keyPlan, error) {
-	var cur subjectKeyItem
-	if current != nil {
-		if err := unmarshal(current, &cur); err != nil {
-			return keyPlan{}, err
-		}
-	}
+func (s *Store) planKey(current map[string]types.AttributeValue, exp int64) (keyPlan, error) {
 	if current == nil || s.expired(current) {
-		sk, wrapped, err := tk.NewSubjectKey(subject)
-		return keyPlan{mode: keyCreate, sk: sk, wrapped: wrapped}, err
+		return keyPlan{mode: keyCreate}, nil
 	}
-	// A returning subject: encrypt under the key it already has, and keep that key alive at least as
-	// long as this lead.
-	sk, err := tk.OpenSubjectKey(subject, cur.Wrapped)
-	if err != nil {
+	// A returning subject: seal under the key it already has, and keep that key alive at least as long
+	// as this lead.
+	var cur subjectKeyItem
+	if err := unmarshal(current, &cur); err != nil {
 		return keyPlan{}, err
 	}
 	mode := keyCheck
 	if cur.ExpiresAt < exp {
 		mode = keyExtend
 	}
-	return keyPlan{mode: mode, sk: sk}, nil
+	return keyPlan{mode: mode, existing: cur.Wrapped}, nil
 }
 
 // subjectKeyOp is the subject-key part of a transaction that stores a lead under the key. A subject key
@@ -272,7 +271,7 @@ const sortTime = "2006-01-02T15:04:05.000000000Z"
 
 func sortKeyTime(t time.Time) string { return t.UTC().Format(sortTime) }
 
-func (s *Store) leadItem(tk *vault.TenantKey, l domain.Lead, sealed []byte) map[string]types.AttributeValue {
+func (s *Store) leadItem(tk Keys, l domain.Lead, sealed []byte) map[string]types.AttributeValue {
 	it := leadItem{
 		itemKey: itemKey{PK: leadPK(l.TenantID, l.ID), SK: skLead},
 		Version: 1, Tenant: l.TenantID, ID: l.ID, Form: l.FormID, Campaign: l.CampaignID,
@@ -295,11 +294,11 @@ func (s *Store) leadItem(tk *vault.TenantKey, l domain.Lead, sealed []byte) map[
 	if c := l.Consent; c != nil {
 		it.Consent = &consentItem{Given: c.Given, Version: c.Version, GivenAt: ts(c.GivenAt), Source: c.Source}
 	}
-	return marshal(it)
+	return it.attributes()
 }
 
 // Lead reads and decrypts one lead of the key's tenant.
-func (s *Store) Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (domain.Lead, error) {
+func (s *Store) Lead(ctx context.Context, tk Keys, leadID string) (domain.Lead, error) {
 	tenant := tk.Tenant()
 	item, err := s.get(ctx, leadPK(tenant, leadID), skLead)
 	if err != nil {
@@ -314,11 +313,7 @@ func (s *Store) Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (d
 		// A lead whose subject key is gone has been crypto-shredded.
 		return domain.Lead{}, fmt.Errorf("get lead %s/%s: subject key: %w", tenant, leadID, err)
 	}
-	sk, err := tk.OpenSubjectKey(l.SubjectID, subj.Wrapped)
-	if err != nil {
-		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
-	}
-	plain, err := sk.Open(sealed, vault.RecordAAD(tenant, leadID))
+	plain, err := tk.OpenRecord(l.SubjectID, subj.Wrapped, leadID, sealed)
 	if err != nil {
 		return domain.Lead{}, fmt.Errorf("get lead %s/%s: %w", tenant, leadID, err)
 	}
@@ -382,7 +377,7 @@ func (s *Store) Notified(ctx context.Context, tenant, leadID string) (domain.Not
 // subject, so nothing of the old data stays in the item. Everything else about the lead is kept. It
 // returns the lead as stored; an unknown, expired or shredded lead fails with ErrNotFound. flags replace
 // the lead's flags, since some (phone_unverified) describe the data that changes; nil removes them all.
-func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID string, p domain.Personal, flags []string) (domain.Lead, error) {
+func (s *Store) RectifyLead(ctx context.Context, tk Keys, leadID string, p domain.Personal, flags []string) (domain.Lead, error) {
 	tenant := tk.Tenant()
 	plain, err := json.Marshal(p)
 	if err != nil {
@@ -415,9 +410,9 @@ func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID str
 			return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
 		}
 		var keyOps []types.TransactWriteItem
-		var sk *vault.SubjectKey
+		var sealed []byte
 		if subject == l.SubjectID {
-			if sk, err = tk.OpenSubjectKey(subject, old.Wrapped); err != nil {
+			if sealed, _, err = tk.SealRecord(subject, old.Wrapped, leadID, plain); err != nil {
 				return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
 			}
 			// The lead's reference keeps the key; only an erasure of the subject could remove it meanwhile.
@@ -432,18 +427,24 @@ func (s *Store) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID str
 				return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: read subject key: %w", tenant, leadID, err)
 			}
 			exp := l.ExpiresAt.Unix()
-			plan, err := s.planKey(tk, subject, newKey, exp)
+			plan, err := s.planKey(newKey, exp)
 			if err != nil {
 				return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
 			}
-			sk = plan.sk
+			var wrapped []byte
+			if sealed, wrapped, err = tk.SealRecord(subject, plan.existing, leadID, plain); err != nil {
+				return domain.Lead{}, fmt.Errorf("rectify lead %s/%s: %w", tenant, leadID, err)
+			}
+			if plan.mode == keyCreate {
+				plan.wrapped = wrapped
+			}
 			keyOps = append(keyOps, s.subjectKeyOp(tenant, subject, plan, now, exp))
 			if op, ok := s.releaseKeyOp(tenant, l.SubjectID, oldKey, 1); ok {
 				keyOps = append(keyOps, op)
 			}
 		}
 		// Every attribute derived from the personal data is set or removed, so none keeps an old value.
-		update := expression.Set(expression.Name(AttrPersonal), expression.Value(sk.Seal(plain, vault.RecordAAD(tenant, leadID)))).
+		update := expression.Set(expression.Name(AttrPersonal), expression.Value(sealed)).
 			Set(expression.Name(attrSubject), expression.Value(subject))
 		for _, bi := range []struct{ attr, value string }{
 			{AttrEmailBI, emailIndexValue(tk, p.Email)}, {AttrPhoneBI, phoneIndexValue(tk, p.Phone)},

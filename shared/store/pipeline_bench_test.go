@@ -15,7 +15,6 @@ import (
 	"leadvault/shared/formbody"
 	"leadvault/shared/intake"
 	"leadvault/shared/store"
-	"leadvault/shared/vault"
 )
 
 // BenchmarkIntakePipeline measures the in-process work of one intake, with no I/O: parse the body of the
@@ -58,15 +57,15 @@ func BenchmarkIntakePipeline(b *testing.B) {
 		}
 		lead.ID = uuid.Must(uuid.NewV7()).String()
 		lead.SubjectID = store.SubjectID(tk, lead.Personal, lead.ID)
-		sk, _, err := tk.NewSubjectKey(lead.SubjectID)
-		if err != nil {
-			b.Fatal(err)
-		}
 		plain, err := json.Marshal(lead.Personal)
 		if err != nil {
 			b.Fatal(err)
 		}
-		item := store.LeadItem(st, tk, lead, sk.Seal(plain, vault.RecordAAD(lead.TenantID, lead.ID)))
+		sealed, _, err := tk.SealRecord(lead.SubjectID, nil, lead.ID, plain)
+		if err != nil {
+			b.Fatal(err)
+		}
+		item := store.LeadItem(st, tk, lead, sealed)
 		if len(item) == 0 {
 			b.Fatal("empty item")
 		}

@@ -8,7 +8,6 @@ import (
 
 	"leadvault/shared/access"
 	"leadvault/shared/domain"
-	"leadvault/shared/vault"
 )
 
 // ErrWrongTenant means a Scoped store was handed data or a key of another tenant, or has no valid tenant.
@@ -45,7 +44,7 @@ func (v *Scoped) same(what, tenant string) error {
 	return nil
 }
 
-func (v *Scoped) key(tk *vault.TenantKey) error {
+func (v *Scoped) key(tk Keys) error {
 	if tk == nil {
 		return fmt.Errorf("no tenant key in the store of tenant %q: %w", v.tenant, ErrWrongTenant)
 	}
@@ -205,7 +204,7 @@ func (v *Scoped) DeleteLead(ctx context.Context, leadID string) error {
 }
 
 // Lead reads and decrypts one of the tenant's leads; tk must be the tenant's key.
-func (v *Scoped) Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (domain.Lead, error) {
+func (v *Scoped) Lead(ctx context.Context, tk Keys, leadID string) (domain.Lead, error) {
 	if err := v.key(tk); err != nil {
 		return domain.Lead{}, err
 	}
@@ -213,7 +212,7 @@ func (v *Scoped) Lead(ctx context.Context, tk *vault.TenantKey, leadID string) (
 }
 
 // LeadsByCampaign lists one page of a campaign's leads; tk must be the tenant's key.
-func (v *Scoped) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campaign string, p Page) ([]domain.Lead, string, error) {
+func (v *Scoped) LeadsByCampaign(ctx context.Context, tk Keys, campaign string, p Page) ([]domain.Lead, string, error) {
 	if err := v.key(tk); err != nil {
 		return nil, "", err
 	}
@@ -221,7 +220,7 @@ func (v *Scoped) LeadsByCampaign(ctx context.Context, tk *vault.TenantKey, campa
 }
 
 // RectifyLead replaces the personal data of one of the tenant's leads; tk must be the tenant's key.
-func (v *Scoped) RectifyLead(ctx context.Context, tk *vault.TenantKey, leadID string, p domain.Personal, flags []string) (domain.Lead, error) {
+func (v *Scoped) RectifyLead(ctx context.Context, tk Keys, leadID string, p domain.Personal, flags []string) (domain.Lead, error) {
 	if err := v.key(tk); err != nil {
 		return domain.Lead{}, err
 	}

@@ -35,6 +35,18 @@ type DynamoDB interface {
 
 var _ DynamoDB = (*dynamodb.Client)(nil)
 
+// Keys is what the store needs of a tenant's key to keep the tenant's leads: blind indexes and
+// pseudonyms (keyed hashes) to find and page them, and sealing and opening of a record's personal data
+// under its subject's key. Encryption and every key in the clear stay inside the implementation
+// (*vault.TenantKey); the store persists the ciphertexts and wrapped subject keys it is given.
+type Keys interface {
+	Tenant() string
+	BlindIndex(kind, normalised string) string
+	Pseudonym(purpose, value string) string
+	SealRecord(subjectID string, wrapped []byte, recordID string, plain []byte) (sealed, newWrapped []byte, err error)
+	OpenRecord(subjectID string, wrapped []byte, recordID string, sealed []byte) ([]byte, error)
+}
+
 // Errors callers match with errors.Is.
 var (
 	ErrNotFound = errors.New("not found")
@@ -82,7 +94,7 @@ func aliasPK(alias string) string             { return "ALIAS#" + alias }
 const (
 	skTenant   = "TENANT"
 	skRoute    = "ROUTE"
-	skLead     = "LEAD"
+	skLead     = SKLead
 	skKey      = "KEY"
 	skIdem     = "IDEM"
 	skCounter  = "RL"

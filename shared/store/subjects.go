@@ -8,14 +8,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"leadvault/shared/vault"
 )
 
 // LeadIDsBySubject returns the IDs of the key's tenant's leads whose normalised e-mail or phone equals the
 // given ones (either may be empty), oldest first. It queries the blind-index GSIs; it never scans. The
 // indexes are eventually consistent: a lead stored a moment ago may be missing.
-func (s *Store) LeadIDsBySubject(ctx context.Context, tk *vault.TenantKey, email, phone string) ([]string, error) {
+func (s *Store) LeadIDsBySubject(ctx context.Context, tk Keys, email, phone string) ([]string, error) {
 	tenant := tk.Tenant()
 	seen := map[string]string{} // lead ID → created sort key
 	lookups := []struct{ index, attr, value string }{
@@ -59,14 +57,14 @@ func (s *Store) LeadIDsBySubject(ctx context.Context, tk *vault.TenantKey, email
 	return ids, nil
 }
 
-func emailIndexValue(tk *vault.TenantKey, email string) string {
+func emailIndexValue(tk Keys, email string) string {
 	if email == "" {
 		return ""
 	}
 	return "T#" + tk.Tenant() + "#E#" + tk.BlindIndex(kindEmail, email)
 }
 
-func phoneIndexValue(tk *vault.TenantKey, phone string) string {
+func phoneIndexValue(tk Keys, phone string) string {
 	if phone == "" {
 		return ""
 	}

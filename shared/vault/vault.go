@@ -251,6 +251,36 @@ func (s *SubjectKey) Seal(plaintext, aad []byte) []byte { return seal(s.aead, pl
 // Open decrypts what Seal produced with the same aad.
 func (s *SubjectKey) Open(sealed, aad []byte) ([]byte, error) { return open(s.aead, sealed, aad) }
 
+// SealRecord encrypts a record's plaintext under its data subject's key: the key whose stored (wrapped)
+// form is wrapped, or, when wrapped is nil, a new random key, whose wrapped form it returns for storage
+// (newWrapped is nil otherwise). The ciphertext is bound to the tenant and the record (RecordAAD), so it
+// cannot be moved to another. The subject key exists in the clear only inside this call.
+func (k *TenantKey) SealRecord(subjectID string, wrapped []byte, recordID string, plain []byte) (sealed, newWrapped []byte, err error) {
+	var sk *SubjectKey
+	if wrapped == nil {
+		sk, newWrapped, err = k.NewSubjectKey(subjectID)
+	} else {
+		sk, err = k.OpenSubjectKey(subjectID, wrapped)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return sk.Seal(plain, RecordAAD(k.tenant, recordID)), newWrapped, nil
+}
+
+// OpenRecord decrypts what SealRecord sealed for the record, given its subject key's wrapped form.
+func (k *TenantKey) OpenRecord(subjectID string, wrapped []byte, recordID string, sealed []byte) ([]byte, error) {
+	sk, err := k.OpenSubjectKey(subjectID, wrapped)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := sk.Open(sealed, RecordAAD(k.tenant, recordID))
+	if err != nil {
+		return nil, fmt.Errorf("open record %s: %w", recordID, err)
+	}
+	return plain, nil
+}
+
 // RecordAAD is the associated data that binds a lead's ciphertext to its tenant and record.
 func RecordAAD(tenantID, recordID string) []byte {
 	return []byte("leadvault/lead/v1\x00" + tenantID + "\x00" + recordID)

@@ -390,14 +390,14 @@ func (s *Stack) WaitInvocations() { s.invocations.Wait() }
 
 // NotifierFilter is the event source mapping's filter of infra/stacks: inserted lead items only.
 func NotifierFilter(r events.DynamoDBEventRecord) bool {
-	return r.EventName == string(events.DynamoDBOperationTypeInsert) && r.Change.Keys[store.AttrSK].String() == "LEAD"
+	return r.EventName == string(events.DynamoDBOperationTypeInsert) && r.Change.Keys[store.AttrSK].String() == store.SKLead
 }
 
 // JobsFilter is the jobs function's event source mapping filter of infra/stacks: inserted and updated
 // campaign-deletion job items.
 func JobsFilter(r events.DynamoDBEventRecord) bool {
 	return (r.EventName == string(events.DynamoDBOperationTypeInsert) || r.EventName == string(events.DynamoDBOperationTypeModify)) &&
-		strings.HasPrefix(r.Change.Keys[store.AttrSK].String(), "DELCAMP#")
+		strings.HasPrefix(r.Change.Keys[store.AttrSK].String(), store.SKJobPrefix)
 }
 
 // provision creates the table and buckets as CloudFormation would on AWS.
