@@ -145,10 +145,11 @@ govulncheck: .leadvault/vulndb/$(VULNDB_VERSION)/index/db.json
 # The target for a deployment zip is 3.5 MiB. email-intake, notifier, controller and intake miss it
 # (docs/benchmarks.md: email-intake carries MIME charset tables and an S3 client, notifier four AWS clients,
 # the controller a Cognito client beside the DynamoDB and KMS ones, and both HTTP functions net/http's
-# ServeMux and the Lambda HTTP adapter since issue #8); their own budgets are regression guards at the
+# ServeMux and the Lambda HTTP adapter since issue #8, and every function that stores items the SDK's
+# attributevalue and expression packages); their own budgets are regression guards at the
 # measured size plus a small margin, not new targets.
-ZIP_BUDGETS := -max-for notifier=3932160 -max-for email-intake=4456448 -max-for controller=3899392 \
-	-max-for intake=3735552
+ZIP_BUDGETS := -max-for notifier=3997696 -max-for email-intake=4554752 -max-for controller=3964928 \
+	-max-for intake=3801088
 
 .PHONY: build
 build: ## Build every function for Lambda (arm64) into dist/<fn>.zip; fails on a zip over its budget.
