@@ -117,11 +117,11 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 			return fmt.Errorf("%s: %w", args[2], err)
 		}
 		// A form feeds a campaign; the controller API lists and deletes leads by campaign.
-		err = st.PutCampaign(ctx, f.TenantID, domain.Campaign{ID: f.CampaignID, Name: f.CampaignID, CreatedAt: time.Now()})
+		err = st.Scoped(f.TenantID).PutCampaign(ctx, domain.Campaign{ID: f.CampaignID, Name: f.CampaignID, CreatedAt: time.Now()})
 		if err != nil && !errors.Is(err, store.ErrExists) {
 			return err
 		}
-		if err := st.PutForm(ctx, f); err != nil {
+		if err := st.Scoped(f.TenantID).PutForm(ctx, f); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "form %s of tenant %s stored (enabled: %t)\n", f.ID, f.TenantID, f.Enabled)
@@ -186,7 +186,7 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 		if err != nil {
 			return err
 		}
-		if err := st.PutMember(ctx, tenant, domain.Member{UserID: id, Email: email, Role: access.Admin, AddedAt: time.Now(), AddedBy: "ops"}); err != nil {
+		if err := st.Scoped(tenant).PutMember(ctx, domain.Member{UserID: id, Email: email, Role: access.Admin, AddedAt: time.Now(), AddedBy: "ops"}); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "admin %s of tenant %s invited\n", id, tenant)

@@ -99,7 +99,7 @@ func TestRun_usersAndAudit(t *testing.T) {
 		}
 	}
 	st := store.New(testenv.Env.AWS.DynamoDB(), s.Table)
-	members, err := st.Members(ctx, "acme")
+	members, err := st.Scoped("acme").Members(ctx)
 	if err != nil || len(members) != 1 || members[0].Role != access.Admin || members[0].Email != "admin@acme.example" {
 		t.Errorf("members of acme = %+v, %v; want the invited admin", members, err)
 	}

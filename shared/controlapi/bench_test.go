@@ -31,10 +31,10 @@ func BenchmarkListLeads(b *testing.B) {
 	st := store.New(cfg.DynamoDB(), table)
 	v := vault.New(cfg.KMS(), testenv.Env.Standins.KeyARN)
 	tk := testenv.Tenant(b, st, v, "acme")
-	if err := st.PutMember(ctx, "acme", domain.Member{UserID: "u1", Email: "admin@acme.example", Role: access.Admin, AddedAt: time.Now()}); err != nil {
+	if err := st.Scoped("acme").PutMember(ctx, domain.Member{UserID: "u1", Email: "admin@acme.example", Role: access.Admin, AddedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
-	if err := st.PutCampaign(ctx, "acme", domain.Campaign{ID: "spring", Name: "Spring", CreatedAt: time.Now()}); err != nil {
+	if err := st.Scoped("acme").PutCampaign(ctx, domain.Campaign{ID: "spring", Name: "Spring", CreatedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
 	base := time.Now().Add(-time.Hour).UTC()
@@ -42,7 +42,7 @@ func BenchmarkListLeads(b *testing.B) {
 		l := domain.Lead{TenantID: "acme", ID: fmt.Sprintf("lead-%03d", i), FormID: "contact", CampaignID: "spring", Source: domain.SourceForm,
 			CreatedAt: base.Add(time.Duration(i) * time.Second), ExpiresAt: base.Add(time.Hour * 24 * 365),
 			Personal: domain.Personal{Name: "Person", Email: fmt.Sprintf("p%d@example.dk", i), Message: "Ring mig"}}
-		if _, _, err := st.PutLead(ctx, tk, l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
+		if _, _, err := st.Scoped(tk.Tenant()).PutLead(ctx, tk, l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -120,7 +120,7 @@ func TestControllerAPI_walkthrough(t *testing.T) {
 	}
 	w.must(200, admin, "PUT", "/v1/forms/contact", form)
 	w.must(422, admin, "PATCH", "/v1/leads/"+l1.ID, map[string]any{"message": "CPR 010190-1234"})
-	ids, err := w.st.LeadIDsBySubject(context.Background(), w.keys["acme"], "jens@example.dk", "")
+	ids, err := w.st.Scoped(w.keys["acme"].Tenant()).LeadIDsBySubject(context.Background(), w.keys["acme"], "jens@example.dk", "")
 	if err != nil || len(ids) != 0 {
 		t.Errorf("LeadIDsBySubject(old e-mail) = %v, %v; want none: the old value is not kept", ids, err)
 	}

@@ -100,7 +100,7 @@ func newWorld(t *testing.T) *world {
 				t.Fatal(err)
 			}
 			w.ids[name] = id
-			if err := w.st.PutMember(ctx, tenant, domain.Member{UserID: id, Email: email, Role: role, AddedAt: time.Now()}); err != nil {
+			if err := w.st.Scoped(tenant).PutMember(ctx, domain.Member{UserID: id, Email: email, Role: role, AddedAt: time.Now()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -210,7 +210,7 @@ func (w *world) lead(tenant, campaign, email string) domain.Lead {
 		Source: domain.SourceForm, CreatedAt: now, ExpiresAt: now.Add(365 * 24 * time.Hour),
 		Personal: domain.Personal{Name: "Jens Hansen", Email: email, Phone: "+4520123456", Message: "Ring mig"},
 	}
-	if _, _, err := w.st.PutLead(context.Background(), w.keys[tenant], l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
+	if _, _, err := w.st.Scoped(w.keys[tenant].Tenant()).PutLead(context.Background(), w.keys[tenant], l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
 		w.t.Fatal(err)
 	}
 	return l
@@ -219,7 +219,7 @@ func (w *world) lead(tenant, campaign, email string) domain.Lead {
 // campaign creates a campaign of tenant directly in the store.
 func (w *world) campaign(tenant, id string) {
 	w.t.Helper()
-	if err := w.st.PutCampaign(context.Background(), tenant, domain.Campaign{ID: id, Name: "Campaign " + id, CreatedAt: time.Now()}); err != nil {
+	if err := w.st.Scoped(tenant).PutCampaign(context.Background(), domain.Campaign{ID: id, Name: "Campaign " + id, CreatedAt: time.Now()}); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -229,7 +229,7 @@ func (w *world) form(tenant, id, campaign string) domain.Form {
 	w.t.Helper()
 	f := testenv.Form(tenant, id)
 	f.CampaignID = campaign
-	if err := w.st.PutForm(context.Background(), f); err != nil {
+	if err := w.st.Scoped(f.TenantID).PutForm(context.Background(), f); err != nil {
 		w.t.Fatal(err)
 	}
 	return f

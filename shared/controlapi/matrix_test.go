@@ -23,7 +23,7 @@ func TestIsolation_matrix(t *testing.T) {
 	bLead := w.lead("bravo", "bcamp", "b-person@example.dk")
 	bGrant := access.Grant{ID: "bgrant", Tenant: "bravo", Grantee: "staff1", GrantedBy: "bravo-admin", Scope: access.Read,
 		Reason: "ticket", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
-	if err := w.st.PutGrant(ctx, bGrant); err != nil {
+	if err := w.st.Scoped(bGrant.Tenant).PutGrant(ctx, bGrant); err != nil {
 		t.Fatal(err)
 	}
 	before := len(w.trail("bravo"))
@@ -73,16 +73,16 @@ func TestIsolation_matrix(t *testing.T) {
 	if after := w.trail("bravo"); len(after) != before {
 		t.Errorf("b's audit trail grew from %d to %d records: %+v", before, len(after), after[before:])
 	}
-	if _, err := w.st.Lead(ctx, w.keys["bravo"], bLead.ID); err != nil {
+	if _, err := w.st.Scoped(w.keys["bravo"].Tenant()).Lead(ctx, w.keys["bravo"], bLead.ID); err != nil {
 		t.Errorf("b's lead after a's attempts: %v", err)
 	}
-	if m, err := w.st.Member(ctx, "bravo", w.id("bravo-member")); err != nil || m.Role != access.Member {
+	if m, err := w.st.Scoped("bravo").Member(ctx, w.id("bravo-member")); err != nil || m.Role != access.Member {
 		t.Errorf("b's member after a's attempts = %+v, %v; want unchanged", m, err)
 	}
-	if g, err := w.st.ActiveGrant(ctx, "bravo", "staff1"); err != nil || g.ID != "bgrant" {
+	if g, err := w.st.Scoped("bravo").ActiveGrant(ctx, "staff1"); err != nil || g.ID != "bgrant" {
 		t.Errorf("b's grant after a's attempts = %+v, %v; want still active", g, err)
 	}
-	if f, err := w.st.Form(ctx, "bravo", "bform"); err != nil || !f.Enabled {
+	if f, err := w.st.Scoped("bravo").Form(ctx, "bform"); err != nil || !f.Enabled {
 		t.Errorf("b's form after a's attempts = %+v, %v; want enabled", f, err)
 	}
 }
@@ -108,11 +108,11 @@ func TestRoles_matrix(t *testing.T) {
 			g.Tenant = "acme"
 		}
 		g.GrantedBy, g.Reason = g.Tenant+"-admin", "ticket 1"
-		if err := w.st.PutGrant(ctx, g); err != nil {
+		if err := w.st.Scoped(g.Tenant).PutGrant(ctx, g); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.st.RevokeGrant(ctx, "acme", "g-revoked", now); err != nil {
+	if err := w.st.Scoped("acme").RevokeGrant(ctx, "g-revoked", now); err != nil {
 		t.Fatal(err)
 	}
 

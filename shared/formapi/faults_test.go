@@ -55,7 +55,7 @@ func TestHandle_awsFaultIs503(t *testing.T) {
 			if retry.StatusCode != http.StatusCreated {
 				t.Fatalf("retry after the fault: %d %s; want 201", retry.StatusCode, retry.Body)
 			}
-			leads, _, err := e.st.LeadsByCampaign(context.Background(), e.tk, testenv.Form("demo", "demo-contact").CampaignID, store.Page{})
+			leads, _, err := e.st.Scoped(e.tk.Tenant()).LeadsByCampaign(context.Background(), e.tk, testenv.Form("demo", "demo-contact").CampaignID, store.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}

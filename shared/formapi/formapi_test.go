@@ -42,7 +42,7 @@ func setup(t *testing.T, change func(*domain.Form)) env {
 	if change != nil {
 		change(&f)
 	}
-	if err := st.PutForm(context.Background(), f); err != nil {
+	if err := st.Scoped(f.TenantID).PutForm(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -162,7 +162,7 @@ func TestHandle_fixturesStore(t *testing.T) {
 			if resp.Headers["Access-Control-Allow-Origin"] != "http://localhost:8080" {
 				t.Errorf("Access-Control-Allow-Origin = %q; want the allowed origin", resp.Headers["Access-Control-Allow-Origin"])
 			}
-			lead, err := e.st.Lead(context.Background(), e.tk, id)
+			lead, err := e.st.Scoped(e.tk.Tenant()).Lead(context.Background(), e.tk, id)
 			if err != nil {
 				t.Fatalf("stored lead %q: %v", id, err)
 			}
@@ -334,7 +334,7 @@ func TestHandle_honeypot(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("honeypot status = %d; want the same 201 a person gets (body %s)", resp.StatusCode, resp.Body)
 	}
-	lead, err := e.st.Lead(context.Background(), e.tk, resp.Headers[formapi.SubmissionIDHeader])
+	lead, err := e.st.Scoped(e.tk.Tenant()).Lead(context.Background(), e.tk, resp.Headers[formapi.SubmissionIDHeader])
 	if err != nil || !lead.Spam {
 		t.Errorf("stored honeypot lead spam = %v, %v; want marked spam", lead.Spam, err)
 	}

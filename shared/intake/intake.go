@@ -29,9 +29,8 @@ import (
 type Store interface {
 	FormByID(ctx context.Context, formID string) (domain.Form, error)
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
-	CountHit(ctx context.Context, tenant, scope string) (int64, time.Time, error)
-	PutLead(ctx context.Context, tk store.Keys, lead domain.Lead, idem store.Idempotency) (string, bool, error)
-	EarlierSubmission(ctx context.Context, tenant string, idem store.Idempotency) (string, error)
+	// Scoped is the only way to the tenant's data (leads, counters, idempotency records).
+	Scoped(tenant string) *store.Scoped
 }
 
 // Keys unwraps tenant keys.
@@ -221,13 +220,13 @@ func (s *Service) Submit(ctx context.Context, f domain.Form, sub Submission) (Re
 	idem := idempotency(tk, f, sub.IdempotencyKey, lead)
 	if limited != nil {
 		// A retry of an accepted submission still gets its answer, even when the window is full.
-		if id, err := s.store.EarlierSubmission(ctx, f.TenantID, idem); err == nil {
+		if id, err := s.store.Scoped(f.TenantID).EarlierSubmission(ctx, idem); err == nil {
 			return Result{LeadID: id, Spam: lead.Spam}, nil
 		}
 		return Result{}, limited
 	}
 	lead.ID = s.newID()
-	id, created, err := s.store.PutLead(ctx, tk, lead, idem)
+	id, created, err := s.store.Scoped(tk.Tenant()).PutLead(ctx, tk, lead, idem)
 	if err != nil {
 		return Result{}, fmt.Errorf("store submission to form %s: %w", f.ID, err)
 	}
@@ -251,11 +250,11 @@ func (s *Service) SubmitMail(ctx context.Context, f domain.Form, sub Submission)
 		return Result{}, err
 	}
 	lead.ID = s.newID()
-	id, created, err := s.store.PutLead(ctx, tk, lead, idempotency(tk, f, sub.IdempotencyKey, lead))
+	id, created, err := s.store.Scoped(tk.Tenant()).PutLead(ctx, tk, lead, idempotency(tk, f, sub.IdempotencyKey, lead))
 	if errors.Is(err, store.ErrIdempotencyConflict) {
 		// The same Message-ID with other content: a different mail reusing an ID. Keep it; key it by
 		// its content instead, which is what a retry would repeat.
-		id, created, err = s.store.PutLead(ctx, tk, lead, idempotency(tk, f, "", lead))
+		id, created, err = s.store.Scoped(tk.Tenant()).PutLead(ctx, tk, lead, idempotency(tk, f, "", lead))
 	}
 	if err != nil {
 		return Result{}, fmt.Errorf("store mail to form %s: %w", f.ID, err)
@@ -275,10 +274,10 @@ func (s *Service) countHit(ctx context.Context, tk *vault.TenantKey, f domain.Fo
 	}
 	ipHit := make(chan hit, 1)
 	go func() {
-		n, end, err := s.store.CountHit(ctx, f.TenantID, "IP#"+f.ID+"#"+tk.Pseudonym("client-ip", clientIP))
+		n, end, err := s.store.Scoped(f.TenantID).CountHit(ctx, "IP#"+f.ID+"#"+tk.Pseudonym("client-ip", clientIP))
 		ipHit <- hit{n, end, err}
 	}()
-	n, end, err := s.store.CountHit(ctx, f.TenantID, "F#"+f.ID)
+	n, end, err := s.store.Scoped(f.TenantID).CountHit(ctx, "F#"+f.ID)
 	ip := <-ipHit
 	if err = errors.Join(err, ip.err); err != nil {
 		return nil, fmt.Errorf("rate limit form %s: %w", f.ID, err)

@@ -31,7 +31,7 @@ func setup(tb testing.TB) (*intake.Service, domain.Form, *testenv.Calls) {
 	testenv.Tenant(tb, st, v, "acme")
 	f := testenv.Form("acme", "contact")
 	f.RateLimits = domain.RateLimits{PerIPPerMinute: 1_000_000, PerFormPerMinute: 1_000_000}
-	if err := st.PutForm(context.Background(), f); err != nil {
+	if err := st.Scoped(f.TenantID).PutForm(context.Background(), f); err != nil {
 		tb.Fatal(err)
 	}
 	// Start counting in steady state: the form is cached by the service, the tenant key by the vault.
@@ -115,7 +115,7 @@ func TestForm_configTTL(t *testing.T) {
 			v := testenv.Vault()
 			testenv.Tenant(t, st, v, "acme")
 			f := testenv.Form("acme", "contact")
-			if err := st.PutForm(ctx, f); err != nil {
+			if err := st.Scoped(f.TenantID).PutForm(ctx, f); err != nil {
 				t.Fatal(err)
 			}
 			now := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
@@ -124,7 +124,7 @@ func TestForm_configTTL(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.Enabled = false
-			if err := st.PutForm(ctx, f); err != nil {
+			if err := st.Scoped(f.TenantID).PutForm(ctx, f); err != nil {
 				t.Fatal(err)
 			}
 			now = now.Add(tt.age)

@@ -32,7 +32,8 @@ const StepSize = 1000
 
 // Store is what the runner needs from the store.
 type Store interface {
-	DeleteCampaignStep(ctx context.Context, tenant, campaign string, max int) (domain.CampaignDeletion, error)
+	// Scoped is the only way to a tenant's data; the runner steps one tenant's campaign at a time.
+	Scoped(tenant string) *store.Scoped
 	PendingCampaignDeletions(ctx context.Context) ([]domain.CampaignDeletion, error)
 }
 
@@ -111,7 +112,7 @@ const SettlePoll = 2 * time.Second
 // ctx is within its last 10 seconds (then the schedule finishes it).
 func (r *Runner) settled(ctx context.Context, tenant, campaign string) (domain.CampaignDeletion, error) {
 	for {
-		job, err := r.store.DeleteCampaignStep(ctx, tenant, campaign, r.step)
+		job, err := r.store.Scoped(tenant).DeleteCampaignStep(ctx, campaign, r.step)
 		if !errors.Is(err, store.ErrSettling) {
 			return job, err
 		}

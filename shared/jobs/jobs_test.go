@@ -37,25 +37,25 @@ func TestHandle_fixtures(t *testing.T) {
 	ctx := context.Background()
 	st := store.New(testenv.Env.AWS.DynamoDB(), testenv.Table(t))
 	tk := testenv.Tenant(t, st, testenv.Vault(), "demo")
-	if err := st.PutCampaign(ctx, "demo", domain.Campaign{ID: "demo", Name: "Demo", CreatedAt: time.Now()}); err != nil {
+	if err := st.Scoped("demo").PutCampaign(ctx, domain.Campaign{ID: "demo", Name: "Demo", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 5 {
 		now := time.Now().UTC()
 		l := domain.Lead{TenantID: "demo", ID: fmt.Sprintf("lead-%d", i), FormID: "demo-contact", CampaignID: "demo", Source: domain.SourceForm,
 			CreatedAt: now, ExpiresAt: now.Add(time.Hour), Personal: domain.Personal{Email: fmt.Sprintf("p%d@example.dk", i)}}
-		if _, _, err := st.PutLead(ctx, tk, l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
+		if _, _, err := st.Scoped(tk.Tenant()).PutLead(ctx, tk, l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.StartCampaignDeletion(ctx, "demo", "demo", "job-1"); err != nil {
+	if _, err := st.Scoped("demo").StartCampaignDeletion(ctx, "demo", "job-1"); err != nil {
 		t.Fatal(err)
 	}
 	r := jobs.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), 2)
 	if err := r.Handle(ctx, fixture(t, "job-progress.json")); err != nil {
 		t.Fatalf("Handle(job-progress.json) = %v", err)
 	}
-	if job, err := st.CampaignDeletion(ctx, "demo", "demo"); err != nil || job.Deleted != 2 || job.Done {
+	if job, err := st.Scoped("demo").CampaignDeletion(ctx, "demo"); err != nil || job.Deleted != 2 || job.Done {
 		t.Fatalf("after one stream step = %+v, %v; want 2 deleted, not done", job, err)
 	}
 	for range 5 {
@@ -63,7 +63,7 @@ func TestHandle_fixtures(t *testing.T) {
 			t.Fatalf("Handle(scheduled.json) = %v", err)
 		}
 	}
-	job, err := st.CampaignDeletion(ctx, "demo", "demo")
+	job, err := st.Scoped("demo").CampaignDeletion(ctx, "demo")
 	if err != nil || job.Deleted != 5 || !job.Done {
 		t.Errorf("after the schedule's steps = %+v, %v; want 5 deleted, done", job, err)
 	}
@@ -111,10 +111,10 @@ func TestRunner_settles(t *testing.T) {
 	ctx := context.Background()
 	base := store.New(testenv.Env.AWS.DynamoDB(), testenv.Table(t))
 	testenv.Tenant(t, base, testenv.Vault(), "demo")
-	if err := base.PutCampaign(ctx, "demo", domain.Campaign{ID: "c1", Name: "C1", CreatedAt: time.Now()}); err != nil {
+	if err := base.Scoped("demo").PutCampaign(ctx, domain.Campaign{ID: "c1", Name: "C1", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := base.StartCampaignDeletion(ctx, "demo", "c1", "job-1"); err != nil {
+	if _, err := base.Scoped("demo").StartCampaignDeletion(ctx, "c1", "job-1"); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -124,7 +124,7 @@ func TestRunner_settles(t *testing.T) {
 	if err := waiting.HandleStream(short, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{jobRecord("demo", "c1")}}); err != nil {
 		t.Fatalf("HandleStream(settling job) = %v; want nil (the schedule finishes it)", err)
 	}
-	if job, _ := base.CampaignDeletion(ctx, "demo", "c1"); job.Done {
+	if job, _ := base.Scoped("demo").CampaignDeletion(ctx, "c1"); job.Done {
 		t.Errorf("job done before its settle time: %+v", job)
 	}
 	later := jobs.New(base.WithDeletionSettle(time.Hour).WithClock(func() time.Time { return time.Now().Add(2 * time.Hour) }), log, 0)

@@ -45,7 +45,7 @@ func setup(t *testing.T, change func(*domain.Form)) env {
 	if change != nil {
 		change(&f)
 	}
-	if err := st.PutForm(context.Background(), f); err != nil {
+	if err := st.Scoped(f.TenantID).PutForm(context.Background(), f); err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -80,11 +80,11 @@ func (e env) exists(t *testing.T, key string) bool {
 
 func (e env) onlyLead(t *testing.T, email string) domain.Lead {
 	t.Helper()
-	ids, err := e.st.LeadIDsBySubject(context.Background(), e.tk, email, "")
+	ids, err := e.st.Scoped(e.tk.Tenant()).LeadIDsBySubject(context.Background(), e.tk, email, "")
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("leads of %s = %v, %v; want exactly one", email, ids, err)
 	}
-	l, err := e.st.Lead(context.Background(), e.tk, ids[0])
+	l, err := e.st.Scoped(e.tk.Tenant()).Lead(context.Background(), e.tk, ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestProcess_defectCorpus(t *testing.T) {
 			if want != mailintake.Stored {
 				return
 			}
-			lead, err := e.st.Lead(ctx, e.tk, rec.lead)
+			lead, err := e.st.Scoped(e.tk.Tenant()).Lead(ctx, e.tk, rec.lead)
 			if err != nil {
 				t.Fatalf("lead of %s: %v", f.Name(), err)
 			}

@@ -31,10 +31,8 @@ import (
 // Store is what the notifier needs from the table.
 type Store interface {
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
-	Lead(ctx context.Context, tk store.Keys, leadID string) (domain.Lead, error)
-	Form(ctx context.Context, tenant, formID string) (domain.Form, error)
-	Notified(ctx context.Context, tenant, leadID string) (domain.Notification, error)
-	PutNotification(ctx context.Context, n domain.Notification) error
+	// Scoped is the only way to the tenant's data (leads, forms, notification records).
+	Scoped(tenant string) *store.Scoped
 }
 
 // Keys unwraps tenant keys.
@@ -89,7 +87,7 @@ func New(st Store, keys Keys, mailer Mailer, archive Archive, cfg Config, log *s
 // Notify sends the notification for one lead once. A lead that is spam, gone (deleted or expired), already
 // notified, or whose form has no recipients is skipped without error.
 func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
-	if _, err := s.store.Notified(ctx, tenantID, leadID); err == nil {
+	if _, err := s.store.Scoped(tenantID).Notified(ctx, leadID); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("notify %s/%s: %w", tenantID, leadID, err)
@@ -102,7 +100,7 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 	if err != nil {
 		return fmt.Errorf("notify %s/%s: %w", tenantID, leadID, err)
 	}
-	lead, err := s.store.Lead(ctx, tk, leadID)
+	lead, err := s.store.Scoped(tenantID).Lead(ctx, tk, leadID)
 	if errors.Is(err, store.ErrNotFound) {
 		s.log.InfoContext(ctx, "notification skipped", "tenant", tenantID, "lead", leadID, "reason", "lead gone")
 		return nil
@@ -114,7 +112,7 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 		s.log.InfoContext(ctx, "notification skipped", "tenant", tenantID, "lead", leadID, "reason", "spam")
 		return nil
 	}
-	form, err := s.store.Form(ctx, tenantID, lead.FormID)
+	form, err := s.store.Scoped(tenantID).Form(ctx, lead.FormID)
 	if err != nil {
 		return fmt.Errorf("notify %s/%s: %w", tenantID, leadID, err)
 	}
@@ -147,7 +145,7 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 	}
 	n := domain.Notification{TenantID: tenantID, LeadID: leadID, MessageID: aws.ToString(out.MessageId),
 		Recipients: form.Recipients, SentAt: now, ExpiresAt: lead.ExpiresAt}
-	if err := s.store.PutNotification(ctx, n); err != nil && !errors.Is(err, store.ErrExists) {
+	if err := s.store.Scoped(tenantID).PutNotification(ctx, n); err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("notify %s/%s: record: %w", tenantID, leadID, err)
 	}
 	s.log.InfoContext(ctx, "notification sent", "tenant", tenantID, "lead", leadID, "messageId", n.MessageID, "recipients", len(form.Recipients))

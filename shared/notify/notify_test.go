@@ -37,7 +37,7 @@ func setup(t *testing.T) env {
 	st := store.New(testenv.Env.AWS.DynamoDB(), testenv.Table(t))
 	v := testenv.Vault()
 	tk := testenv.Tenant(t, st, v, "acme")
-	if err := st.PutForm(context.Background(), testenv.Form("acme", "contact")); err != nil {
+	if err := st.Scoped("acme").PutForm(context.Background(), testenv.Form("acme", "contact")); err != nil {
 		t.Fatal(err)
 	}
 	bucket := testenv.Bucket(t)
@@ -56,7 +56,7 @@ func (e env) putLead(t *testing.T, spam bool) domain.Lead {
 		Source: domain.SourceForm, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour), Spam: spam,
 		Personal: domain.Personal{Name: "Jens Hansen", Email: "jens@example.dk", Phone: "+4520123456", Message: "Ring venligst"},
 	}
-	if _, _, err := e.st.PutLead(context.Background(), e.tk, l, store.Idempotency{Key: l.ID, RequestHash: l.ID, TTL: time.Minute}); err != nil {
+	if _, _, err := e.st.Scoped(e.tk.Tenant()).PutLead(context.Background(), e.tk, l, store.Idempotency{Key: l.ID, RequestHash: l.ID, TTL: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -100,7 +100,7 @@ func TestNotify_sendsOnceAndLogsRecipients(t *testing.T) {
 	if err := e.svc.Notify(ctx, "acme", lead.ID); err != nil {
 		t.Fatalf("Notify() error = %v", err)
 	}
-	rec, err := e.st.Notified(ctx, "acme", lead.ID)
+	rec, err := e.st.Scoped("acme").Notified(ctx, lead.ID)
 	if err != nil {
 		t.Fatalf("Notified() error = %v", err)
 	}
@@ -123,7 +123,7 @@ func TestNotify_sendsOnceAndLogsRecipients(t *testing.T) {
 	if err := e.svc.Notify(ctx, "acme", lead.ID); err != nil {
 		t.Fatal(err)
 	}
-	again, _ := e.st.Notified(ctx, "acme", lead.ID)
+	again, _ := e.st.Scoped("acme").Notified(ctx, lead.ID)
 	if again.MessageID != rec.MessageID {
 		t.Errorf("second Notify() changed the record: %q → %q", rec.MessageID, again.MessageID)
 	}
@@ -146,7 +146,7 @@ func TestNotify_skips(t *testing.T) {
 	if err := e.svc.Notify(ctx, "acme", spam.ID); err != nil {
 		t.Fatalf("Notify(spam) error = %v", err)
 	}
-	if _, err := e.st.Notified(ctx, "acme", spam.ID); err == nil {
+	if _, err := e.st.Scoped("acme").Notified(ctx, spam.ID); err == nil {
 		t.Errorf("spam lead was notified; want skipped")
 	}
 	if err := e.svc.Notify(ctx, "acme", "no-such-lead"); err != nil {
@@ -185,7 +185,7 @@ func TestHandleStream_reportsFailuresOnly(t *testing.T) {
 	if len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "2" {
 		t.Errorf("BatchItemFailures = %+v; want only sequence 2", resp.BatchItemFailures)
 	}
-	if _, err := e.st.Notified(ctx, "acme", good.ID); err != nil {
+	if _, err := e.st.Scoped("acme").Notified(ctx, good.ID); err != nil {
 		t.Errorf("good record not notified: %v", err)
 	}
 }

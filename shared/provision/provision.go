@@ -15,7 +15,6 @@ import (
 type Store interface {
 	PutTenant(ctx context.Context, t domain.Tenant) error
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
-	PutForm(ctx context.Context, f domain.Form) error
 }
 
 // KeyMaker creates wrapped tenant keys.

@@ -45,9 +45,9 @@ func validateCampaignName(name string) error {
 	return nil
 }
 
-// PutCampaign creates a campaign of an existing tenant (ErrNotFound otherwise); a taken ID fails with
+// putCampaign creates a campaign of an existing tenant (ErrNotFound otherwise); a taken ID fails with
 // ErrExists. CreatedAt defaults to now.
-func (s *Store) PutCampaign(ctx context.Context, tenant string, c domain.Campaign) error {
+func (s *Store) putCampaign(ctx context.Context, tenant string, c domain.Campaign) error {
 	if err := validateCampaign(c); err != nil {
 		return fmt.Errorf("put campaign %s/%s: %w", tenant, c.ID, err)
 	}
@@ -80,8 +80,8 @@ func (s *Store) PutCampaign(ctx context.Context, tenant string, c domain.Campaig
 	return nil
 }
 
-// RenameCampaign renames a campaign and returns it; a campaign being deleted fails with ErrDeleting.
-func (s *Store) RenameCampaign(ctx context.Context, tenant, id, name string) (domain.Campaign, error) {
+// renameCampaign renames a campaign and returns it; a campaign being deleted fails with ErrDeleting.
+func (s *Store) renameCampaign(ctx context.Context, tenant, id, name string) (domain.Campaign, error) {
 	if err := validateCampaignName(name); err != nil {
 		return domain.Campaign{}, fmt.Errorf("rename campaign %s/%s: %w", tenant, id, err)
 	}
@@ -109,8 +109,8 @@ func (s *Store) RenameCampaign(ctx context.Context, tenant, id, name string) (do
 	return decodeCampaign(out.Attributes)
 }
 
-// Campaign reads one of a tenant's campaigns.
-func (s *Store) Campaign(ctx context.Context, tenant, id string) (domain.Campaign, error) {
+// campaign reads one of a tenant's campaigns.
+func (s *Store) campaign(ctx context.Context, tenant, id string) (domain.Campaign, error) {
 	item, err := s.get(ctx, tenantPK(tenant), campaignSK+id)
 	if err != nil {
 		return domain.Campaign{}, fmt.Errorf("get campaign %s/%s: %w", tenant, id, err)
@@ -118,9 +118,9 @@ func (s *Store) Campaign(ctx context.Context, tenant, id string) (domain.Campaig
 	return decodeCampaign(item)
 }
 
-// Campaigns lists one page of a tenant's campaigns in ID order; the returned cursor is "" on the last page.
+// campaigns lists one page of a tenant's campaigns in ID order; the returned cursor is "" on the last page.
 // A limit outside 1-MaxPage means 50 (below) or MaxPage (above).
-func (s *Store) Campaigns(ctx context.Context, tenant string, limit int, cursor string) ([]domain.Campaign, string, error) {
+func (s *Store) campaigns(ctx context.Context, tenant string, limit int, cursor string) ([]domain.Campaign, string, error) {
 	items, next, err := s.pageTenant(ctx, tenant, campaignSK, limit, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("list campaigns of %s: %w", tenant, err)

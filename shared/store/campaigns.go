@@ -33,10 +33,10 @@ type Page struct {
 // MaxPage is the largest page.
 const MaxPage = 100
 
-// LeadsByCampaign lists one page of a campaign's leads, decrypted, newest first. A page costs one Query on
+// leadsByCampaign lists one page of a campaign's leads, decrypted, newest first. A page costs one Query on
 // the byCampaign index and one BatchGetItem for the subject keys it needs. Expired leads are never
 // returned. The returned cursor, "" on the last page, is bound to the tenant, campaign and range.
-func (s *Store) LeadsByCampaign(ctx context.Context, tk Keys, campaign string, p Page) ([]domain.Lead, string, error) {
+func (s *Store) leadsByCampaign(ctx context.Context, tk Keys, campaign string, p Page) ([]domain.Lead, string, error) {
 	tenant := tk.Tenant()
 	limit := p.Limit
 	if limit <= 0 {
@@ -170,13 +170,13 @@ func openCursor(tk Keys, scope, cursor string) (map[string]types.AttributeValue,
 	return marshal(plain), nil
 }
 
-// DeleteLead deletes one lead and its notification record, and gives up the lead's reference to its
+// deleteLead deletes one lead and its notification record, and gives up the lead's reference to its
 // subject key: when no other lead of the subject is sealed under the key, the same transaction deletes
 // the key (crypto-shredding, E8), so that copies of the lead in backups become unreadable too; a key
 // that other leads of the subject still use stays. A lead that has expired but is not yet removed by TTL
 // is deleted without touching the key: that key may since have been replaced by a new one, to which the
 // lead holds no reference.
-func (s *Store) DeleteLead(ctx context.Context, tenant, leadID string) error {
+func (s *Store) deleteLead(ctx context.Context, tenant, leadID string) error {
 	for attempt := 0; ; attempt++ {
 		item, err := s.getRaw(ctx, leadPK(tenant, leadID), skLead)
 		if err != nil {

@@ -20,7 +20,7 @@ func putCampaignLead(t testing.TB, st *store.Store, tk *vault.TenantKey, campaig
 	t.Helper()
 	l := newLead(tk.Tenant(), domain.Personal{Name: "N " + email, Email: email}, at)
 	l.CampaignID = campaign
-	if _, _, err := st.PutLead(context.Background(), tk, l, idem(l.ID)); err != nil {
+	if _, _, err := st.Scoped(tk.Tenant()).PutLead(context.Background(), tk, l, idem(l.ID)); err != nil {
 		t.Fatal(err)
 	}
 	return l
@@ -41,7 +41,7 @@ func TestLeadsByCampaign(t *testing.T) {
 	var got []string
 	cursor := ""
 	for pages := 0; ; pages++ {
-		page, next, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{Limit: 2, Cursor: cursor})
+		page, next, err := f.st.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "spring", store.Page{Limit: 2, Cursor: cursor})
 		if err != nil {
 			t.Fatalf("LeadsByCampaign(page %d) error = %v", pages, err)
 		}
@@ -61,26 +61,26 @@ func TestLeadsByCampaign(t *testing.T) {
 		t.Errorf("LeadsByCampaign(spring) = %v; want %v (newest first, this tenant only)", got, want)
 	}
 
-	ranged, _, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{From: base.Add(time.Hour), To: base.Add(3 * time.Hour)})
+	ranged, _, err := f.st.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "spring", store.Page{From: base.Add(time.Hour), To: base.Add(3 * time.Hour)})
 	if err != nil || len(ranged) != 2 || ranged[0].ID != spring[2].ID || ranged[1].ID != spring[1].ID {
 		t.Errorf("LeadsByCampaign(1 h..3 h) = %d leads, %v; want leads 2 and 1", len(ranged), err)
 	}
 
-	_, next, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{Limit: 1})
+	_, next, err := f.st.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "spring", store.Page{Limit: 1})
 	if err != nil || next == "" {
 		t.Fatalf("first page: %v, cursor %q", err, next)
 	}
 	for name, try := range map[string]func() error{
 		"forged": func() error {
-			_, _, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{Cursor: "e30." + next[len(next)-5:]})
+			_, _, err := f.st.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "spring", store.Page{Cursor: "e30." + next[len(next)-5:]})
 			return err
 		},
 		"other campaign": func() error {
-			_, _, err := f.st.LeadsByCampaign(ctx, f.a, "autumn", store.Page{Cursor: next})
+			_, _, err := f.st.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "autumn", store.Page{Cursor: next})
 			return err
 		},
 		"other tenant": func() error {
-			_, _, err := f.st.LeadsByCampaign(ctx, f.b, "spring", store.Page{Cursor: next})
+			_, _, err := f.st.Scoped(f.b.Tenant()).LeadsByCampaign(ctx, f.b, "spring", store.Page{Cursor: next})
 			return err
 		},
 	} {
@@ -91,10 +91,10 @@ func TestLeadsByCampaign(t *testing.T) {
 
 	// Expired and shredded leads are never listed.
 	later := f.st.WithClock(func() time.Time { return base.Add(366 * 24 * time.Hour) })
-	if page, _, err := later.LeadsByCampaign(ctx, f.a, "spring", store.Page{}); err != nil || len(page) != 0 {
+	if page, _, err := later.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "spring", store.Page{}); err != nil || len(page) != 0 {
 		t.Errorf("LeadsByCampaign after retention = %d, %v; want none", len(page), err)
 	}
-	stored, err := f.st.Lead(ctx, f.a, spring[4].ID)
+	stored, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, spring[4].ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestLeadsByCampaign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page, _, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{}); err != nil || len(page) != 3 {
+	if page, _, err := f.st.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "spring", store.Page{}); err != nil || len(page) != 3 {
 		t.Errorf("LeadsByCampaign after shredding one subject (2 leads) = %d, %v; want 3", len(page), err)
 	}
 }
@@ -112,16 +112,16 @@ func TestDeleteLead(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	l := putCampaignLead(t, f.st, f.a, "spring", "del@example.dk", time.Now())
-	if err := f.st.DeleteLead(ctx, "globex", l.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := f.st.Scoped("globex").DeleteLead(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("DeleteLead(other tenant) = %v; want ErrNotFound", err)
 	}
-	if err := f.st.DeleteLead(ctx, "acme", l.ID); err != nil {
+	if err := f.st.Scoped("acme").DeleteLead(ctx, l.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.st.Lead(ctx, f.a, l.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, l.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Lead(deleted) = %v; want ErrNotFound", err)
 	}
-	if err := f.st.DeleteLead(ctx, "acme", l.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := f.st.Scoped("acme").DeleteLead(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("DeleteLead(again) = %v; want ErrNotFound", err)
 	}
 }
@@ -149,7 +149,7 @@ func BenchmarkLeadsByCampaign(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		page, _, err := st.LeadsByCampaign(ctx, tk, "spring", store.Page{Limit: 100})
+		page, _, err := st.Scoped(tk.Tenant()).LeadsByCampaign(ctx, tk, "spring", store.Page{Limit: 100})
 		if err != nil || len(page) != 100 {
 			b.Fatalf("page = %d leads, %v", len(page), err)
 		}
@@ -174,12 +174,12 @@ func TestLeadsByCampaign_orderWithinASecond(t *testing.T) {
 	second := time.Date(2026, 11, 23, 12, 0, 5, 0, time.UTC)
 	whole := putCampaignLead(t, f.st, f.a, "spring", "whole@example.dk", second)                           // …:05.000000000
 	later := putCampaignLead(t, f.st, f.a, "spring", "later@example.dk", second.Add(100*time.Millisecond)) // …:05.1
-	page, _, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{})
+	page, _, err := f.st.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "spring", store.Page{})
 	if err != nil || len(page) != 2 || page[0].ID != later.ID || page[1].ID != whole.ID {
 		t.Errorf("LeadsByCampaign() order = %v, %v; want the .1 s lead before the whole-second one", ids(page), err)
 	}
 	// [From, To): the lead at To itself is outside.
-	before, _, err := f.st.LeadsByCampaign(ctx, f.a, "spring", store.Page{To: second.Add(100 * time.Millisecond)})
+	before, _, err := f.st.Scoped(f.a.Tenant()).LeadsByCampaign(ctx, f.a, "spring", store.Page{To: second.Add(100 * time.Millisecond)})
 	if err != nil || len(before) != 1 || before[0].ID != whole.ID {
 		t.Errorf("LeadsByCampaign(To = later's time) = %v, %v; want only the earlier lead", ids(before), err)
 	}

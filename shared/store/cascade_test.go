@@ -22,7 +22,7 @@ import (
 
 func putCampaign(t testing.TB, st *store.Store, tenant, id string) {
 	t.Helper()
-	if err := st.PutCampaign(context.Background(), tenant, domain.Campaign{ID: id, Name: "Campaign " + id}); err != nil {
+	if err := st.Scoped(tenant).PutCampaign(context.Background(), domain.Campaign{ID: id, Name: "Campaign " + id}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -32,7 +32,7 @@ func putCampaign(t testing.TB, st *store.Store, tenant, id string) {
 func runDeletion(t testing.TB, st *store.Store, tenant, campaign string, max int) (domain.CampaignDeletion, int) {
 	t.Helper()
 	for steps := 1; ; steps++ {
-		job, err := st.DeleteCampaignStep(context.Background(), tenant, campaign, max)
+		job, err := st.Scoped(tenant).DeleteCampaignStep(context.Background(), campaign, max)
 		if err != nil {
 			t.Fatalf("DeleteCampaignStep(%s/%s, %d) = %v; want nil", tenant, campaign, max, err)
 		}
@@ -60,12 +60,12 @@ func TestStartCampaignDeletion(t *testing.T) {
 		{"other tenant's campaign", "globex", "spring", "job-4", "", store.ErrNotFound},
 	}
 	for _, tt := range tests {
-		got, err := f.st.StartCampaignDeletion(ctx, tt.tenant, tt.campaign, tt.job)
+		got, err := f.st.Scoped(tt.tenant).StartCampaignDeletion(ctx, tt.campaign, tt.job)
 		if got.JobID != tt.wantJob || !errors.Is(err, tt.wantErr) || got.Done {
 			t.Errorf("StartCampaignDeletion(%s: %s/%s, %s) = %+v, %v; want job %q, %v", tt.name, tt.tenant, tt.campaign, tt.job, got, err, tt.wantJob, tt.wantErr)
 		}
 	}
-	c, err := f.st.Campaign(ctx, "acme", "spring")
+	c, err := f.st.Scoped("acme").Campaign(ctx, "spring")
 	if err != nil || !c.Deleting || c.DeletionJob != "job-1" {
 		t.Errorf("Campaign(spring) = %+v, %v; want deleting by job-1", c, err)
 	}
@@ -73,7 +73,7 @@ func TestStartCampaignDeletion(t *testing.T) {
 	if err != nil || len(pending) != 1 || pending[0].Tenant != "acme" || pending[0].Campaign != "spring" || pending[0].JobID != "job-1" {
 		t.Errorf("PendingCampaignDeletions() = %+v, %v; want acme/spring job-1", pending, err)
 	}
-	if _, err := f.st.DeleteCampaignStep(ctx, "acme", "winter", 10); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.st.Scoped("acme").DeleteCampaignStep(ctx, "winter", 10); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("DeleteCampaignStep(no job) = %v; want ErrNotFound", err)
 	}
 }
@@ -97,12 +97,12 @@ func TestDeleteCampaign_cascade(t *testing.T) {
 		onlySpring[storedSubject(t, f, l.ID)] = true
 	}
 	shared := storedSubject(t, f, kept.ID)
-	if err := f.st.PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: spring[0].ID, MessageID: "m", Recipients: []string{"s@acme.dk"},
+	if err := f.st.Scoped("acme").PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: spring[0].ID, MessageID: "m", Recipients: []string{"s@acme.dk"},
 		SentAt: base, ExpiresAt: base.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 
-	if _, err := f.st.StartCampaignDeletion(ctx, "acme", "spring", "job-1"); err != nil {
+	if _, err := f.st.Scoped("acme").StartCampaignDeletion(ctx, "spring", "job-1"); err != nil {
 		t.Fatal(err)
 	}
 	job, steps := runDeletion(t, f.st, "acme", "spring", 3)
@@ -118,19 +118,19 @@ func TestDeleteCampaign_cascade(t *testing.T) {
 	if got := refs(subjectKey(t, f, shared)); got != 1 {
 		t.Errorf("refs of the key also used in autumn = %d; want 1", got)
 	}
-	if _, err := f.st.Lead(ctx, f.a, kept.ID); err != nil {
+	if _, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, kept.ID); err != nil {
 		t.Errorf("Lead(autumn lead of a shared subject) = %v; want readable", err)
 	}
-	if _, err := f.st.Lead(ctx, f.b, other.ID); err != nil {
+	if _, err := f.st.Scoped(f.b.Tenant()).Lead(ctx, f.b, other.ID); err != nil {
 		t.Errorf("Lead(other tenant's lead) = %v; want readable", err)
 	}
-	if _, err := f.st.Notified(ctx, "acme", spring[0].ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.st.Scoped("acme").Notified(ctx, spring[0].ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Notified(deleted lead) = %v; want ErrNotFound", err)
 	}
-	if _, err := f.st.Campaign(ctx, "acme", "spring"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.st.Scoped("acme").Campaign(ctx, "spring"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Campaign(deleted) = %v; want ErrNotFound", err)
 	}
-	if _, err := f.st.Campaign(ctx, "acme", "autumn"); err != nil {
+	if _, err := f.st.Scoped("acme").Campaign(ctx, "autumn"); err != nil {
 		t.Errorf("Campaign(autumn) = %v; want kept", err)
 	}
 	if pending, err := f.st.PendingCampaignDeletions(ctx); err != nil || len(pending) != 0 {
@@ -138,11 +138,11 @@ func TestDeleteCampaign_cascade(t *testing.T) {
 	}
 
 	// A step after done, and starting again, change nothing.
-	again, err := f.st.DeleteCampaignStep(ctx, "acme", "spring", 3)
+	again, err := f.st.Scoped("acme").DeleteCampaignStep(ctx, "spring", 3)
 	if err != nil || !again.Done || again.Deleted != job.Deleted {
 		t.Errorf("DeleteCampaignStep(after done) = %+v, %v; want the done job unchanged", again, err)
 	}
-	restarted, err := f.st.StartCampaignDeletion(ctx, "acme", "spring", "job-2")
+	restarted, err := f.st.Scoped("acme").StartCampaignDeletion(ctx, "spring", "job-2")
 	if err != nil || restarted.JobID != "job-1" || !restarted.Done {
 		t.Errorf("StartCampaignDeletion(after done) = %+v, %v; want the done job-1", restarted, err)
 	}
@@ -170,7 +170,7 @@ func TestDeleteCampaign_bigSubjects(t *testing.T) {
 		t.Fatalf("seeded refs = %d; want 121", got)
 	}
 
-	if _, err := f.st.StartCampaignDeletion(ctx, "acme", "spring", "job-1"); err != nil {
+	if _, err := f.st.Scoped("acme").StartCampaignDeletion(ctx, "spring", "job-1"); err != nil {
 		t.Fatal(err)
 	}
 	job, _ := runDeletion(t, f.st, "acme", "spring", 1000)
@@ -183,7 +183,7 @@ func TestDeleteCampaign_bigSubjects(t *testing.T) {
 	if got := refs(subjectKey(t, f, shared)); got != 1 {
 		t.Errorf("refs of the key also used in autumn = %d; want 1", got)
 	}
-	if _, err := f.st.Lead(ctx, f.a, kept.ID); err != nil {
+	if _, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, kept.ID); err != nil {
 		t.Errorf("Lead(autumn lead) = %v; want readable", err)
 	}
 }
@@ -267,7 +267,7 @@ func TestDeleteCampaign_large(t *testing.T) {
 	seed(t, f, f.a, leads, 8)
 	t.Logf("seeded %d leads of the campaign (%d items in all) in %v", n, len(leads)+subjects, time.Since(start))
 
-	if _, err := f.st.StartCampaignDeletion(ctx, "acme", "big", "job-big"); err != nil {
+	if _, err := f.st.Scoped("acme").StartCampaignDeletion(ctx, "big", "job-big"); err != nil {
 		t.Fatal(err)
 	}
 	start = time.Now()

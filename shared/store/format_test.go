@@ -48,22 +48,22 @@ func TestItemFormat_golden(t *testing.T) {
 	tk, err := v.TenantKey(ctx, "acme", ten.WrappedKey)
 	must(err)
 	must(st.SetAuditRetention(ctx, "acme", 400))
-	must(st.PutCampaign(ctx, "acme", domain.Campaign{ID: "spring", Name: "Spring sale", CreatedAt: clock}))
-	must(st.PutCampaign(ctx, "acme", domain.Campaign{ID: "autumn", Name: "Autumn", CreatedAt: clock}))
-	_, err = st.RenameCampaign(ctx, "acme", "autumn", "Autumn sale")
+	must(st.Scoped("acme").PutCampaign(ctx, domain.Campaign{ID: "spring", Name: "Spring sale", CreatedAt: clock}))
+	must(st.Scoped("acme").PutCampaign(ctx, domain.Campaign{ID: "autumn", Name: "Autumn", CreatedAt: clock}))
+	_, err = st.Scoped("acme").RenameCampaign(ctx, "autumn", "Autumn sale")
 	must(err)
 	f := testenv.Form("acme", "contact")
 	f.InboundAlias = "sales"
-	must(st.PutForm(ctx, f))
-	must(st.PutMember(ctx, "acme", domain.Member{UserID: "u-admin", Email: "admin@acme.dk", Role: access.Admin, AddedAt: clock, AddedBy: "ops"}))
-	must(st.PutMember(ctx, "acme", domain.Member{UserID: "u-member", Email: "member@acme.dk", Role: access.Member, AddedAt: clock, AddedBy: "u-admin"}))
-	_, err = st.SetMemberRole(ctx, "acme", "u-member", access.Admin)
+	must(st.Scoped(f.TenantID).PutForm(ctx, f))
+	must(st.Scoped("acme").PutMember(ctx, domain.Member{UserID: "u-admin", Email: "admin@acme.dk", Role: access.Admin, AddedAt: clock, AddedBy: "ops"}))
+	must(st.Scoped("acme").PutMember(ctx, domain.Member{UserID: "u-member", Email: "member@acme.dk", Role: access.Member, AddedAt: clock, AddedBy: "u-admin"}))
+	_, err = st.Scoped("acme").SetMemberRole(ctx, "u-member", access.Admin)
 	must(err)
-	must(st.PutGrant(ctx, access.Grant{ID: "g1", Tenant: "acme", Grantee: "s1", GrantedBy: "u-admin", Scope: access.Read,
+	must(st.Scoped("acme").PutGrant(ctx, access.Grant{ID: "g1", Tenant: "acme", Grantee: "s1", GrantedBy: "u-admin", Scope: access.Read,
 		Reason: "ticket 7", CreatedAt: clock, ExpiresAt: clock.Add(24 * time.Hour)}))
-	must(st.PutGrant(ctx, access.Grant{ID: "g2", Tenant: "acme", Grantee: "s2", GrantedBy: "u-admin", Scope: access.ReadWrite,
+	must(st.Scoped("acme").PutGrant(ctx, access.Grant{ID: "g2", Tenant: "acme", Grantee: "s2", GrantedBy: "u-admin", Scope: access.ReadWrite,
 		Reason: "ticket 8", CreatedAt: clock, ExpiresAt: clock.Add(24 * time.Hour)}))
-	must(st.RevokeGrant(ctx, "acme", "g2", clock.Add(time.Hour)))
+	must(st.Scoped("acme").RevokeGrant(ctx, "g2", clock.Add(time.Hour)))
 	lead := func(id, email string) domain.Lead {
 		return domain.Lead{TenantID: "acme", ID: id, FormID: "contact", CampaignID: "spring", Source: domain.SourceForm,
 			CreatedAt: clock, ExpiresAt: clock.Add(365 * 24 * time.Hour), Spam: id == "lead-2",
@@ -78,18 +78,19 @@ func TestItemFormat_golden(t *testing.T) {
 			// Nothing to index, and empty collections: they are left out, not stored empty.
 			l.Personal.Phone, l.Flags, l.Meta = "", []string{}, map[string]string{}
 		}
-		_, _, err := st.PutLead(ctx, tk, l, store.Idempotency{Key: "k-" + id, RequestHash: "rh-" + id, TTL: 10 * time.Minute})
+		_, _, err := st.Scoped(tk.Tenant()).PutLead(ctx, tk, l, store.Idempotency{Key: "k-" + id, RequestHash: "rh-" + id, TTL: 10 * time.Minute})
 		must(err)
 	}
-	_, err = st.RectifyLead(ctx, tk, "lead-1", domain.Personal{Name: "Jens Hansen", Email: "jens@example.dk"}, []string{"rectified"})
+	_, err = st.Scoped(tk.Tenant()).RectifyLead(ctx, tk, "lead-1", domain.Personal{Name: "Jens Hansen", Email: "jens@example.dk"}, []string{"rectified"})
 	must(err)
-	must(st.PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: "lead-1", MessageID: "ses-1",
+	must(st.Scoped(domain.Notification{TenantID: "acme", LeadID: "lead-1", MessageID: "ses-1",
+		Recipients: []string{"sales@acme.dk"}, SentAt: clock, ExpiresAt: clock.Add(365 * 24 * time.Hour)}.TenantID).PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: "lead-1", MessageID: "ses-1",
 		Recipients: []string{"sales@acme.dk"}, SentAt: clock, ExpiresAt: clock.Add(365 * 24 * time.Hour)}))
-	_, _, err = st.CountHit(ctx, "acme", "ip:abc")
+	_, _, err = st.Scoped("acme").CountHit(ctx, "ip:abc")
 	must(err)
-	_, err = st.StartCampaignDeletion(ctx, "acme", "autumn", "job-1")
+	_, err = st.Scoped("acme").StartCampaignDeletion(ctx, "autumn", "job-1")
 	must(err)
-	_, err = st.DeleteCampaignStep(ctx, "acme", "autumn", 10)
+	_, err = st.Scoped("acme").DeleteCampaignStep(ctx, "autumn", 10)
 	must(err)
 
 	got := dumpTable(t, db, table)

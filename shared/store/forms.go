@@ -14,10 +14,10 @@ import (
 	"leadvault/shared/domain"
 )
 
-// PutForm creates or replaces a form. Form IDs and inbound aliases are public and unique across tenants:
+// putForm creates or replaces a form. Form IDs and inbound aliases are public and unique across tenants:
 // another tenant's ID or alias fails with ErrExists. The configuration, its route and its alias route are
 // written in one transaction; an alias the form no longer uses is released in the same transaction.
-func (s *Store) PutForm(ctx context.Context, f domain.Form) error {
+func (s *Store) putForm(ctx context.Context, f domain.Form) error {
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("put form %s: %w", f.ID, err)
 	}
@@ -25,7 +25,7 @@ func (s *Store) PutForm(ctx context.Context, f domain.Form) error {
 	if err != nil {
 		return fmt.Errorf("put form %s: %w", f.ID, err)
 	}
-	previous, err := s.Form(ctx, f.TenantID, f.ID)
+	previous, err := s.form(ctx, f.TenantID, f.ID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("put form %s: %w", f.ID, err)
 	}
@@ -88,7 +88,7 @@ func (s *Store) FormByAlias(ctx context.Context, alias string) (domain.Form, err
 	if err := s.getItem(ctx, aliasPK(alias), skRoute, &route); err != nil {
 		return domain.Form{}, fmt.Errorf("route alias %s: %w", alias, err)
 	}
-	return s.Form(ctx, route.Tenant, route.Form)
+	return s.form(ctx, route.Tenant, route.Form)
 }
 
 // FormByID resolves a public form ID to its tenant's configuration.
@@ -97,11 +97,11 @@ func (s *Store) FormByID(ctx context.Context, formID string) (domain.Form, error
 	if err := s.getItem(ctx, routePK(formID), skRoute, &route); err != nil {
 		return domain.Form{}, fmt.Errorf("route form %s: %w", formID, err)
 	}
-	return s.Form(ctx, route.Tenant, formID)
+	return s.form(ctx, route.Tenant, formID)
 }
 
-// Form reads one of a tenant's forms.
-func (s *Store) Form(ctx context.Context, tenant, formID string) (domain.Form, error) {
+// form reads one of a tenant's forms.
+func (s *Store) form(ctx context.Context, tenant, formID string) (domain.Form, error) {
 	var it formItem
 	if err := s.getItem(ctx, tenantPK(tenant), formSK+formID, &it); err != nil {
 		return domain.Form{}, fmt.Errorf("get form %s/%s: %w", tenant, formID, err)
@@ -116,8 +116,8 @@ func (s *Store) Form(ctx context.Context, tenant, formID string) (domain.Form, e
 	return f, nil
 }
 
-// Forms lists one page of a tenant's forms in ID order, enabled or not; the cursor works as for Campaigns.
-func (s *Store) Forms(ctx context.Context, tenant string, limit int, cursor string) ([]domain.Form, string, error) {
+// forms lists one page of a tenant's forms in ID order, enabled or not; the cursor works as for Campaigns.
+func (s *Store) forms(ctx context.Context, tenant string, limit int, cursor string) ([]domain.Form, string, error) {
 	items, next, err := s.pageTenant(ctx, tenant, formSK, limit, cursor)
 	if err != nil {
 		return nil, "", fmt.Errorf("list forms of %s: %w", tenant, err)

@@ -22,8 +22,8 @@ func grantPK(tenant string) string { return "T#" + tenant + "#GRANT" }
 
 const grantSK = "G#"
 
-// PutGrant stores a new grant; the ID must be unused.
-func (s *Store) PutGrant(ctx context.Context, g access.Grant) error {
+// putGrant stores a new grant; the ID must be unused.
+func (s *Store) putGrant(ctx context.Context, g access.Grant) error {
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("put grant %s: %w", g.ID, err)
 	}
@@ -43,8 +43,8 @@ func (s *Store) PutGrant(ctx context.Context, g access.Grant) error {
 	return nil
 }
 
-// RevokeGrant ends a grant at once; revoking an ended or revoked grant changes nothing.
-func (s *Store) RevokeGrant(ctx context.Context, tenant, id string, at time.Time) error {
+// revokeGrant ends a grant at once; revoking an ended or revoked grant changes nothing.
+func (s *Store) revokeGrant(ctx context.Context, tenant, id string, at time.Time) error {
 	revoked := expression.Name(AttrRevoked)
 	ex := build(expression.NewBuilder().WithCondition(exists().And(expression.AttributeNotExists(revoked))).
 		WithUpdate(expression.Set(revoked, expression.Value(at.Unix()))))
@@ -66,8 +66,8 @@ func (s *Store) RevokeGrant(ctx context.Context, tenant, id string, at time.Time
 	return nil
 }
 
-// Grants lists a tenant's grants, newest first, ended and revoked ones included (for review).
-func (s *Store) Grants(ctx context.Context, tenant string) ([]access.Grant, error) {
+// grants lists a tenant's grants, newest first, ended and revoked ones included (for review).
+func (s *Store) grants(ctx context.Context, tenant string) ([]access.Grant, error) {
 	var out []access.Grant
 	ex := build(expression.NewBuilder().WithKeyCondition(inPartition(grantPK(tenant), grantSK)).
 		WithFilter(expression.Name(AttrExpiresAt).GreaterThan(expression.Value(s.now().Unix()))))
@@ -93,10 +93,10 @@ func (s *Store) Grants(ctx context.Context, tenant string) ([]access.Grant, erro
 	return out, nil
 }
 
-// ActiveGrant returns the grant under which grantee may see tenant's data now, or ErrNotFound. Several
+// activeGrant returns the grant under which grantee may see tenant's data now, or ErrNotFound. Several
 // active grants: the one that allows most (read-write), then ends latest.
-func (s *Store) ActiveGrant(ctx context.Context, tenant, grantee string) (access.Grant, error) {
-	all, err := s.Grants(ctx, tenant)
+func (s *Store) activeGrant(ctx context.Context, tenant, grantee string) (access.Grant, error) {
+	all, err := s.grants(ctx, tenant)
 	if err != nil {
 		return access.Grant{}, err
 	}

@@ -42,12 +42,12 @@ const jobQueuePK = "JOBQ"
 
 func jobQueueSK(tenant, campaign string) string { return tenant + "#" + jobSK(campaign) }
 
-// StartCampaignDeletion records a deletion job, queues it and marks the campaign as being deleted, in
+// startCampaignDeletion records a deletion job, queues it and marks the campaign as being deleted, in
 // one transaction; the work is done by DeleteCampaignStep, as often as it takes. A campaign that does
 // not exist fails with ErrNotFound. Starting a job for a campaign that already has a running one returns
 // that job unchanged, so a retried request is harmless; a finished job of an earlier campaign of the same
 // ID is replaced.
-func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, jobID string) (domain.CampaignDeletion, error) {
+func (s *Store) startCampaignDeletion(ctx context.Context, tenant, campaign, jobID string) (domain.CampaignDeletion, error) {
 	now := ts(s.now())
 	replaceable := onlyIf(absent().Or(expression.Name(AttrDone).Equal(expression.Value(true))))
 	mark := build(expression.NewBuilder().WithCondition(exists()).
@@ -76,10 +76,10 @@ func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, job
 		switch {
 		case ddb.Code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed":
 			// A job is running.
-			return s.CampaignDeletion(ctx, tenant, campaign)
+			return s.campaignDeletion(ctx, tenant, campaign)
 		case ddb.Code(cancelled.CancellationReasons[1]) == "ConditionalCheckFailed":
 			// No campaign: a retry after its job finished gets that job.
-			if job, err := s.CampaignDeletion(ctx, tenant, campaign); err == nil && job.Done {
+			if job, err := s.campaignDeletion(ctx, tenant, campaign); err == nil && job.Done {
 				return job, nil
 			}
 			return domain.CampaignDeletion{}, fmt.Errorf("start deletion of campaign %s/%s: %w", tenant, campaign, ErrNotFound)
@@ -88,11 +88,11 @@ func (s *Store) StartCampaignDeletion(ctx context.Context, tenant, campaign, job
 	if err != nil {
 		return domain.CampaignDeletion{}, fmt.Errorf("start deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}
-	return s.CampaignDeletion(ctx, tenant, campaign)
+	return s.campaignDeletion(ctx, tenant, campaign)
 }
 
-// CampaignDeletion reads a deletion job.
-func (s *Store) CampaignDeletion(ctx context.Context, tenant, campaign string) (domain.CampaignDeletion, error) {
+// campaignDeletion reads a deletion job.
+func (s *Store) campaignDeletion(ctx context.Context, tenant, campaign string) (domain.CampaignDeletion, error) {
 	var it jobItem
 	if err := s.getItem(ctx, jobPK(tenant), jobSK(campaign), &it); err != nil {
 		return domain.CampaignDeletion{}, fmt.Errorf("campaign deletion %s/%s: %w", tenant, campaign, err)
@@ -174,7 +174,7 @@ var ErrSettling = errors.New("campaign deletion is waiting for in-flight submiss
 // cascadeWorkers is how many transactions of one page of a campaign's leads DeleteCampaignStep runs at once.
 const cascadeWorkers = 4
 
-// DeleteCampaignStep deletes up to max leads of the campaign, with their notification records and their
+// deleteCampaignStep deletes up to max leads of the campaign, with their notification records and their
 // references to subject keys, and records the progress; call it until Done. Lead deletions and key
 // releases are atomic, in transactions of up to 100 items: a subject key whose last lead goes is deleted
 // with it (crypto-shredding, E8), while a key that leads elsewhere still use stays. It is safe to run
@@ -183,8 +183,8 @@ const cascadeWorkers = 4
 // set only after a query finds nothing left; the same transaction deletes the campaign item and takes
 // the job off the queue. A step of a done job does nothing. A campaign without a job fails with
 // ErrNotFound.
-func (s *Store) DeleteCampaignStep(ctx context.Context, tenant, campaign string, max int) (domain.CampaignDeletion, error) {
-	job, err := s.CampaignDeletion(ctx, tenant, campaign)
+func (s *Store) deleteCampaignStep(ctx context.Context, tenant, campaign string, max int) (domain.CampaignDeletion, error) {
+	job, err := s.campaignDeletion(ctx, tenant, campaign)
 	if err != nil || job.Done {
 		return job, err
 	}
@@ -479,7 +479,7 @@ func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n i
 	if err != nil {
 		return domain.CampaignDeletion{}, fmt.Errorf("record deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}
-	return s.CampaignDeletion(ctx, tenant, campaign)
+	return s.campaignDeletion(ctx, tenant, campaign)
 }
 
 // recordFailedStep records what a failed step did delete, so the job's count stays exact, and returns
@@ -517,5 +517,5 @@ func (s *Store) finishDeletion(ctx context.Context, tenant, campaign string, n i
 	if err != nil {
 		return domain.CampaignDeletion{}, fmt.Errorf("finish deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}
-	return s.CampaignDeletion(ctx, tenant, campaign)
+	return s.campaignDeletion(ctx, tenant, campaign)
 }

@@ -47,12 +47,12 @@ func SubjectID(tk Keys, p domain.Personal, leadID string) string {
 	return "r." + leadID
 }
 
-// PutLead encrypts the lead's personal data under its subject's key, creating the key for a new subject,
+// putLead encrypts the lead's personal data under its subject's key, creating the key for a new subject,
 // and stores the lead and its idempotency record in one transaction. It returns the ID under which the
 // submission is stored: lead.ID when created, or the earlier lead's ID (created false) when the
 // idempotency key was already used by the same request. A replayed submission changes nothing: its
 // transaction is cancelled as a whole, the key's reference count included.
-func (s *Store) PutLead(ctx context.Context, tk Keys, lead domain.Lead, idem Idempotency) (id string, created bool, err error) {
+func (s *Store) putLead(ctx context.Context, tk Keys, lead domain.Lead, idem Idempotency) (id string, created bool, err error) {
 	tenant := lead.TenantID
 	if tk.Tenant() != tenant {
 		return "", false, fmt.Errorf("put lead %s: key of tenant %s used for tenant %s", lead.ID, tk.Tenant(), tenant)
@@ -259,12 +259,6 @@ func (s *Store) earlierSubmission(ctx context.Context, tenant string, idem Idemp
 	return it.Lead, false, nil
 }
 
-// EarlierSubmission returns the lead stored under an idempotency key that is still valid.
-func (s *Store) EarlierSubmission(ctx context.Context, tenant string, idem Idempotency) (string, error) {
-	id, _, err := s.earlierSubmission(ctx, tenant, idem, nil)
-	return id, err
-}
-
 // sortTime formats times in sort keys: fixed width, so that string order is time order (RFC 3339 with
 // nanoseconds drops trailing zeros, and "05Z" would sort after "05.1Z").
 const sortTime = "2006-01-02T15:04:05.000000000Z"
@@ -297,8 +291,8 @@ func (s *Store) leadItem(tk Keys, l domain.Lead, sealed []byte) map[string]types
 	return it.attributes()
 }
 
-// Lead reads and decrypts one lead of the key's tenant.
-func (s *Store) Lead(ctx context.Context, tk Keys, leadID string) (domain.Lead, error) {
+// lead reads and decrypts one lead of the key's tenant.
+func (s *Store) lead(ctx context.Context, tk Keys, leadID string) (domain.Lead, error) {
 	tenant := tk.Tenant()
 	item, err := s.get(ctx, leadPK(tenant, leadID), skLead)
 	if err != nil {
@@ -340,8 +334,8 @@ func decodeLead(item map[string]types.AttributeValue) (domain.Lead, []byte, erro
 	return l, it.Personal, nil
 }
 
-// PutNotification records a sent notification; a second record for the same lead fails with ErrExists.
-func (s *Store) PutNotification(ctx context.Context, n domain.Notification) error {
+// putNotification records a sent notification; a second record for the same lead fails with ErrExists.
+func (s *Store) putNotification(ctx context.Context, n domain.Notification) error {
 	ex := onlyIf(absent())
 	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table,
@@ -359,8 +353,8 @@ func (s *Store) PutNotification(ctx context.Context, n domain.Notification) erro
 	return nil
 }
 
-// Notified returns the notification record of a lead, or ErrNotFound.
-func (s *Store) Notified(ctx context.Context, tenant, leadID string) (domain.Notification, error) {
+// notified returns the notification record of a lead, or ErrNotFound.
+func (s *Store) notified(ctx context.Context, tenant, leadID string) (domain.Notification, error) {
 	var it notificationItem
 	if err := s.getItem(ctx, leadPK(tenant, leadID), skNotified, &it); err != nil {
 		return domain.Notification{}, fmt.Errorf("get notification %s/%s: %w", tenant, leadID, err)
@@ -369,7 +363,7 @@ func (s *Store) Notified(ctx context.Context, tenant, leadID string) (domain.Not
 		SentAt: parseTS(it.SentAt), ExpiresAt: time.Unix(it.ExpiresAt, 0).UTC()}, nil
 }
 
-// RectifyLead replaces the personal data of one of the key's tenant's leads with p (GDPR art. 16); the
+// rectifyLead replaces the personal data of one of the key's tenant's leads with p (GDPR art. 16); the
 // caller has merged and validated it. It seals p afresh, rewrites the blind indexes, and when the new
 // data names another subject (SubjectID), moves the lead to that subject's key, creating it or taking a
 // reference to it, and gives up its reference to the old key, which goes when no other lead uses it.
@@ -377,7 +371,7 @@ func (s *Store) Notified(ctx context.Context, tenant, leadID string) (domain.Not
 // subject, so nothing of the old data stays in the item. Everything else about the lead is kept. It
 // returns the lead as stored; an unknown, expired or shredded lead fails with ErrNotFound. flags replace
 // the lead's flags, since some (phone_unverified) describe the data that changes; nil removes them all.
-func (s *Store) RectifyLead(ctx context.Context, tk Keys, leadID string, p domain.Personal, flags []string) (domain.Lead, error) {
+func (s *Store) rectifyLead(ctx context.Context, tk Keys, leadID string, p domain.Personal, flags []string) (domain.Lead, error) {
 	tenant := tk.Tenant()
 	plain, err := json.Marshal(p)
 	if err != nil {

@@ -54,9 +54,9 @@ func validateRole(r access.Role) error {
 	return nil
 }
 
-// PutMember adds a member to an existing tenant (ErrNotFound otherwise); a user who is already a member
+// putMember adds a member to an existing tenant (ErrNotFound otherwise); a user who is already a member
 // fails with ErrExists. The e-mail address is stored lower-cased; AddedAt defaults to now.
-func (s *Store) PutMember(ctx context.Context, tenant string, m domain.Member) error {
+func (s *Store) putMember(ctx context.Context, tenant string, m domain.Member) error {
 	m.Email = strings.ToLower(m.Email)
 	if err := validateMember(m); err != nil {
 		return fmt.Errorf("put member %s/%s: %w", tenant, m.UserID, err)
@@ -93,8 +93,8 @@ func (s *Store) PutMember(ctx context.Context, tenant string, m domain.Member) e
 	return nil
 }
 
-// Member reads one of a tenant's members.
-func (s *Store) Member(ctx context.Context, tenant, userID string) (domain.Member, error) {
+// member reads one of a tenant's members.
+func (s *Store) member(ctx context.Context, tenant, userID string) (domain.Member, error) {
 	item, err := s.get(ctx, tenantPK(tenant), memberSK+userID)
 	if err != nil {
 		return domain.Member{}, fmt.Errorf("get member %s/%s: %w", tenant, userID, err)
@@ -102,8 +102,8 @@ func (s *Store) Member(ctx context.Context, tenant, userID string) (domain.Membe
 	return decodeMember(item)
 }
 
-// Members lists all of a tenant's members, ordered by e-mail address, then user ID.
-func (s *Store) Members(ctx context.Context, tenant string) ([]domain.Member, error) {
+// members lists all of a tenant's members, ordered by e-mail address, then user ID.
+func (s *Store) members(ctx context.Context, tenant string) ([]domain.Member, error) {
 	var out []domain.Member
 	ex := build(expression.NewBuilder().WithKeyCondition(inPartition(tenantPK(tenant), memberSK)))
 	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
@@ -132,9 +132,9 @@ func (s *Store) Members(ctx context.Context, tenant string) ([]domain.Member, er
 	return out, nil
 }
 
-// SetMemberRole changes a member's role and returns the member; setting the role it has changes nothing.
+// setMemberRole changes a member's role and returns the member; setting the role it has changes nothing.
 // Demoting the last admin fails with ErrLastAdmin.
-func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role access.Role) (domain.Member, error) {
+func (s *Store) setMemberRole(ctx context.Context, tenant, userID string, role access.Role) (domain.Member, error) {
 	if err := validateRole(role); err != nil {
 		return domain.Member{}, fmt.Errorf("set role of member %s/%s: %w", tenant, userID, err)
 	}
@@ -164,9 +164,9 @@ func (s *Store) SetMemberRole(ctx context.Context, tenant, userID string, role a
 	return m, nil
 }
 
-// RemoveMember removes a member and returns what was removed; removing the last admin fails with
+// removeMember removes a member and returns what was removed; removing the last admin fails with
 // ErrLastAdmin.
-func (s *Store) RemoveMember(ctx context.Context, tenant, userID string) (domain.Member, error) {
+func (s *Store) removeMember(ctx context.Context, tenant, userID string) (domain.Member, error) {
 	m, err := s.changeMember(ctx, tenant, userID, func(cur domain.Member) []types.TransactWriteItem {
 		// The role condition keeps the count right if the member is promoted or demoted meanwhile.
 		ex := onlyIf(roleIs(cur.Role))
@@ -190,7 +190,7 @@ func (s *Store) RemoveMember(ctx context.Context, tenant, userID string) (domain
 // member item. Losing a race on the member item, or a transaction conflict, re-reads and plans again.
 func (s *Store) changeMember(ctx context.Context, tenant, userID string, plan func(cur domain.Member) []types.TransactWriteItem) (domain.Member, error) {
 	for attempt := 1; ; attempt++ {
-		cur, err := s.Member(ctx, tenant, userID)
+		cur, err := s.member(ctx, tenant, userID)
 		if err != nil {
 			return domain.Member{}, err
 		}

@@ -45,7 +45,7 @@ func storedAdmins(t *testing.T, table, tenant string) int {
 // checkAdmins verifies the admin count against the members' roles.
 func checkAdmins(t *testing.T, f fixture, tenant string, want int) {
 	t.Helper()
-	members, err := f.st.Members(context.Background(), tenant)
+	members, err := f.st.Scoped(tenant).Members(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func checkAdmins(t *testing.T, f fixture, tenant string, want int) {
 func putMembers(t *testing.T, f fixture, tenant string, ms ...domain.Member) {
 	t.Helper()
 	for _, m := range ms {
-		if err := f.st.PutMember(context.Background(), tenant, m); err != nil {
+		if err := f.st.Scoped(tenant).PutMember(context.Background(), m); err != nil {
 			t.Fatalf("PutMember(%s/%s) = %v", tenant, m.UserID, err)
 		}
 	}
@@ -90,19 +90,19 @@ func TestPutMember(t *testing.T) {
 		{"bad e-mail", "acme", domain.Member{UserID: "u-s", Email: "not an address", Role: access.Member}, domain.ErrInvalidConfig},
 	}
 	for _, tt := range tests {
-		if err := f.st.PutMember(ctx, tt.tenant, tt.m); !errors.Is(err, tt.want) {
+		if err := f.st.Scoped(tt.tenant).PutMember(ctx, tt.m); !errors.Is(err, tt.want) {
 			t.Errorf("PutMember(%s: %s/%q) = %v; want %v", tt.name, tt.tenant, tt.m.UserID, err, tt.want)
 		}
 	}
-	got, err := f.st.Member(ctx, "acme", "u-admin")
+	got, err := f.st.Scoped("acme").Member(ctx, "u-admin")
 	want := domain.Member{UserID: "u-admin", Email: "boss@acme.dk", Role: access.Admin, AddedAt: added, AddedBy: "operator"}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("Member(u-admin) = %+v, %v; want %+v", got, err, want)
 	}
-	if got, err := f.st.Member(ctx, "acme", "u-member"); err != nil || got.Role != access.Member || got.AddedAt.IsZero() {
+	if got, err := f.st.Scoped("acme").Member(ctx, "u-member"); err != nil || got.Role != access.Member || got.AddedAt.IsZero() {
 		t.Errorf("Member(u-member) = %+v, %v; want a member with AddedAt defaulted", got, err)
 	}
-	if _, err := f.st.Member(ctx, "acme", "u-s"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.st.Scoped("acme").Member(ctx, "u-s"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Member(refused) = %v; want ErrNotFound", err)
 	}
 	checkAdmins(t, f, "acme", 1)
@@ -119,7 +119,7 @@ func TestMembers_ordered(t *testing.T) {
 		domain.Member{UserID: "u4", Email: "bo@acme.dk", Role: access.Member},
 	)
 	putMembers(t, f, "globex", domain.Member{UserID: "g1", Email: "aaa@globex.dk", Role: access.Admin})
-	got, err := f.st.Members(ctx, "acme")
+	got, err := f.st.Scoped("acme").Members(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestMembers_ordered(t *testing.T) {
 	if want := []string{"u1", "u2", "u4", "u3"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("Members(acme) = %v; want %v (by e-mail, then ID)", ids, want)
 	}
-	if got, err := f.st.Members(ctx, "nobody"); err != nil || len(got) != 0 {
+	if got, err := f.st.Scoped("nobody").Members(ctx); err != nil || len(got) != 0 {
 		t.Errorf("Members(unknown tenant) = %v, %v; want none", got, err)
 	}
 }
@@ -160,7 +160,7 @@ func TestSetMemberRole(t *testing.T) {
 		{"support role", "acme", "a1", access.Support, domain.ErrInvalidConfig, 1},
 	}
 	for _, tt := range tests {
-		got, err := f.st.SetMemberRole(ctx, tt.tenant, tt.user, tt.role)
+		got, err := f.st.Scoped(tt.tenant).SetMemberRole(ctx, tt.user, tt.role)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("SetMemberRole(%s: %q, %s) = %v; want %v", tt.name, tt.user, tt.role, err, tt.want)
 		}
@@ -169,7 +169,7 @@ func TestSetMemberRole(t *testing.T) {
 		}
 		checkAdmins(t, f, "acme", tt.admins)
 	}
-	if got, _ := f.st.Member(ctx, "globex", "g1"); got.Role != access.Member {
+	if got, _ := f.st.Scoped("globex").Member(ctx, "g1"); got.Role != access.Member {
 		t.Errorf("globex/g1 role = %s; want member (untouched)", got.Role)
 	}
 }
@@ -194,7 +194,7 @@ func TestRemoveMember(t *testing.T) {
 		{"unknown", "nobody", store.ErrNotFound, 1},
 	}
 	for _, tt := range tests {
-		got, err := f.st.RemoveMember(ctx, "acme", tt.user)
+		got, err := f.st.Scoped("acme").RemoveMember(ctx, tt.user)
 		if !errors.Is(err, tt.want) {
 			t.Errorf("RemoveMember(%s: %q) = %v; want %v", tt.name, tt.user, err, tt.want)
 		}
@@ -202,13 +202,13 @@ func TestRemoveMember(t *testing.T) {
 			if got.UserID != tt.user || got.Email != tt.user+"@acme.dk" {
 				t.Errorf("RemoveMember(%q) = %+v; want the removed member", tt.user, got)
 			}
-			if _, err := f.st.Member(ctx, "acme", tt.user); !errors.Is(err, store.ErrNotFound) {
+			if _, err := f.st.Scoped("acme").Member(ctx, tt.user); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("Member(%q) after removal = %v; want ErrNotFound", tt.user, err)
 			}
 		}
 		checkAdmins(t, f, "acme", tt.admins)
 	}
-	if got, err := f.st.Member(ctx, "acme", "a1"); err != nil || got.Role != access.Admin {
+	if got, err := f.st.Scoped("acme").Member(ctx, "a1"); err != nil || got.Role != access.Admin {
 		t.Errorf("Member(last admin) = %+v, %v; want kept as admin", got, err)
 	}
 }
@@ -219,11 +219,11 @@ func TestMembers_concurrentLastAdmin(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	demote := func(user string) error {
-		_, err := f.st.SetMemberRole(ctx, "acme", user, access.Member)
+		_, err := f.st.Scoped("acme").SetMemberRole(ctx, user, access.Member)
 		return err
 	}
 	remove := func(user string) error {
-		_, err := f.st.RemoveMember(ctx, "acme", user)
+		_, err := f.st.Scoped("acme").RemoveMember(ctx, user)
 		return err
 	}
 	races := []struct {
@@ -242,13 +242,13 @@ func TestMembers_concurrentLastAdmin(t *testing.T) {
 			domain.Member{UserID: b, Email: b + "@acme.dk", Role: access.Admin},
 		)
 		// Leave only this round's two admins: earlier rounds' survivors are demoted.
-		members, err := f.st.Members(ctx, "acme")
+		members, err := f.st.Scoped("acme").Members(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range members {
 			if m.Role == access.Admin && m.UserID != a && m.UserID != b {
-				if _, err := f.st.SetMemberRole(ctx, "acme", m.UserID, access.Member); err != nil {
+				if _, err := f.st.Scoped("acme").SetMemberRole(ctx, m.UserID, access.Member); err != nil {
 					t.Fatalf("round %d: demote %s: %v", round, m.UserID, err)
 				}
 			}

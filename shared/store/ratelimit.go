@@ -13,10 +13,10 @@ import (
 // RateWindow is the length of a fixed rate-limit window.
 const RateWindow = time.Minute
 
-// CountHit adds one hit to a tenant's fixed-window counter named scope and returns the count so far in
+// countHit adds one hit to a tenant's fixed-window counter named scope and returns the count so far in
 // the current window and when the window ends. Counters expire by TTL a window after they close; since
 // the window start is part of the key, an old counter is never read again.
-func (s *Store) CountHit(ctx context.Context, tenant, scope string) (count int64, windowEnd time.Time, err error) {
+func (s *Store) countHit(ctx context.Context, tenant, scope string) (count int64, windowEnd time.Time, err error) {
 	now := s.now()
 	start := now.Truncate(RateWindow)
 	end := start.Add(RateWindow)

@@ -49,7 +49,7 @@ func TestRectifyLead(t *testing.T) {
 			if tt.flags != nil {
 				wantFlags = tt.flags
 			}
-			got, err := f.st.RectifyLead(ctx, f.a, l.ID, tt.p, wantFlags)
+			got, err := f.st.Scoped(f.a.Tenant()).RectifyLead(ctx, f.a, l.ID, tt.p, wantFlags)
 			if err != nil {
 				t.Fatalf("RectifyLead(%q) = %v; want nil", l.ID, err)
 			}
@@ -57,7 +57,7 @@ func TestRectifyLead(t *testing.T) {
 				got.ExpiresAt.Unix() != l.ExpiresAt.Unix() || got.FormID != l.FormID || !slices.Equal(got.Flags, wantFlags) {
 				t.Errorf("RectifyLead(%q) = %+v; want the lead with the new personal data, the rest kept", l.ID, got)
 			}
-			stored, err := f.st.Lead(ctx, f.a, l.ID)
+			stored, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, l.ID)
 			if err != nil || !reflect.DeepEqual(stored, got) {
 				t.Errorf("Lead(%q) after rectification = %+v, %v; want %+v", l.ID, stored, err, got)
 			}
@@ -86,13 +86,13 @@ func TestRectifyLead(t *testing.T) {
 
 			// The lead is found under its new data, not its old.
 			if tt.p.Email != "" || tt.p.Phone != "" {
-				ids, err := f.st.LeadIDsBySubject(ctx, f.a, tt.p.Email, tt.p.Phone)
+				ids, err := f.st.Scoped(f.a.Tenant()).LeadIDsBySubject(ctx, f.a, tt.p.Email, tt.p.Phone)
 				if err != nil || !slices.Contains(ids, l.ID) {
 					t.Errorf("LeadIDsBySubject(new data) = %v, %v; want it to contain %s", ids, err, l.ID)
 				}
 			}
 			if tt.p.Email != oldEmail {
-				ids, err := f.st.LeadIDsBySubject(ctx, f.a, oldEmail, "")
+				ids, err := f.st.Scoped(f.a.Tenant()).LeadIDsBySubject(ctx, f.a, oldEmail, "")
 				if err != nil || slices.Contains(ids, l.ID) {
 					t.Errorf("LeadIDsBySubject(%s) = %v, %v; want it without %s", oldEmail, ids, err, l.ID)
 				}
@@ -109,7 +109,7 @@ func TestRectifyLead(t *testing.T) {
 				if newRefs != 1 || oldRefs != 1 {
 					t.Errorf("key refs new, old = %d, %d; want 1, 1", newRefs, oldRefs)
 				}
-				if _, err := f.st.Lead(ctx, f.a, sibling.ID); err != nil {
+				if _, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, sibling.ID); err != nil {
 					t.Errorf("Lead(other lead of the old subject) = %v; want readable", err)
 				}
 			default:
@@ -126,7 +126,7 @@ func TestRectifyLead_existingSubject(t *testing.T) {
 	ctx := context.Background()
 	l := putCampaignLead(t, f.st, f.a, "spring", "typo@example.dk", time.Now())
 	right := putCampaignLead(t, f.st, f.a, "autumn", "right@example.dk", time.Now())
-	got, err := f.st.RectifyLead(ctx, f.a, l.ID, domain.Personal{Name: "Fixed", Email: "right@example.dk"}, nil)
+	got, err := f.st.Scoped(f.a.Tenant()).RectifyLead(ctx, f.a, l.ID, domain.Personal{Name: "Fixed", Email: "right@example.dk"}, nil)
 	if err != nil {
 		t.Fatalf("RectifyLead(%q) = %v; want nil", l.ID, err)
 	}
@@ -137,7 +137,7 @@ func TestRectifyLead_existingSubject(t *testing.T) {
 		t.Errorf("refs of the existing subject's key = %d; want 2", n)
 	}
 	for _, id := range []string{l.ID, right.ID} {
-		if _, err := f.st.Lead(ctx, f.a, id); err != nil {
+		if _, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, id); err != nil {
 			t.Errorf("Lead(%q) = %v; want readable", id, err)
 		}
 	}
@@ -161,11 +161,11 @@ func TestRectifyLead_notFound(t *testing.T) {
 		{"shredded", f.st, shredded.ID},
 	}
 	for _, tt := range tests {
-		if _, err := tt.st.RectifyLead(ctx, f.a, tt.id, p, nil); !errors.Is(err, store.ErrNotFound) {
+		if _, err := tt.st.Scoped(f.a.Tenant()).RectifyLead(ctx, f.a, tt.id, p, nil); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("RectifyLead(%s %q) = %v; want ErrNotFound", tt.name, tt.id, err)
 		}
 	}
-	if _, err := f.st.RectifyLead(ctx, f.b, l.ID, p, nil); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.st.Scoped(f.b.Tenant()).RectifyLead(ctx, f.b, l.ID, p, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RectifyLead(other tenant's key, %q) = %v; want ErrNotFound", l.ID, err)
 	}
 }

@@ -56,7 +56,7 @@ func (v *Scoped) Form(ctx context.Context, id string) (domain.Form, error) {
 	if err := v.check(); err != nil {
 		return domain.Form{}, err
 	}
-	return v.s.Form(ctx, v.tenant, id)
+	return v.s.form(ctx, v.tenant, id)
 }
 
 // Forms lists one page of the tenant's forms.
@@ -64,7 +64,7 @@ func (v *Scoped) Forms(ctx context.Context, limit int, cursor string) ([]domain.
 	if err := v.check(); err != nil {
 		return nil, "", err
 	}
-	return v.s.Forms(ctx, v.tenant, limit, cursor)
+	return v.s.forms(ctx, v.tenant, limit, cursor)
 }
 
 // PutForm creates or replaces one of the tenant's forms; a form naming another tenant is refused.
@@ -72,7 +72,7 @@ func (v *Scoped) PutForm(ctx context.Context, f domain.Form) error {
 	if err := v.same("form "+f.ID, f.TenantID); err != nil {
 		return err
 	}
-	return v.s.PutForm(ctx, f)
+	return v.s.putForm(ctx, f)
 }
 
 // Campaign reads one of the tenant's campaigns.
@@ -80,7 +80,7 @@ func (v *Scoped) Campaign(ctx context.Context, id string) (domain.Campaign, erro
 	if err := v.check(); err != nil {
 		return domain.Campaign{}, err
 	}
-	return v.s.Campaign(ctx, v.tenant, id)
+	return v.s.campaign(ctx, v.tenant, id)
 }
 
 // Campaigns lists one page of the tenant's campaigns.
@@ -88,7 +88,7 @@ func (v *Scoped) Campaigns(ctx context.Context, limit int, cursor string) ([]dom
 	if err := v.check(); err != nil {
 		return nil, "", err
 	}
-	return v.s.Campaigns(ctx, v.tenant, limit, cursor)
+	return v.s.campaigns(ctx, v.tenant, limit, cursor)
 }
 
 // PutCampaign creates a campaign of the tenant.
@@ -96,7 +96,7 @@ func (v *Scoped) PutCampaign(ctx context.Context, c domain.Campaign) error {
 	if err := v.check(); err != nil {
 		return err
 	}
-	return v.s.PutCampaign(ctx, v.tenant, c)
+	return v.s.putCampaign(ctx, v.tenant, c)
 }
 
 // RenameCampaign renames one of the tenant's campaigns.
@@ -104,7 +104,7 @@ func (v *Scoped) RenameCampaign(ctx context.Context, id, name string) (domain.Ca
 	if err := v.check(); err != nil {
 		return domain.Campaign{}, err
 	}
-	return v.s.RenameCampaign(ctx, v.tenant, id, name)
+	return v.s.renameCampaign(ctx, v.tenant, id, name)
 }
 
 // Member reads one of the tenant's members.
@@ -112,7 +112,7 @@ func (v *Scoped) Member(ctx context.Context, userID string) (domain.Member, erro
 	if err := v.check(); err != nil {
 		return domain.Member{}, err
 	}
-	return v.s.Member(ctx, v.tenant, userID)
+	return v.s.member(ctx, v.tenant, userID)
 }
 
 // Members lists the tenant's members.
@@ -120,7 +120,7 @@ func (v *Scoped) Members(ctx context.Context) ([]domain.Member, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	return v.s.Members(ctx, v.tenant)
+	return v.s.members(ctx, v.tenant)
 }
 
 // PutMember adds a member to the tenant.
@@ -128,7 +128,7 @@ func (v *Scoped) PutMember(ctx context.Context, m domain.Member) error {
 	if err := v.check(); err != nil {
 		return err
 	}
-	return v.s.PutMember(ctx, v.tenant, m)
+	return v.s.putMember(ctx, v.tenant, m)
 }
 
 // SetMemberRole changes the role of one of the tenant's members.
@@ -136,7 +136,7 @@ func (v *Scoped) SetMemberRole(ctx context.Context, userID string, role access.R
 	if err := v.check(); err != nil {
 		return domain.Member{}, err
 	}
-	return v.s.SetMemberRole(ctx, v.tenant, userID, role)
+	return v.s.setMemberRole(ctx, v.tenant, userID, role)
 }
 
 // RemoveMember removes one of the tenant's members.
@@ -144,7 +144,7 @@ func (v *Scoped) RemoveMember(ctx context.Context, userID string) (domain.Member
 	if err := v.check(); err != nil {
 		return domain.Member{}, err
 	}
-	return v.s.RemoveMember(ctx, v.tenant, userID)
+	return v.s.removeMember(ctx, v.tenant, userID)
 }
 
 // Grants lists the tenant's support grants.
@@ -152,7 +152,7 @@ func (v *Scoped) Grants(ctx context.Context) ([]access.Grant, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	return v.s.Grants(ctx, v.tenant)
+	return v.s.grants(ctx, v.tenant)
 }
 
 // PutGrant stores a new grant of the tenant; a grant naming another tenant is refused.
@@ -160,7 +160,7 @@ func (v *Scoped) PutGrant(ctx context.Context, g access.Grant) error {
 	if err := v.same("grant "+g.ID, g.Tenant); err != nil {
 		return err
 	}
-	return v.s.PutGrant(ctx, g)
+	return v.s.putGrant(ctx, g)
 }
 
 // RevokeGrant ends one of the tenant's grants.
@@ -168,7 +168,7 @@ func (v *Scoped) RevokeGrant(ctx context.Context, id string, at time.Time) error
 	if err := v.check(); err != nil {
 		return err
 	}
-	return v.s.RevokeGrant(ctx, v.tenant, id, at)
+	return v.s.revokeGrant(ctx, v.tenant, id, at)
 }
 
 // ActiveGrant returns the grant under which grantee may see the tenant's data now.
@@ -176,7 +176,7 @@ func (v *Scoped) ActiveGrant(ctx context.Context, grantee string) (access.Grant,
 	if err := v.check(); err != nil {
 		return access.Grant{}, err
 	}
-	return v.s.ActiveGrant(ctx, v.tenant, grantee)
+	return v.s.activeGrant(ctx, v.tenant, grantee)
 }
 
 // CampaignDeletion reads the deletion job of one of the tenant's campaigns.
@@ -184,7 +184,7 @@ func (v *Scoped) CampaignDeletion(ctx context.Context, campaign string) (domain.
 	if err := v.check(); err != nil {
 		return domain.CampaignDeletion{}, err
 	}
-	return v.s.CampaignDeletion(ctx, v.tenant, campaign)
+	return v.s.campaignDeletion(ctx, v.tenant, campaign)
 }
 
 // StartCampaignDeletion records a deletion job for one of the tenant's campaigns.
@@ -192,7 +192,7 @@ func (v *Scoped) StartCampaignDeletion(ctx context.Context, campaign, jobID stri
 	if err := v.check(); err != nil {
 		return domain.CampaignDeletion{}, err
 	}
-	return v.s.StartCampaignDeletion(ctx, v.tenant, campaign, jobID)
+	return v.s.startCampaignDeletion(ctx, v.tenant, campaign, jobID)
 }
 
 // DeleteLead deletes one of the tenant's leads.
@@ -200,7 +200,7 @@ func (v *Scoped) DeleteLead(ctx context.Context, leadID string) error {
 	if err := v.check(); err != nil {
 		return err
 	}
-	return v.s.DeleteLead(ctx, v.tenant, leadID)
+	return v.s.deleteLead(ctx, v.tenant, leadID)
 }
 
 // Lead reads and decrypts one of the tenant's leads; tk must be the tenant's key.
@@ -208,7 +208,7 @@ func (v *Scoped) Lead(ctx context.Context, tk Keys, leadID string) (domain.Lead,
 	if err := v.key(tk); err != nil {
 		return domain.Lead{}, err
 	}
-	return v.s.Lead(ctx, tk, leadID)
+	return v.s.lead(ctx, tk, leadID)
 }
 
 // LeadsByCampaign lists one page of a campaign's leads; tk must be the tenant's key.
@@ -216,7 +216,7 @@ func (v *Scoped) LeadsByCampaign(ctx context.Context, tk Keys, campaign string, 
 	if err := v.key(tk); err != nil {
 		return nil, "", err
 	}
-	return v.s.LeadsByCampaign(ctx, tk, campaign, p)
+	return v.s.leadsByCampaign(ctx, tk, campaign, p)
 }
 
 // RectifyLead replaces the personal data of one of the tenant's leads; tk must be the tenant's key.
@@ -224,5 +224,72 @@ func (v *Scoped) RectifyLead(ctx context.Context, tk Keys, leadID string, p doma
 	if err := v.key(tk); err != nil {
 		return domain.Lead{}, err
 	}
-	return v.s.RectifyLead(ctx, tk, leadID, p, flags)
+	return v.s.rectifyLead(ctx, tk, leadID, p, flags)
+}
+
+// PutLead has tk seal the lead's personal data under its subject's key (a new key for a new subject) and
+// stores the lead and its idempotency record in one transaction; tk must be the tenant's key. It returns
+// the ID under which the submission is stored: lead.ID when created, or the earlier lead's ID (created
+// false) when the idempotency key was already used by the same request.
+func (v *Scoped) PutLead(ctx context.Context, tk Keys, lead domain.Lead, idem Idempotency) (id string, created bool, err error) {
+	if err := v.key(tk); err != nil {
+		return "", false, err
+	}
+	if err := v.same("lead "+lead.ID, lead.TenantID); err != nil {
+		return "", false, err
+	}
+	return v.s.putLead(ctx, tk, lead, idem)
+}
+
+// EarlierSubmission returns the tenant's lead stored under an idempotency key that is still valid.
+func (v *Scoped) EarlierSubmission(ctx context.Context, idem Idempotency) (string, error) {
+	if err := v.check(); err != nil {
+		return "", err
+	}
+	id, _, err := v.s.earlierSubmission(ctx, v.tenant, idem, nil)
+	return id, err
+}
+
+// CountHit adds one hit to the tenant's fixed-window counter named scope and returns the count so far in
+// the current window and when the window ends.
+func (v *Scoped) CountHit(ctx context.Context, scope string) (count int64, windowEnd time.Time, err error) {
+	if err := v.check(); err != nil {
+		return 0, time.Time{}, err
+	}
+	return v.s.countHit(ctx, v.tenant, scope)
+}
+
+// PutNotification records to whom one of the tenant's leads was sent; a record naming another tenant is
+// refused.
+func (v *Scoped) PutNotification(ctx context.Context, n domain.Notification) error {
+	if err := v.same("notification of lead "+n.LeadID, n.TenantID); err != nil {
+		return err
+	}
+	return v.s.putNotification(ctx, n)
+}
+
+// Notified returns the notification record of one of the tenant's leads, or ErrNotFound.
+func (v *Scoped) Notified(ctx context.Context, leadID string) (domain.Notification, error) {
+	if err := v.check(); err != nil {
+		return domain.Notification{}, err
+	}
+	return v.s.notified(ctx, v.tenant, leadID)
+}
+
+// LeadIDsBySubject returns the IDs of the tenant's leads of one data subject; tk must be the tenant's key.
+func (v *Scoped) LeadIDsBySubject(ctx context.Context, tk Keys, email, phone string) ([]string, error) {
+	if err := v.key(tk); err != nil {
+		return nil, err
+	}
+	return v.s.leadIDsBySubject(ctx, tk, email, phone)
+}
+
+// DeleteCampaignStep deletes up to max leads of one of the tenant's campaigns, with their notification
+// records and subject-key references (a key whose last lead goes is deleted with it), and records the
+// progress; call it until Done. It is safe to run again after a crash or beside another run.
+func (v *Scoped) DeleteCampaignStep(ctx context.Context, campaign string, max int) (domain.CampaignDeletion, error) {
+	if err := v.check(); err != nil {
+		return domain.CampaignDeletion{}, err
+	}
+	return v.s.deleteCampaignStep(ctx, v.tenant, campaign, max)
 }

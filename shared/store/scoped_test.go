@@ -49,6 +49,24 @@ func scopedCalls(ctx context.Context, tk *vault.TenantKey, form domain.Form, gra
 			_, err := v.RectifyLead(ctx, tk, "x", domain.Personal{Name: "X"}, nil)
 			return err
 		},
+		"PutLead": func(v *store.Scoped) error {
+			_, _, err := v.PutLead(ctx, tk, domain.Lead{TenantID: v.Tenant(), ID: "x", FormID: form.ID}, store.Idempotency{})
+			return err
+		},
+		"EarlierSubmission": func(v *store.Scoped) error {
+			_, err := v.EarlierSubmission(ctx, store.Idempotency{Key: "x"})
+			return err
+		},
+		"CountHit": func(v *store.Scoped) error { _, _, err := v.CountHit(ctx, "x"); return err },
+		"PutNotification": func(v *store.Scoped) error {
+			return v.PutNotification(ctx, domain.Notification{TenantID: v.Tenant(), LeadID: "x"})
+		},
+		"Notified":         func(v *store.Scoped) error { _, err := v.Notified(ctx, "x"); return err },
+		"LeadIDsBySubject": func(v *store.Scoped) error { _, err := v.LeadIDsBySubject(ctx, tk, "x@example.dk", ""); return err },
+		"DeleteCampaignStep": func(v *store.Scoped) error {
+			_, err := v.DeleteCampaignStep(ctx, "x", 10)
+			return err
+		},
 	}
 }
 
@@ -97,16 +115,31 @@ func TestScoped_wrongTenantArguments(t *testing.T) {
 			_, _, err := v.LeadsByCampaign(ctx, f.b, "spring", store.Page{})
 			return err
 		}},
+		{"PutLead(globex's key)", func() error {
+			_, _, err := v.PutLead(ctx, f.b, domain.Lead{TenantID: "acme", ID: "x"}, store.Idempotency{})
+			return err
+		}},
+		{"PutLead(globex's lead)", func() error {
+			_, _, err := v.PutLead(ctx, f.a, domain.Lead{TenantID: "globex", ID: "x"}, store.Idempotency{})
+			return err
+		}},
+		{"PutNotification(globex's lead)", func() error {
+			return v.PutNotification(ctx, domain.Notification{TenantID: "globex", LeadID: "x"})
+		}},
+		{"LeadIDsBySubject(globex's key)", func() error {
+			_, err := v.LeadIDsBySubject(ctx, f.b, "x@example.dk", "")
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		if err := tt.call(); !errors.Is(err, store.ErrWrongTenant) {
 			t.Errorf("Scoped(acme).%s = %v; want ErrWrongTenant", tt.name, err)
 		}
 	}
-	if _, err := f.st.Form(ctx, "globex", "globex-contact"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := f.st.Scoped("globex").Form(ctx, "globex-contact"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Form(globex/globex-contact) = %v; want ErrNotFound (nothing written)", err)
 	}
-	if gs, err := f.st.Grants(ctx, "globex"); err != nil || len(gs) != 0 {
+	if gs, err := f.st.Scoped("globex").Grants(ctx); err != nil || len(gs) != 0 {
 		t.Errorf("Grants(globex) = %v, %v; want none written", gs, err)
 	}
 }

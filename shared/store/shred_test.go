@@ -67,7 +67,7 @@ func TestPutLead_refs(t *testing.T) {
 	p := domain.Personal{Name: "Counted", Email: "counted@example.dk"}
 	first := newLead("acme", p, now)
 	first.ExpiresAt = now.Add(30 * 24 * time.Hour)
-	if _, _, err := f.st.PutLead(ctx, f.a, first, idem("first")); err != nil {
+	if _, _, err := f.st.Scoped(f.a.Tenant()).PutLead(ctx, f.a, first, idem("first")); err != nil {
 		t.Fatal(err)
 	}
 	subject := storedSubject(t, f, first.ID)
@@ -89,7 +89,7 @@ func TestPutLead_refs(t *testing.T) {
 		{"idempotency conflict", newLead("acme", p, now), store.Idempotency{Key: "longer", RequestHash: "other", TTL: time.Minute}, false, store.ErrIdempotencyConflict, 3},
 	}
 	for _, tt := range tests {
-		_, created, err := f.st.PutLead(ctx, f.a, tt.lead, tt.idem)
+		_, created, err := f.st.Scoped(f.a.Tenant()).PutLead(ctx, f.a, tt.lead, tt.idem)
 		if created != tt.wantCreated || !errors.Is(err, tt.wantErr) {
 			t.Errorf("PutLead(%s) = created %v, %v; want %v, %v", tt.name, created, err, tt.wantCreated, tt.wantErr)
 		}
@@ -109,23 +109,23 @@ func TestDeleteLead_sharedKey(t *testing.T) {
 		t.Fatalf("refs after two leads = %d; want 2", got)
 	}
 
-	if err := f.st.DeleteLead(ctx, "acme", spring.ID); err != nil {
+	if err := f.st.Scoped("acme").DeleteLead(ctx, spring.ID); err != nil {
 		t.Fatalf("DeleteLead(%q) = %v; want nil", spring.ID, err)
 	}
 	if got := refs(subjectKey(t, f, subject)); got != 1 {
 		t.Errorf("refs after deleting one of two leads = %d; want 1", got)
 	}
-	if got, err := f.st.Lead(ctx, f.a, autumn.ID); err != nil || got.Personal.Email != "shared@example.dk" {
+	if got, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, autumn.ID); err != nil || got.Personal.Email != "shared@example.dk" {
 		t.Errorf("Lead(other lead of the subject) = %v; want it still readable", err)
 	}
 
-	if err := f.st.DeleteLead(ctx, "acme", autumn.ID); err != nil {
+	if err := f.st.Scoped("acme").DeleteLead(ctx, autumn.ID); err != nil {
 		t.Fatalf("DeleteLead(%q) = %v; want nil", autumn.ID, err)
 	}
 	if k := subjectKey(t, f, subject); k != nil {
 		t.Errorf("subject key after deleting its last lead = %v; want it shredded", k)
 	}
-	if err := f.st.DeleteLead(ctx, "acme", autumn.ID); !errors.Is(err, store.ErrNotFound) {
+	if err := f.st.Scoped("acme").DeleteLead(ctx, autumn.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("DeleteLead(%q again) = %v; want ErrNotFound", autumn.ID, err)
 	}
 }
@@ -163,7 +163,7 @@ func TestDeleteLead_keyCases(t *testing.T) {
 			l := putCampaignLead(t, f.st, f.a, "spring", "case@example.dk", time.Now())
 			subject := storedSubject(t, f, l.ID)
 			st := tt.prepare(t, f, l)
-			if err := st.DeleteLead(context.Background(), "acme", l.ID); err != nil {
+			if err := st.Scoped("acme").DeleteLead(context.Background(), l.ID); err != nil {
 				t.Fatalf("DeleteLead(%q) = %v; want nil", l.ID, err)
 			}
 			if it := rawItem(t, f.table, "T#acme#L#"+l.ID, "LEAD"); it != nil {
@@ -197,20 +197,20 @@ func TestDeleteLead_racingPutLead(t *testing.T) {
 		fresh := newLead("acme", domain.Personal{Name: "Fresh", Email: email}, time.Now())
 		var wg sync.WaitGroup
 		var delErr, putErr error
-		wg.Go(func() { delErr = f.st.DeleteLead(ctx, "acme", old.ID) })
-		wg.Go(func() { _, _, putErr = f.st.PutLead(ctx, f.a, fresh, idem(fresh.ID)) })
+		wg.Go(func() { delErr = f.st.Scoped("acme").DeleteLead(ctx, old.ID) })
+		wg.Go(func() { _, _, putErr = f.st.Scoped(f.a.Tenant()).PutLead(ctx, f.a, fresh, idem(fresh.ID)) })
 		wg.Wait()
 		if delErr != nil || putErr != nil {
 			t.Fatalf("round %d: DeleteLead = %v, PutLead = %v; want nil, nil", i, delErr, putErr)
 		}
-		if got, err := f.st.Lead(ctx, f.a, fresh.ID); err != nil || got.Personal.Email != email {
+		if got, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, fresh.ID); err != nil || got.Personal.Email != email {
 			t.Fatalf("round %d: Lead(new lead) = %v; want it readable", i, err)
 		}
 		if got := refs(subjectKey(t, f, subject)); got != 1 {
 			t.Fatalf("round %d: refs = %d; want 1 (the new lead)", i, got)
 		}
 		// Clean up, so the next round races against a subject with one lead again.
-		if err := f.st.DeleteLead(ctx, "acme", fresh.ID); err != nil {
+		if err := f.st.Scoped("acme").DeleteLead(ctx, fresh.ID); err != nil {
 			t.Fatal(err)
 		}
 		if k := subjectKey(t, f, subject); k != nil {
@@ -230,7 +230,7 @@ func TestDeleteCampaignStep_racingPutLead(t *testing.T) {
 		putCampaign(t, f.st, "acme", campaign)
 		old := putCampaignLead(t, f.st, f.a, campaign, email, time.Now())
 		subject := storedSubject(t, f, old.ID)
-		if _, err := f.st.StartCampaignDeletion(ctx, "acme", campaign, "job-"+campaign); err != nil {
+		if _, err := f.st.Scoped("acme").StartCampaignDeletion(ctx, campaign, "job-"+campaign); err != nil {
 			t.Fatal(err)
 		}
 		fresh := newLead("acme", domain.Personal{Name: "Fresh", Email: email}, time.Now())
@@ -239,24 +239,24 @@ func TestDeleteCampaignStep_racingPutLead(t *testing.T) {
 		var delErr, putErr error
 		wg.Go(func() {
 			for job := (domain.CampaignDeletion{}); !job.Done && delErr == nil; {
-				job, delErr = f.st.DeleteCampaignStep(ctx, "acme", campaign, 10)
+				job, delErr = f.st.Scoped("acme").DeleteCampaignStep(ctx, campaign, 10)
 			}
 		})
-		wg.Go(func() { _, _, putErr = f.st.PutLead(ctx, f.a, fresh, idem(fresh.ID)) })
+		wg.Go(func() { _, _, putErr = f.st.Scoped(f.a.Tenant()).PutLead(ctx, f.a, fresh, idem(fresh.ID)) })
 		wg.Wait()
 		if delErr != nil || putErr != nil {
 			t.Fatalf("round %d: DeleteCampaignStep = %v, PutLead = %v; want nil, nil", i, delErr, putErr)
 		}
-		if _, err := f.st.Lead(ctx, f.a, fresh.ID); err != nil {
+		if _, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, fresh.ID); err != nil {
 			t.Fatalf("round %d: Lead(new lead) = %v; want it readable", i, err)
 		}
-		if _, err := f.st.Lead(ctx, f.a, old.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := f.st.Scoped(f.a.Tenant()).Lead(ctx, f.a, old.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("round %d: Lead(lead of the deleted campaign) = %v; want ErrNotFound", i, err)
 		}
 		if got := refs(subjectKey(t, f, subject)); got != 1 {
 			t.Fatalf("round %d: refs = %d; want 1 (the new lead)", i, got)
 		}
-		if err := f.st.DeleteLead(ctx, "acme", fresh.ID); err != nil {
+		if err := f.st.Scoped("acme").DeleteLead(ctx, fresh.ID); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -53,7 +53,10 @@ var (
 	ErrExists   = errors.New("already exists")
 )
 
-// Store reads and writes the table.
+// Store reads and writes the table. Tenant data is reached only through Scoped, which checks that every
+// key and item it is handed belongs to its tenant; Store itself exports only what comes before a tenant is
+// known (the public form and alias routes), the tenant record, operators' provisioning, and the queue of
+// pending campaign deletions.
 type Store struct {
 	db    DynamoDB
 	table string

@@ -10,10 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
 
-// LeadIDsBySubject returns the IDs of the key's tenant's leads whose normalised e-mail or phone equals the
+// leadIDsBySubject returns the IDs of the key's tenant's leads whose normalised e-mail or phone equals the
 // given ones (either may be empty), oldest first. It queries the blind-index GSIs; it never scans. The
 // indexes are eventually consistent: a lead stored a moment ago may be missing.
-func (s *Store) LeadIDsBySubject(ctx context.Context, tk Keys, email, phone string) ([]string, error) {
+func (s *Store) leadIDsBySubject(ctx context.Context, tk Keys, email, phone string) ([]string, error) {
 	tenant := tk.Tenant()
 	seen := map[string]string{} // lead ID → created sort key
 	lookups := []struct{ index, attr, value string }{

@@ -62,11 +62,11 @@ func relForm(t *testing.T, id, alias string) domain.Form {
 		RateLimits:   domain.RateLimits{PerIPPerMinute: 1_000_000, PerFormPerMinute: 1_000_000},
 		InboundAlias: alias,
 	}
-	err := local.Store.PutCampaign(ctx, stack.DemoTenant, domain.Campaign{ID: id, Name: id, CreatedAt: time.Now()})
+	err := local.Store.Scoped(stack.DemoTenant).PutCampaign(ctx, domain.Campaign{ID: id, Name: id, CreatedAt: time.Now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		t.Fatal(err)
 	}
-	if err := local.Store.PutForm(ctx, f); err != nil {
+	if err := local.Store.Scoped(f.TenantID).PutForm(ctx, f); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -79,7 +79,7 @@ func campaignLeads(t *testing.T, campaign string) []domain.Lead {
 	var all []domain.Lead
 	cursor := ""
 	for {
-		leads, next, err := local.Store.LeadsByCampaign(context.Background(), tk, campaign, store.Page{Limit: 100, Cursor: cursor})
+		leads, next, err := local.Store.Scoped(tk.Tenant()).LeadsByCampaign(context.Background(), tk, campaign, store.Page{Limit: 100, Cursor: cursor})
 		if err != nil {
 			t.Fatalf("list leads of %s: %v", campaign, err)
 		}
@@ -295,7 +295,7 @@ func notifiedOrDead(t *testing.T, ids []string, within time.Duration) (notified,
 		notified, dead = nil, nil
 		dlq := deadLettered()
 		for _, id := range ids {
-			if _, err := local.Store.Notified(context.Background(), stack.DemoTenant, id); err == nil {
+			if _, err := local.Store.Scoped(stack.DemoTenant).Notified(context.Background(), id); err == nil {
 				notified = append(notified, id)
 			} else if _, ok := dlq[id]; ok {
 				dead = append(dead, id)
@@ -431,7 +431,7 @@ func TestReliability_jobs(t *testing.T) {
 	var err error
 	for try := 0; try < 20; try++ {
 		// What the controller API does; its client retries on a 503.
-		if _, err = local.Store.StartCampaignDeletion(ctx, stack.DemoTenant, form.CampaignID, "job-"+form.ID); err == nil || errors.Is(err, store.ErrExists) {
+		if _, err = local.Store.Scoped(stack.DemoTenant).StartCampaignDeletion(ctx, form.CampaignID, "job-"+form.ID); err == nil || errors.Is(err, store.ErrExists) {
 			break
 		}
 	}
@@ -441,7 +441,7 @@ func TestReliability_jobs(t *testing.T) {
 	deadline := time.Now().Add(55 * time.Second)
 	resumed := 0
 	for {
-		job, err := local.Store.CampaignDeletion(ctx, stack.DemoTenant, form.CampaignID)
+		job, err := local.Store.Scoped(stack.DemoTenant).CampaignDeletion(ctx, form.CampaignID)
 		if err == nil && job.Done {
 			break
 		}

@@ -427,14 +427,14 @@ func (s *Stack) seed(ctx context.Context) error {
 		return fmt.Errorf("seed tenant: %w", err)
 	}
 	form := provision.DemoForm(DemoTenant, s.GatewayURL)
-	err := s.Store.PutCampaign(ctx, DemoTenant, domain.Campaign{ID: form.CampaignID, Name: "Demo", CreatedAt: time.Now()})
+	err := s.Store.Scoped(DemoTenant).PutCampaign(ctx, domain.Campaign{ID: form.CampaignID, Name: "Demo", CreatedAt: time.Now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("seed campaign: %w", err)
 	}
-	if err := s.Store.PutForm(ctx, form); err != nil {
+	if err := s.Store.Scoped(form.TenantID).PutForm(ctx, form); err != nil {
 		return fmt.Errorf("seed form: %w", err)
 	}
-	err = s.Store.PutMember(ctx, DemoTenant, domain.Member{UserID: DemoAdmin, Email: "admin@demo.localhost", Role: access.Admin, AddedAt: time.Now()})
+	err = s.Store.Scoped(DemoTenant).PutMember(ctx, domain.Member{UserID: DemoAdmin, Email: "admin@demo.localhost", Role: access.Admin, AddedAt: time.Now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("seed admin: %w", err)
 	}

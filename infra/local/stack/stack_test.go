@@ -58,11 +58,11 @@ func demoKey(t *testing.T) *vault.TenantKey {
 func leadByEmail(t *testing.T, email string) domain.Lead {
 	t.Helper()
 	tk := demoKey(t)
-	ids, err := local.Store.LeadIDsBySubject(context.Background(), tk, email, "")
+	ids, err := local.Store.Scoped(tk.Tenant()).LeadIDsBySubject(context.Background(), tk, email, "")
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("LeadIDsBySubject(%q) = %v, %v; want one lead", email, ids, err)
 	}
-	lead, err := local.Store.Lead(context.Background(), tk, ids[0])
+	lead, err := local.Store.Scoped(tk.Tenant()).Lead(context.Background(), tk, ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestStack_endToEnd(t *testing.T) {
 	if to := sentTo(t, id); len(to) != 1 || to[0] != "sales@demo.localhost" {
 		t.Errorf("notification went to %v; want [sales@demo.localhost]", to)
 	}
-	if _, err := local.Store.Notified(context.Background(), stack.DemoTenant, id); err != nil {
+	if _, err := local.Store.Scoped(stack.DemoTenant).Notified(context.Background(), id); err != nil {
 		t.Errorf("recipient log of %s: %v", id, err)
 	}
 }
@@ -275,7 +275,7 @@ func TestStack_controllerAPI(t *testing.T) {
 		now := time.Now().UTC()
 		l := domain.Lead{TenantID: stack.DemoTenant, ID: fmt.Sprintf("short-%d-%d", now.UnixNano(), i), FormID: "demo-contact", CampaignID: "short-lived",
 			Source: domain.SourceForm, CreatedAt: now, ExpiresAt: now.Add(time.Hour), Personal: domain.Personal{Email: fmt.Sprintf("p%d@example.dk", i)}}
-		if _, _, err := local.Store.PutLead(ctx, tk, l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
+		if _, _, err := local.Store.Scoped(tk.Tenant()).PutLead(ctx, tk, l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -92,7 +92,7 @@ func register(env map[string]string, tenant, user string, role access.Role) erro
 		Credentials: credentials.NewStaticCredentialsProvider(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], ""),
 	})
 	st := store.New(db, env[app.EnvTable])
-	err := st.PutMember(context.Background(), tenant, domain.Member{UserID: user, Email: user + "@" + tenant + ".localhost", Role: role, AddedAt: time.Now(), AddedBy: "make token"})
+	err := st.Scoped(tenant).PutMember(context.Background(), domain.Member{UserID: user, Email: user + "@" + tenant + ".localhost", Role: role, AddedAt: time.Now(), AddedBy: "make token"})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fmt.Errorf("make %s a member of %s: %w", user, tenant, err)
 	}
