@@ -148,13 +148,23 @@ func decodeCampaign(item map[string]types.AttributeValue) (domain.Campaign, erro
 // key order. The cursor is the last returned sort key, base64url-encoded: it carries no tenant, so it
 // cannot lead into another tenant's partition, and one that names another kind of item is refused.
 func (s *Store) pageTenant(ctx context.Context, tenant, prefix string, limit int, cursor string) ([]map[string]types.AttributeValue, string, error) {
+	return s.pagePartition(ctx, tenantPK(tenant), prefix, nil, limit, cursor)
+}
+
+// pagePartition is pageTenant for any partition pk of one tenant, with an optional filter. A filtered page
+// may take several queries: DynamoDB applies Limit before the filter.
+func (s *Store) pagePartition(ctx context.Context, pk, prefix string, filter *expression.ConditionBuilder, limit int, cursor string) ([]map[string]types.AttributeValue, string, error) {
 	if limit <= 0 {
 		limit = 50
 	}
 	limit = min(limit, MaxPage)
-	ex := build(expression.NewBuilder().WithKeyCondition(inPartition(tenantPK(tenant), prefix)))
+	b := expression.NewBuilder().WithKeyCondition(inPartition(pk, prefix))
+	if filter != nil {
+		b = b.WithFilter(*filter)
+	}
+	ex := build(b)
 	in := &dynamodb.QueryInput{
-		TableName: &s.table, ConsistentRead: aws.Bool(true),
+		TableName: &s.table, ConsistentRead: aws.Bool(true), FilterExpression: ex.Filter(),
 		KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 	}
 	if cursor != "" {
@@ -162,7 +172,7 @@ func (s *Store) pageTenant(ctx context.Context, tenant, prefix string, limit int
 		if err != nil || len(b) <= len(prefix) || !strings.HasPrefix(string(b), prefix) {
 			return nil, "", ErrBadCursor
 		}
-		in.ExclusiveStartKey = key(tenantPK(tenant), string(b))
+		in.ExclusiveStartKey = key(pk, string(b))
 	}
 	// Asking for one item more than the page tells whether another page follows, so the last page never
 	// comes with a cursor to an empty one.

@@ -83,8 +83,7 @@ func TestItemFormat_golden(t *testing.T) {
 	}
 	_, err = st.Scoped(tk.Tenant()).RectifyLead(ctx, tk, "lead-1", domain.Personal{Name: "Jens Hansen", Email: "jens@example.dk"}, []string{"rectified"})
 	must(err)
-	must(st.Scoped(domain.Notification{TenantID: "acme", LeadID: "lead-1", MessageID: "ses-1",
-		Recipients: []string{"sales@acme.dk"}, SentAt: clock, ExpiresAt: clock.Add(365 * 24 * time.Hour)}.TenantID).PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: "lead-1", MessageID: "ses-1",
+	must(st.Scoped("acme").PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: "lead-1", MessageID: "ses-1",
 		Recipients: []string{"sales@acme.dk"}, SentAt: clock, ExpiresAt: clock.Add(365 * 24 * time.Hour)}))
 	_, _, err = st.Scoped("acme").CountHit(ctx, "ip:abc")
 	must(err)
@@ -92,6 +91,18 @@ func TestItemFormat_golden(t *testing.T) {
 	must(err)
 	_, err = st.Scoped("acme").DeleteCampaignStep(ctx, "autumn", 10)
 	must(err)
+	idx := store.IndexSubject(tk, "jens@example.dk", "+4520123456")
+	for i, kind := range []domain.RequestKind{domain.KindAccess, domain.KindErasure} {
+		r := domain.SubjectRequest{TenantID: "acme", ID: fmt.Sprintf("req-%d", i+1), Kind: kind, State: domain.StateReceived,
+			Subject: idx, Instruction: domain.Instruction{Reference: "ticket-7", ReceivedAt: clock, Note: "by phone"},
+			DueAt: domain.DueAfter(clock), CreatedAt: clock, UpdatedAt: clock, CreatedBy: "u-admin"}
+		_, _, err = st.Scoped("acme").CreateSubjectRequest(ctx, tk, r, store.Idempotency{Key: "sr-" + r.ID, RequestHash: "rh", TTL: time.Hour})
+		must(err)
+	}
+	_, err = st.Scoped("acme").SaveSubjectRequest(ctx, domain.SubjectRequest{TenantID: "acme", ID: "req-2", State: domain.StateDone,
+		Found: domain.RequestFound{Leads: 2, BySource: map[string]int64{"form": 2}, Campaigns: map[string]int64{"spring": 2}}, Erased: 2})
+	must(err)
+	must(st.Scoped("acme").RecordErasure(ctx, idx, "req-2", clock))
 
 	got := dumpTable(t, db, table)
 	path := "testdata/items.golden"

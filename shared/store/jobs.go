@@ -126,6 +126,9 @@ func (s *Store) PendingCampaignDeletions(ctx context.Context) ([]domain.Campaign
 			if err := unmarshal(item, &it); err != nil {
 				return nil, fmt.Errorf("list pending campaign deletions: %w", err)
 			}
+			if !strings.HasPrefix(it.SK, it.Tenant+"#"+SKJobPrefix) {
+				continue // another kind of job (see PendingSubjectRequests)
+			}
 			refs = append(refs, ref{it.Tenant, it.Campaign})
 		}
 	}

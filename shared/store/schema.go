@@ -343,6 +343,6 @@ type jobItem struct {
 type jobQueueItem struct {
 	itemKey
 	Tenant   string `dynamodbav:"tenant"`
-	Campaign string `dynamodbav:"campaign"`
+	Campaign string `dynamodbav:"campaign,omitempty"` // a campaign deletion's; a subject request's has none
 	Job      string `dynamodbav:"job"`
 }

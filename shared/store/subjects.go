@@ -4,27 +4,62 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"leadvault/shared/domain"
 )
 
 // leadIDsBySubject returns the IDs of the key's tenant's leads whose normalised e-mail or phone equals the
 // given ones (either may be empty), oldest first. It queries the blind-index GSIs; it never scans. The
 // indexes are eventually consistent: a lead stored a moment ago may be missing.
 func (s *Store) leadIDsBySubject(ctx context.Context, tk Keys, email, phone string) ([]string, error) {
-	tenant := tk.Tenant()
+	return s.leadsByIndex(ctx, tk.Tenant(), IndexSubject(tk, email, phone), time.Time{})
+}
+
+// IndexSubject returns the blind-index values under which the table finds the data subject with these
+// normalised identifiers (either may be empty).
+func IndexSubject(tk Keys, email, phone string) domain.SubjectIndex {
+	var idx domain.SubjectIndex
+	if email != "" {
+		idx.Email = tk.BlindIndex(kindEmail, email)
+	}
+	if phone != "" {
+		idx.Phone = tk.BlindIndex(kindPhone, phone)
+	}
+	return idx
+}
+
+// LeadsOfSubject returns the IDs of the tenant's leads found under a subject's blind-index values, oldest
+// first, by querying the blind-index GSIs (never a scan): a request costs the same whatever the table holds.
+func (v *Scoped) LeadsOfSubject(ctx context.Context, idx domain.SubjectIndex) ([]string, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
+	return v.s.leadsByIndex(ctx, v.tenant, idx, time.Time{})
+}
+
+// leadsByIndex returns the IDs of the tenant's leads under idx, oldest first; with until set, only those
+// created at or before it.
+func (s *Store) leadsByIndex(ctx context.Context, tenant string, idx domain.SubjectIndex, until time.Time) ([]string, error) {
 	seen := map[string]string{} // lead ID → created sort key
 	lookups := []struct{ index, attr, value string }{
-		{IndexByEmail, AttrEmailBI, emailIndexValue(tk, email)},
-		{IndexByPhone, AttrPhoneBI, phoneIndexValue(tk, phone)},
+		{IndexByEmail, AttrEmailBI, indexValue(tenant, "E", idx.Email)},
+		{IndexByPhone, AttrPhoneBI, indexValue(tenant, "P", idx.Phone)},
 	}
 	for _, l := range lookups {
 		if l.value == "" {
 			continue
 		}
-		ex := build(expression.NewBuilder().WithKeyCondition(expression.Key(l.attr).Equal(expression.Value(l.value))))
+		cond := expression.Key(l.attr).Equal(expression.Value(l.value))
+		if !until.IsZero() {
+			// Created sort keys are "<fixed-width time>#<lead>": every key of that instant sorts below "~".
+			cond = cond.And(expression.Key(AttrCreated).LessThanEqual(expression.Value(sortKeyTime(until) + "~")))
+		}
+		ex := build(expression.NewBuilder().WithKeyCondition(cond))
 		p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
 			TableName: &s.table, IndexName: aws.String(l.index),
 			KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
@@ -57,16 +92,23 @@ func (s *Store) leadIDsBySubject(ctx context.Context, tk Keys, email, phone stri
 	return ids, nil
 }
 
+func indexValue(tenant, kind, bi string) string {
+	if bi == "" {
+		return ""
+	}
+	return "T#" + tenant + "#" + kind + "#" + bi
+}
+
 func emailIndexValue(tk Keys, email string) string {
 	if email == "" {
 		return ""
 	}
-	return "T#" + tk.Tenant() + "#E#" + tk.BlindIndex(kindEmail, email)
+	return indexValue(tk.Tenant(), "E", tk.BlindIndex(kindEmail, email))
 }
 
 func phoneIndexValue(tk Keys, phone string) string {
 	if phone == "" {
 		return ""
 	}
-	return "T#" + tk.Tenant() + "#P#" + tk.BlindIndex(kindPhone, phone)
+	return indexValue(tk.Tenant(), "P", tk.BlindIndex(kindPhone, phone))
 }
