@@ -11,6 +11,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"leadvault/shared/app"
+	"leadvault/shared/layout"
 )
 
 // ControllerPath is the controller API's one route: every request under /v1
@@ -72,6 +73,7 @@ func NewControllerAPI(scope constructs.Construct, id string, props *ControllerAP
 	c := constructs.NewConstruct(scope, jsii.String(id))
 	env := baseEnv(props.Stage, props.Data)
 	env[app.EnvUserPoolID] = props.Identity.UserPool.UserPoolId()
+	env[app.EnvExportBucket] = props.Data.ExportsBucket.BucketName()
 	fn := newFunction(c, functionSpec{
 		name:       "controller",
 		assetDir:   props.AssetDir,
@@ -87,7 +89,14 @@ func NewControllerAPI(scope constructs.Construct, id string, props *ControllerAP
 	fn.addPolicy([]string{"dynamodb:Query"}, props.Data.TableArns(), nil)
 	fn.addPolicy([]string{"kms:Decrypt"}, jsii.Strings(*props.Data.Key.KeyArn()), nil)
 	fn.addPolicy(ControllerUserPoolActions, jsii.Strings(*props.Identity.UserPool.UserPoolArn()), nil)
-	fn.suppressWildcards(xrayReason)
+	// The download links of access and export archives are signed with this
+	// role's credentials: a link can read an archive and nothing else.
+	fn.addPolicy([]string{"s3:GetObject"}, jsii.Strings(*props.Data.ExportsBucket.ArnForObjects(jsii.String(layout.ExportPrefix + "*"))), nil)
+	fn.suppressWildcards(xrayReason, nagReason{
+		id:        "AwsSolutions-IAM5",
+		appliesTo: []string{"Resource::<" + LogicalIDExportsBucket + ".Arn>/" + layout.ExportPrefix + "*"},
+		reason:    "Download links name archives by tenant and request, written after the policy; the prefix holds nothing else.",
+	})
 	suppress(fn.Function, false, nagReason{id: "Serverless-LambdaDLQ", reason: "Invoked synchronously by API Gateway only; a dead-letter queue applies to asynchronous invocations, and a failed request is answered with an HTTP error to the caller."})
 
 	a := &ControllerAPI{Construct: c, Function: fn.Function}

@@ -9,7 +9,13 @@ import (
 	"testing"
 
 	"leadvault/infra/stacks"
+	"leadvault/shared/layout"
 )
+
+// objectsUnder is how a grant on the objects under prefix of bucket lid reads in a template.
+func objectsUnder(lid, prefix string) string {
+	return `{"Fn::Join":["",[` + getAtt(lid, "Arn") + `,"/` + prefix + `*"]]}`
+}
 
 // fromStateful replaces every Fn::GetStackOutput of a stage's stateful
 // stack in v with the value of that output, so that a reference from another
@@ -141,7 +147,9 @@ func TestFunctionPolicies_exactDataActions(t *testing.T) {
 		want func(queue []string) map[string][]string
 	}{
 		{"controller", func([]string) map[string][]string {
-			w := map[string][]string{"dynamodb:Query": tableArns(), "kms:Decrypt": dataKey}
+			w := map[string][]string{"dynamodb:Query": tableArns(), "kms:Decrypt": dataKey,
+				// Download links of subject archives are signed with the controller's role.
+				"s3:GetObject": {objectsUnder(stacks.LogicalIDExportsBucket, layout.ExportPrefix)}}
 			for _, a := range []string{"GetItem", "PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem", "BatchGetItem"} {
 				w["dynamodb:"+a] = table
 			}
@@ -166,6 +174,10 @@ func TestFunctionPolicies_exactDataActions(t *testing.T) {
 			for _, a := range []string{"kms:Decrypt", "kms:DescribeKey"} {
 				w[a] = dataKey
 			}
+			// Subject requests: archives under SSE-KMS, sent-mail copies an erasure deletes.
+			w["kms:GenerateDataKey"] = []string{dataKey[0] + ` if {"StringEquals":{"kms:ViaService":"s3.eu-north-1.amazonaws.com"}}`}
+			w["s3:PutObject"] = []string{objectsUnder(stacks.LogicalIDExportsBucket, layout.ExportPrefix)}
+			w["s3:DeleteObject"] = []string{objectsUnder(stacks.LogicalIDSentMailBucket, layout.SentPrefix)}
 			for _, a := range []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"} {
 				w[a] = queue
 			}
@@ -345,10 +357,11 @@ func TestControllerFunction_environment(t *testing.T) {
 		fn := tpl.resources("AWS::Lambda::Function")[functionLID(t, stage+"/Stateless", tpl, "controller")]
 		env := props(fn)["Environment"].(map[string]any)["Variables"].(map[string]any)
 		want := map[string]string{
-			"LEADVAULT_STAGE":        `"` + stage + `"`,
-			"LEADVAULT_TABLE":        `{"Ref":"` + stacks.LogicalIDLeadsTable + `"}`,
-			"LEADVAULT_KEY_ID":       getAtt(stacks.LogicalIDDataKey, "Arn"),
-			"LEADVAULT_USER_POOL_ID": `{"Ref":"` + stacks.LogicalIDUserPool + `"}`,
+			"LEADVAULT_STAGE":         `"` + stage + `"`,
+			"LEADVAULT_TABLE":         `{"Ref":"` + stacks.LogicalIDLeadsTable + `"}`,
+			"LEADVAULT_KEY_ID":        getAtt(stacks.LogicalIDDataKey, "Arn"),
+			"LEADVAULT_USER_POOL_ID":  `{"Ref":"` + stacks.LogicalIDUserPool + `"}`,
+			"LEADVAULT_EXPORT_BUCKET": `{"Ref":"` + stacks.LogicalIDExportsBucket + `"}`,
 		}
 		got := map[string]string{}
 		for k, v := range env {
@@ -368,15 +381,19 @@ func TestJobs_streamFilter(t *testing.T) {
 			`{"Ref":"`+functionLID(t, stage+"/Stateless", tpl, "jobs")+`"}`)
 		p := props(esm)
 		filters, _ := p["FilterCriteria"].(map[string]any)["Filters"].([]any)
-		if len(filters) != 1 {
-			t.Fatalf("%s jobs ESM has %d filters; want 1", stage, len(filters))
+		if len(filters) != 2 {
+			t.Fatalf("%s jobs ESM has %d filters; want 2 (campaign deletions, subject requests)", stage, len(filters))
 		}
-		var got, want any
-		if err := json.Unmarshal([]byte(filters[0].(map[string]any)["Pattern"].(string)), &got); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(`{"eventName":["INSERT","MODIFY"],"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"DELCAMP#"}]}}}}`), &want); err != nil {
-			t.Fatal(err)
+		var got, want []any
+		for i, prefix := range []string{"DELCAMP#", "SR#"} {
+			var g, w any
+			if err := json.Unmarshal([]byte(filters[i].(map[string]any)["Pattern"].(string)), &g); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(`{"eventName":["INSERT","MODIFY"],"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"`+prefix+`"}]}}}}`), &w); err != nil {
+				t.Fatal(err)
+			}
+			got, want = append(got, g), append(want, w)
 		}
 		tests := []struct {
 			field string

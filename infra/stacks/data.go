@@ -19,6 +19,7 @@ const (
 	LogicalIDLeadsTable       = "LeadsTable"
 	LogicalIDSentMailBucket   = "SentMailBucket"
 	LogicalIDAccessLogsBucket = "AccessLogsBucket"
+	LogicalIDExportsBucket    = "ExportsBucket"
 )
 
 // TTLAttribute is the table attribute holding an item's expiry (epoch seconds).
@@ -45,9 +46,16 @@ type Data struct {
 	Table awsdynamodb.Table
 	// SentMailBucket holds copies of sent notifications for at most a day.
 	SentMailBucket awss3.Bucket
-	// AccessLogsBucket receives the sent-mail bucket's server access logs.
+	// ExportsBucket holds the archives of access and export requests for at
+	// most a week (the sweeper deletes them after 7 days).
+	ExportsBucket awss3.Bucket
+	// AccessLogsBucket receives the buckets' server access logs.
 	AccessLogsBucket awss3.Bucket
 }
+
+// ExportsExpiry is the lifecycle backstop of the exports bucket, a day after
+// the sweeper deletes an archive (layout.ExportMaxAge).
+const ExportsExpiry = 8 // days
 
 // NewData creates the customer-managed key, the leads table and the sent-mail
 // bucket with its access-log bucket.
@@ -115,6 +123,27 @@ func NewData(scope constructs.Construct, id string, _ *DataProps) *Data {
 		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
 	})
 	overrideLogicalID(d.SentMailBucket, LogicalIDSentMailBucket)
+
+	d.ExportsBucket = awss3.NewBucket(c, jsii.String("Exports"), &awss3.BucketProps{
+		Encryption:        awss3.BucketEncryption_KMS,
+		EncryptionKey:     d.Key,
+		BucketKeyEnabled:  jsii.Bool(true),
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		EnforceSSL:        jsii.Bool(true),
+		MinimumTLSVersion: jsii.Number(1.2),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
+		// No versioning: an archive the sweeper deletes must be gone.
+		Versioned: jsii.Bool(false),
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:                                  jsii.String("expire-exports"),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(ExportsExpiry)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+		}},
+		ServerAccessLogsBucket: d.AccessLogsBucket,
+		ServerAccessLogsPrefix: jsii.String("exports/"),
+		RemovalPolicy:          awscdk.RemovalPolicy_RETAIN,
+	})
+	overrideLogicalID(d.ExportsBucket, LogicalIDExportsBucket)
 	return d
 }
 

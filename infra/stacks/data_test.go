@@ -26,6 +26,7 @@ func TestStateful_stableLogicalIDsAndRetain(t *testing.T) {
 		stacks.LogicalIDLeadsTable:       "AWS::DynamoDB::Table",
 		stacks.LogicalIDSentMailBucket:   "AWS::S3::Bucket",
 		stacks.LogicalIDAccessLogsBucket: "AWS::S3::Bucket",
+		stacks.LogicalIDExportsBucket:    "AWS::S3::Bucket",
 	}
 	for _, stage := range stageNames {
 		for lid, typ := range want {

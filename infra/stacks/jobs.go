@@ -9,12 +9,18 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"leadvault/shared/app"
+	"leadvault/shared/layout"
 	"leadvault/shared/store"
 )
 
-// JobKeyPrefix begins the sort key of every campaign-deletion job item; the
-// stream filter wakes the jobs function for those items only.
-const JobKeyPrefix = store.SKJobPrefix
+// JobKeyPrefix begins the sort key of every campaign-deletion job item and
+// RequestKeyPrefix that of every subject request; the stream filter wakes the
+// jobs function for those items only.
+const (
+	JobKeyPrefix     = store.SKJobPrefix
+	RequestKeyPrefix = store.SKRequestPrefix
+)
 
 // JobsResumeMinutes is how often the schedule resumes unfinished jobs: one
 // whose stream invocations failed, or that ran out of time.
@@ -43,12 +49,15 @@ type Jobs struct {
 // schedule.
 func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 	c := constructs.NewConstruct(scope, jsii.String(id))
+	env := baseEnv(props.Stage, props.Data)
+	env[app.EnvExportBucket] = props.Data.ExportsBucket.BucketName()
+	env[app.EnvSentBucket] = props.Data.SentMailBucket.BucketName()
 	fn := newFunction(c, functionSpec{
 		name:       "jobs",
 		assetDir:   props.AssetDir,
 		memoryMB:   512,
 		timeout:    awscdk.Duration_Minutes(jsii.Number(5)),
-		env:        baseEnv(props.Stage, props.Data),
+		env:        env,
 		dlq:        props.Failures.Queue, // failed asynchronous (schedule) invocations
 		auditTable: props.Data.Table,
 	})
@@ -61,19 +70,21 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 	fn.addPolicy([]string{"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
 		"dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem"}, jsii.Strings(*props.Data.Table.TableArn()), nil)
 	fn.addPolicy([]string{"dynamodb:Query"}, props.Data.TableArns(), nil)
+	// Subject requests: tenant keys (Decrypt), archives written under SSE-KMS
+	// (GenerateDataKey only through S3), sent-mail copies an erasure deletes.
+	fn.addPolicy([]string{"kms:Decrypt"}, jsii.Strings(*props.Data.Key.KeyArn()), nil)
+	fn.addPolicy([]string{"kms:GenerateDataKey"}, jsii.Strings(*props.Data.Key.KeyArn()), map[string]interface{}{
+		"StringEquals": map[string]interface{}{"kms:ViaService": "s3." + Region + ".amazonaws.com"},
+	})
+	fn.addPolicy([]string{"s3:PutObject"}, jsii.Strings(*props.Data.ExportsBucket.ArnForObjects(jsii.String(layout.ExportPrefix + "*"))), nil)
+	fn.addPolicy([]string{"s3:DeleteObject"}, jsii.Strings(*props.Data.SentMailBucket.ArnForObjects(jsii.String(layout.SentPrefix + "*"))), nil)
 
 	fn.Function.AddEventSource(awslambdaeventsources.NewDynamoEventSource(props.Data.Table, &awslambdaeventsources.DynamoEventSourceProps{
 		StartingPosition: awslambda.StartingPosition_LATEST,
 		// One job per invocation: a job can take the whole timeout.
 		BatchSize: jsii.Number(1),
-		// A job recorded, or its progress recorded: each step's update
-		// triggers the next (shared/jobs). Not the removal of an item.
-		Filters: &[]*map[string]interface{}{awslambda.FilterCriteria_Filter(&map[string]interface{}{
-			"eventName": awslambda.FilterRule_Or(jsii.String("INSERT"), jsii.String("MODIFY")),
-			"dynamodb": map[string]interface{}{
-				"Keys": map[string]interface{}{store.AttrSK: map[string]interface{}{"S": awslambda.FilterRule_BeginsWith(jsii.String(JobKeyPrefix))}},
-			},
-		})},
+		// Campaign deletions and subject requests (see jobsFilter).
+		Filters: &[]*map[string]interface{}{jobsFilter(JobKeyPrefix), jobsFilter(RequestKeyPrefix)},
 		// Few retries: the schedule resumes the job anyway.
 		RetryAttempts:      jsii.Number(2),
 		BisectBatchOnError: jsii.Bool(true),
@@ -82,7 +93,7 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 	}))
 
 	rule := awsevents.NewRule(c, jsii.String("Schedule"), &awsevents.RuleProps{
-		Description: jsii.String("Runs the Leadvault jobs function: resumes unfinished campaign-deletion jobs"),
+		Description: jsii.String("Runs the Leadvault jobs function: resumes unfinished campaign deletions and subject requests"),
 		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(JobsResumeMinutes))),
 	})
 	rule.AddTarget(awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{
@@ -92,6 +103,23 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 		MaxEventAge: awscdk.Duration_Minutes(jsii.Number(JobsResumeMinutes)),
 	}))
 
-	fn.suppressWildcards("Resource * carries only xray:PutTraceSegments/PutTelemetryRecords (Tracing: ACTIVE) and dynamodb:ListStreams (stream event source); none of them supports resource-level permissions and none reads or writes data.")
+	fn.suppressWildcards("Resource * carries only xray:PutTraceSegments/PutTelemetryRecords (Tracing: ACTIVE) and dynamodb:ListStreams (stream event source); none of them supports resource-level permissions and none reads or writes data.",
+		nagReason{
+			id:        "AwsSolutions-IAM5",
+			appliesTo: []string{"Resource::<" + LogicalIDExportsBucket + ".Arn>/" + layout.ExportPrefix + "*", "Resource::<" + LogicalIDSentMailBucket + ".Arn>/" + layout.SentPrefix + "*"},
+			reason:    "Archives are written under the exports prefix with keys named by tenant and request, and an erasure deletes sent-mail copies named by hour, tenant and lead: the objects are not known when the policy is written.",
+		})
 	return &Jobs{Construct: c, Function: fn.Function, Rule: rule}
+}
+
+// jobsFilter passes the insert or update of an item whose sort key begins with
+// prefix: a job recorded, or its progress recorded, so each step's update
+// triggers the next (shared/jobs). Not the removal of an item.
+func jobsFilter(prefix string) *map[string]interface{} {
+	return awslambda.FilterCriteria_Filter(&map[string]interface{}{
+		"eventName": awslambda.FilterRule_Or(jsii.String("INSERT"), jsii.String("MODIFY")),
+		"dynamodb": map[string]interface{}{
+			"Keys": map[string]interface{}{store.AttrSK: map[string]interface{}{"S": awslambda.FilterRule_BeginsWith(jsii.String(prefix))}},
+		},
+	})
 }

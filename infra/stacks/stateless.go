@@ -60,6 +60,10 @@ func NewStatelessStack(scope constructs.Construct, id string, props *StatelessSt
 			EnvVar: app.EnvSentBucket, BucketName: props.Data.SentMailBucket.BucketName(),
 			BucketArn: props.Data.SentMailBucket.BucketArn(), Prefixes: []string{layout.SentPrefix},
 			ObjectsFinding: func(p string) string { return "Resource::<" + LogicalIDSentMailBucket + ".Arn>/" + p + "*" },
+		}, {
+			EnvVar: app.EnvExportBucket, BucketName: props.Data.ExportsBucket.BucketName(),
+			BucketArn: props.Data.ExportsBucket.BucketArn(), Prefixes: []string{layout.ExportPrefix},
+			ObjectsFinding: func(p string) string { return "Resource::<" + LogicalIDExportsBucket + ".Arn>/" + p + "*" },
 		}},
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("IntakeApiUrl"), &awscdk.CfnOutputProps{

@@ -16,6 +16,7 @@ const (
 	EnvTable            = "LEADVAULT_TABLE"
 	EnvKeyID            = "LEADVAULT_KEY_ID"
 	EnvSentBucket       = "LEADVAULT_SENT_BUCKET"
+	EnvExportBucket     = "LEADVAULT_EXPORT_BUCKET"
 	EnvNotifyFrom       = "LEADVAULT_NOTIFY_FROM"
 	EnvConfigurationSet = "LEADVAULT_SES_CONFIGURATION_SET"
 	EnvInboundBucket    = "LEADVAULT_INBOUND_BUCKET"
@@ -32,6 +33,7 @@ type Settings struct {
 	Table            string `env:"LEADVAULT_TABLE"`
 	KeyID            string `env:"LEADVAULT_KEY_ID"` // the stage CMK
 	SentBucket       string `env:"LEADVAULT_SENT_BUCKET"`
+	ExportBucket     string `env:"LEADVAULT_EXPORT_BUCKET"` // archives of access and export requests
 	NotifyFrom       string `env:"LEADVAULT_NOTIFY_FROM"`
 	ConfigurationSet string `env:"LEADVAULT_SES_CONFIGURATION_SET"`
 	InboundBucket    string `env:"LEADVAULT_INBOUND_BUCKET"` // where SES stores received mail

@@ -87,7 +87,10 @@ type Deps struct {
 	Keys      Keys
 	Audit     Auditor
 	Directory Directory
-	Log       *slog.Logger
+	// Links and ExportBucket hand out the archives of access and export requests.
+	Links        Links
+	ExportBucket string
+	Log          *slog.Logger
 	// Now and NewID default to the clock and random 128-bit hex IDs.
 	Now   func() time.Time
 	NewID func() string

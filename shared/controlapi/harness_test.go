@@ -21,6 +21,7 @@ import (
 	"leadvault/infra/local/cognitolocal"
 	"leadvault/infra/local/devissuer"
 	"leadvault/infra/local/gateway"
+	"leadvault/infra/local/standins"
 	"leadvault/infra/local/testenv"
 	"leadvault/shared/access"
 	"leadvault/shared/audit"
@@ -28,6 +29,7 @@ import (
 	"leadvault/shared/directory"
 	"leadvault/shared/domain"
 	"leadvault/shared/jobs"
+	"leadvault/shared/presign"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
 )
@@ -51,6 +53,8 @@ type world struct {
 	keys   map[string]*vault.TenantKey
 	ids    map[string]string // user name → the sub Cognito gave them
 	clock  func() time.Time
+	// exports holds the archives of subject requests.
+	exports string
 }
 
 func newWorld(t *testing.T) *world {
@@ -79,11 +83,16 @@ func newWorld(t *testing.T) *world {
 	})
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	dir := directory.New(idp, "eu-north-1_test")
+	w.exports = testenv.Bucket(t)
+	cfg := testenv.Env.AWS.Config
 	h := controlapi.New(controlapi.Deps{
 		Store: w.st, Keys: w.vault, Audit: w.audit, Directory: dir, Log: log,
+		Links: presign.New(cfg.AWS, cfg.Endpoint), ExportBucket: w.exports,
 		Now: func() time.Time { return w.clock() },
 	})
-	w.jobs = jobs.New(w.st, log, 0)
+	w.jobs = jobs.New(w.st, log, 0).WithSubjectRequests(w.vault, testenv.Env.AWS.S3(), w.audit, jobs.RequestConfig{
+		ExportBucket: w.exports, SentBucket: testenv.Bucket(t), KeyID: standins.LocalKeyAlias,
+		Processor: jobs.Processor, StorageLocation: jobs.StorageLocation("eu-north-1")})
 	api := gateway.New([]gateway.Route{{
 		Method: "ANY", Path: "/v1/{proxy+}", Handler: h.Handle,
 		Authorizer: &gateway.JWTAuthorizer{Issuer: issuerURL, Audience: []string{devissuer.DefaultClientID}, Keys: w.issuer.Key},

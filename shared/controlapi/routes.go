@@ -15,6 +15,9 @@ const (
 	// adminOnly: the tenant's admins: users, grants, forms and campaigns, the audit trail. Support
 	// staff never reach these, grant or not, so they can never export (M5, S19).
 	adminOnly
+	// staffOnly: the tenant's own staff, admins and members; support staff never, grant or not (a
+	// data-subject request is the controller's instruction, not the processor's).
+	staffOnly
 )
 
 // refuse says why role may not use a route with rule r under decision d, or "" if it may.
@@ -26,6 +29,8 @@ func (r rule) refuse(role access.Role, d access.Decision) string {
 		return "admins only"
 	case r == writeLeads && !d.Write:
 		return "no write access"
+	case r == staffOnly && role == access.Support:
+		return "support staff do not handle data-subject requests"
 	}
 	return ""
 }
@@ -57,6 +62,11 @@ const (
 	ActionAuditRead      = "audit.read"
 	ActionAuditExport    = "audit.export"
 	ActionAuditVerify    = "audit.verify"
+
+	ActionSubjectRequestCreate   = "subject-request.create"   // targets: request:<id>, kind:<kind>
+	ActionSubjectRequestList     = "subject-request.list"     // targets: request:<id> of each listed
+	ActionSubjectRequestRead     = "subject-request.read"     // target: request:<id>
+	ActionSubjectRequestDownload = "subject-request.download" // targets: request:<id>, format:<json|csv>
 )
 
 type route struct {
@@ -102,6 +112,11 @@ var routes = []route{
 	{method: "GET", pattern: "/v1/access-grants", rule: adminOnly, what: "list access grants", fn: listGrants},
 	{method: "POST", pattern: "/v1/access-grants", rule: adminOnly, what: "grant access", fn: createGrant},
 	{method: "DELETE", pattern: "/v1/access-grants/{grantID}", rule: adminOnly, what: "revoke access grants", fn: revokeGrant},
+
+	{method: "POST", pattern: "/v1/subject-requests", rule: staffOnly, what: "start data-subject requests", fn: createSubjectRequest},
+	{method: "GET", pattern: "/v1/subject-requests", rule: staffOnly, what: "list data-subject requests", fn: listSubjectRequests},
+	{method: "GET", pattern: "/v1/subject-requests/{requestID}", rule: staffOnly, what: "read data-subject requests", fn: getSubjectRequest},
+	{method: "GET", pattern: "/v1/subject-requests/{requestID}/result", rule: staffOnly, what: "download data-subject archives", fn: downloadSubjectRequest},
 
 	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},
 	{method: "GET", pattern: "/v1/audit/export", rule: adminOnly, what: "export the audit trail", fn: exportAudit},

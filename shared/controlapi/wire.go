@@ -11,12 +11,13 @@ import (
 	"leadvault/shared/audit"
 	"leadvault/shared/awsconfig"
 	"leadvault/shared/directory"
+	"leadvault/shared/presign"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
 )
 
 // Required are the settings the controller cannot start without; its stack sets each of them.
-var Required = []string{app.EnvTable, app.EnvKeyID, app.EnvUserPoolID}
+var Required = []string{app.EnvTable, app.EnvKeyID, app.EnvUserPoolID, app.EnvExportBucket}
 
 // FromConfig builds the Handler with AWS clients, once per cold start.
 func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Handler, error) {
@@ -34,6 +35,9 @@ func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Handle
 		Keys:      vault.New(kms.NewFromConfig(cfg.AWS), s.KeyID),
 		Audit:     audit.New(db, s.Table, 0),
 		Directory: directory.New(idp, s.UserPoolID),
-		Log:       log,
+		// Links are signed here, with the function's own credentials, without linking the S3 client.
+		Links:        presign.New(cfg.AWS, cfg.Endpoint),
+		ExportBucket: s.ExportBucket,
+		Log:          log,
 	}), nil
 }

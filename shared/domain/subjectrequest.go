@@ -102,6 +102,8 @@ type SubjectRequest struct {
 	ResultExpires time.Time
 	// Failure says, without personal data, why a request failed.
 	Failure string
+	// Attempts counts the runs of the current step that did not finish it.
+	Attempts int
 }
 
 // DueAfter is the time the controller has to answer a data subject (Art. 12(3)): one month.

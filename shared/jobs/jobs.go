@@ -35,6 +35,8 @@ type Store interface {
 	// Scoped is the only way to a tenant's data; the runner steps one tenant's campaign at a time.
 	Scoped(tenant string) *store.Scoped
 	PendingCampaignDeletions(ctx context.Context) ([]domain.CampaignDeletion, error)
+	PendingSubjectRequests(ctx context.Context) ([]store.RequestRef, error)
+	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -44,6 +46,11 @@ type Runner struct {
 	store Store
 	log   *slog.Logger
 	step  int
+	// Subject requests (see WithSubjectRequests); nil keys: campaign deletions only.
+	keys    Keys
+	objects Objects
+	audit   Auditor
+	reqCfg  RequestConfig
 }
 
 // New returns a Runner that deletes step leads per step (0 = StepSize).
@@ -67,13 +74,19 @@ func (r *Runner) HandleStream(ctx context.Context, ev events.DynamoDBEvent) erro
 		if rec.EventName == string(events.DynamoDBOperationTypeRemove) {
 			continue
 		}
-		tenant, campaign, ok := JobKey(rec.Change.Keys[store.AttrPK].String(), rec.Change.Keys[store.AttrSK].String())
-		if !ok || seen[tenant+"/"+campaign] {
+		pk, sk := rec.Change.Keys[store.AttrPK].String(), rec.Change.Keys[store.AttrSK].String()
+		if seen[pk+"/"+sk] {
 			continue
 		}
-		seen[tenant+"/"+campaign] = true
-		if err := r.step1(ctx, tenant, campaign); err != nil {
-			errs = append(errs, err)
+		seen[pk+"/"+sk] = true
+		if tenant, campaign, ok := JobKey(pk, sk); ok {
+			if err := r.step1(ctx, tenant, campaign); err != nil {
+				errs = append(errs, err)
+			}
+		} else if tenant, id, ok := store.ParseRequestKey(pk, sk); ok && r.keys != nil {
+			if err := r.RunRequest(ctx, tenant, id); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -92,7 +105,20 @@ func (r *Runner) Resume(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 		}
 	}
-	return len(pending), errors.Join(errs...)
+	n := len(pending)
+	if r.keys != nil {
+		requests, err := r.store.PendingSubjectRequests(ctx)
+		if err != nil {
+			return n, errors.Join(append(errs, err)...)
+		}
+		for _, q := range requests {
+			if err := r.RunRequest(ctx, q.Tenant, q.ID); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		n += len(requests)
+	}
+	return n, errors.Join(errs...)
 }
 
 // RunToEnd steps one job until it is done (tests and the operator CLI).

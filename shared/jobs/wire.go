@@ -10,22 +10,44 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"leadvault/shared/app"
+	"leadvault/shared/audit"
 	"leadvault/shared/awsconfig"
 	"leadvault/shared/store"
+	"leadvault/shared/vault"
 )
 
 // Required are the settings the jobs function cannot start without; its stack sets each of them.
-var Required = []string{app.EnvTable}
+var Required = []string{app.EnvTable, app.EnvKeyID, app.EnvExportBucket, app.EnvSentBucket}
 
 // FromConfig builds the Runner with AWS clients, once per cold start.
 func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Runner, error) {
 	if err := s.Require(Required...); err != nil {
 		return nil, err
 	}
-	st := store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table).WithDeletionSettle(DeletionSettle)
-	return New(st, log, 0), nil
+	db := dynamodb.NewFromConfig(cfg.AWS)
+	st := store.New(db, s.Table).WithDeletionSettle(DeletionSettle)
+	objects := s3.NewFromConfig(cfg.AWS, func(o *s3.Options) { o.UsePathStyle = cfg.Local() })
+	trail := audit.New(db, s.Table, 0)
+	return New(st, log, 0).WithSubjectRequests(vault.New(kms.NewFromConfig(cfg.AWS), s.KeyID), objects, trail, RequestConfig{
+		ExportBucket: s.ExportBucket, SentBucket: s.SentBucket, KeyID: s.KeyID,
+		Processor: Processor, StorageLocation: StorageLocation(cfg.AWS.Region),
+	}), nil
+}
+
+// Processor is the processor as an access archive names it.
+const Processor = "Leadvault (data processor for the controller named above)"
+
+// StorageLocation says where the data is kept, as an access archive states it.
+func StorageLocation(region string) string {
+	place := region
+	if region == awsconfig.Region {
+		place += " (Stockholm, Sweden, EU)"
+	}
+	return "Amazon Web Services, region " + place + "; encrypted at rest under keys of the processor"
 }
 
 // DeletionSettle is how long after its start a campaign deletion may finish: longer than intake caches a

@@ -2,6 +2,8 @@
 // only sweeps (functions/sweeper) can know the prefixes without linking the code that writes them.
 package layout
 
+import "time"
+
 // Prefixes of the buckets' keys.
 const (
 	// SentPrefix holds copies of sent notifications in the sent-mail bucket (≤ 24 h, E11).
@@ -10,4 +12,30 @@ const (
 	InboundPrefix = "inbound/"
 	// QuarantinePrefix holds inbound mail that could not become a lead.
 	QuarantinePrefix = "quarantine/"
+	// ExportPrefix holds the archives of access and export requests in the exports bucket (≤ 7 days).
+	ExportPrefix = "subject-requests/"
 )
+
+// ExportMaxAge is how long an access or export archive is kept before the sweeper deletes it.
+const ExportMaxAge = 7 * 24 * time.Hour
+
+// SentCopyKeys are the keys under which the notifier may have kept a copy of the mail about a lead it sent
+// at sentAt: the copy is written just before the send, in the hour of the send or, across an hour's turn,
+// the hour before.
+func SentCopyKeys(tenant, lead string, sentAt time.Time) []string {
+	var keys []string
+	for _, at := range []time.Time{sentAt, sentAt.Add(-time.Hour)} {
+		keys = append(keys, SentCopyKey(tenant, lead, at))
+	}
+	return keys
+}
+
+// SentCopyKey is the key of the copy of the mail about a lead written at at.
+func SentCopyKey(tenant, lead string, at time.Time) string {
+	return SentPrefix + at.UTC().Format("2006/01/02/15") + "/" + tenant + "/" + lead + ".eml"
+}
+
+// ExportKey is the key of a subject request's archive in one format (json or csv).
+func ExportKey(tenant, request, format string) string {
+	return ExportPrefix + tenant + "/" + request + "." + format
+}

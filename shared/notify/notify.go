@@ -123,7 +123,7 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 	now := s.now().UTC()
 	raw := Render(s.cfg.From, form, lead, now)
 	// The copy goes first: a retry after a failed send overwrites the same key.
-	copyKey := fmt.Sprintf("%s%s/%s/%s.eml", SentPrefix, now.Format("2006/01/02/15"), tenantID, leadID)
+	copyKey := layout.SentCopyKey(tenantID, leadID, now)
 	_, err = s.archive.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: &s.cfg.Bucket, Key: &copyKey, Body: bytes.NewReader(raw), ContentType: aws.String("message/rfc822"),
 		ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(s.cfg.KeyID),

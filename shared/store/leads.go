@@ -29,6 +29,13 @@ type Idempotency struct {
 	TTL         time.Duration
 }
 
+// emailIndex is the blind index of a normalised e-mail address. It is taken over the address lower-cased:
+// intake keeps the local part as typed (it is the data), but mail systems treat "Jens@" and "jens@" as one
+// mailbox, and a data subject's request must find the leads of both.
+func emailIndex(tk Keys, email string) string {
+	return tk.BlindIndex(kindEmail, strings.ToLower(email))
+}
+
 // Lead blind-index kinds.
 const (
 	kindEmail = "email"
@@ -40,7 +47,7 @@ const (
 func SubjectID(tk Keys, p domain.Personal, leadID string) string {
 	switch {
 	case p.Email != "":
-		return "e." + tk.BlindIndex(kindEmail, p.Email)
+		return "e." + emailIndex(tk, p.Email)
 	case p.Phone != "":
 		return "p." + tk.BlindIndex(kindPhone, p.Phone)
 	}

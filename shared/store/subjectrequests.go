@@ -27,8 +27,14 @@ const SKRequestPrefix = "SR#"
 const (
 	AttrState = "state"
 	AttrKind  = "kind"
-	AttrDue   = "due" // epoch seconds, so that "due before" is a numeric comparison
+	AttrDue   = "due"   // epoch seconds, so that "due before" is a numeric comparison
+	AttrLease = "lease" // epoch seconds until which a runner holds the request
 )
+
+// RequestLease is how long a runner holds a subject request it claimed: longer than one step takes, so a
+// stream event for the claim itself finds it held, and short enough that the schedule resumes a request
+// whose runner died.
+const RequestLease = 5 * time.Minute
 
 // RequestRetention is how long a subject request's record is kept after it was created: the documented
 // instruction and what was done with it (M7) are evidence for as long as the audit trail's default.
@@ -60,6 +66,8 @@ type requestItem struct {
 	Result      string           `dynamodbav:"result,omitempty"`
 	ResultUntil string           `dynamodbav:"resultUntil,omitempty"`
 	Failure     string           `dynamodbav:"failure,omitempty"`
+	Lease       int64            `dynamodbav:"lease,omitempty"`
+	Attempts    int64            `dynamodbav:"attempts,omitempty"`
 	ExpiresAt   int64            `dynamodbav:"expiresAt"`
 }
 
@@ -117,7 +125,8 @@ func (it requestItem) request(tk Keys, tenant string) (domain.SubjectRequest, er
 		Instruction: domain.Instruction{Reference: it.Reference, ReceivedAt: parseTS(it.Received)},
 		DueAt:       time.Unix(it.Due, 0).UTC(), CreatedAt: parseTS(it.Created), UpdatedAt: parseTS(it.Updated),
 		CreatedBy: it.By, Erased: it.Erased, Result: it.Result, ResultExpires: parseTS(it.ResultUntil), Failure: it.Failure,
-		Found: domain.RequestFound{Leads: it.Found, BySource: it.BySource, Campaigns: it.ByCampaign, Notified: it.Notified},
+		Attempts: int(it.Attempts),
+		Found:    domain.RequestFound{Leads: it.Found, BySource: it.BySource, Campaigns: it.ByCampaign, Notified: it.Notified},
 	}
 	if len(it.Note) > 0 && tk != nil {
 		plain, err := tk.OpenRecord(noteSubject(it.ID), it.NoteKey, it.ID, it.Note)
@@ -282,6 +291,8 @@ func (v *Scoped) SaveSubjectRequest(ctx context.Context, r domain.SubjectRequest
 	setOrRemove("result", r.Result, r.Result == "")
 	setOrRemove("resultUntil", ts(r.ResultExpires), r.ResultExpires.IsZero())
 	setOrRemove("failure", r.Failure, r.Failure == "")
+	setOrRemove("attempts", r.Attempts, r.Attempts == 0)
+	up = up.Remove(expression.Name(AttrLease))
 	if r.State.Finished() {
 		up = up.Remove(expression.Name("sbe")).Remove(expression.Name("sbp"))
 	}
@@ -308,6 +319,43 @@ func (v *Scoped) SaveSubjectRequest(ctx context.Context, r domain.SubjectRequest
 		return domain.SubjectRequest{}, fmt.Errorf("save subject request %s/%s: %w", v.tenant, r.ID, err)
 	}
 	return v.SubjectRequest(ctx, nil, r.ID)
+}
+
+// ClaimSubjectRequest takes one of the tenant's requests for a runner: a request that is received, or
+// running without a live lease, becomes running under a lease of RequestLease, until SaveSubjectRequest.
+// It returns claimed false, without error, for a request that is held, finished, awaiting the controller
+// or gone, so that a second trigger of the same work does nothing.
+func (v *Scoped) ClaimSubjectRequest(ctx context.Context, id string) (domain.SubjectRequest, bool, error) {
+	if err := v.check(); err != nil {
+		return domain.SubjectRequest{}, false, err
+	}
+	now := v.s.now()
+	state := expression.Name(AttrState)
+	free := expression.AttributeNotExists(expression.Name(AttrLease)).Or(expression.Name(AttrLease).LessThan(expression.Value(now.Unix())))
+	cond := exists().And(state.In(expression.Value(string(domain.StateReceived)), expression.Value(string(domain.StateRunning)))).And(free)
+	ex := build(expression.NewBuilder().WithCondition(cond).WithUpdate(
+		expression.Set(state, expression.Value(string(domain.StateRunning))).
+			Set(expression.Name(AttrLease), expression.Value(now.Add(RequestLease).Unix())).
+			Add(expression.Name("attempts"), expression.Value(1)).
+			Set(expression.Name("updated"), expression.Value(ts(now)))))
+	out, err := v.s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &v.s.table, Key: key(jobPK(v.tenant), requestSK(id)),
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(), ReturnValues: types.ReturnValueAllNew,
+	})
+	var cond2 *types.ConditionalCheckFailedException
+	if errors.As(err, &cond2) {
+		return domain.SubjectRequest{}, false, nil
+	}
+	if err != nil {
+		return domain.SubjectRequest{}, false, fmt.Errorf("claim subject request %s/%s: %w", v.tenant, id, err)
+	}
+	var it requestItem
+	if err := unmarshal(out.Attributes, &it); err != nil {
+		return domain.SubjectRequest{}, false, fmt.Errorf("claim subject request %s/%s: %w", v.tenant, id, err)
+	}
+	r, err := it.request(nil, v.tenant)
+	return r, err == nil, err
 }
 
 // RequestRef names an unfinished subject request in the job queue.

@@ -9,7 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"leadvault/shared/ddb"
 	"leadvault/shared/domain"
 )
 
@@ -25,7 +27,7 @@ func (s *Store) leadIDsBySubject(ctx context.Context, tk Keys, email, phone stri
 func IndexSubject(tk Keys, email, phone string) domain.SubjectIndex {
 	var idx domain.SubjectIndex
 	if email != "" {
-		idx.Email = tk.BlindIndex(kindEmail, email)
+		idx.Email = emailIndex(tk, email)
 	}
 	if phone != "" {
 		idx.Phone = tk.BlindIndex(kindPhone, phone)
@@ -103,7 +105,7 @@ func emailIndexValue(tk Keys, email string) string {
 	if email == "" {
 		return ""
 	}
-	return indexValue(tk.Tenant(), "E", tk.BlindIndex(kindEmail, email))
+	return indexValue(tk.Tenant(), "E", emailIndex(tk, email))
 }
 
 func phoneIndexValue(tk Keys, phone string) string {
@@ -111,4 +113,64 @@ func phoneIndexValue(tk Keys, phone string) string {
 		return ""
 	}
 	return indexValue(tk.Tenant(), "P", tk.BlindIndex(kindPhone, phone))
+}
+
+// SubjectRecords reads and decrypts the tenant's leads with these IDs, with their notification records
+// (keyed by lead ID), 50 leads to a BatchGetItem; leads gone or shredded meanwhile are left out. tk must be
+// the tenant's key.
+func (v *Scoped) SubjectRecords(ctx context.Context, tk Keys, ids []string) ([]domain.Lead, map[string]domain.Notification, error) {
+	if err := v.key(tk); err != nil {
+		return nil, nil, err
+	}
+	s, tenant := v.s, v.tenant
+	var leads []domain.Lead
+	notified := map[string]domain.Notification{}
+	for start := 0; start < len(ids); start += 50 {
+		var keys []map[string]types.AttributeValue
+		for _, id := range ids[start:min(start+50, len(ids))] {
+			keys = append(keys, key(leadPK(tenant, id), skLead), key(leadPK(tenant, id), skNotified))
+		}
+		var items []map[string]types.AttributeValue
+		for attempt := 0; len(keys) > 0; attempt++ {
+			if attempt > 0 {
+				if err := ddb.Backoff(ctx, attempt); err != nil {
+					return nil, nil, fmt.Errorf("read leads of %s: %w", tenant, err)
+				}
+			}
+			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+				s.table: {Keys: keys, ConsistentRead: aws.Bool(true)},
+			}})
+			if err != nil {
+				return nil, nil, fmt.Errorf("read leads of %s: %w", tenant, err)
+			}
+			for _, it := range out.Responses[s.table] {
+				if s.expired(it) {
+					continue
+				}
+				var k itemKey
+				if err := unmarshal(it, &k); err != nil {
+					return nil, nil, fmt.Errorf("read leads of %s: %w", tenant, err)
+				}
+				_, lead, _ := ParseLeadKey(k.PK, skLead)
+				if k.SK != skNotified {
+					items = append(items, it)
+					continue
+				}
+				var n notificationItem
+				if err := unmarshal(it, &n); err != nil {
+					return nil, nil, fmt.Errorf("read notifications of %s: %w", tenant, err)
+				}
+				notified[lead] = domain.Notification{TenantID: tenant, LeadID: lead, MessageID: n.MessageID, Recipients: n.To,
+					SentAt: parseTS(n.SentAt), ExpiresAt: time.Unix(n.ExpiresAt, 0).UTC()}
+			}
+			keys = out.UnprocessedKeys[s.table].Keys
+		}
+		opened, err := s.openLeads(ctx, tk, items)
+		if err != nil {
+			return nil, nil, err
+		}
+		leads = append(leads, opened...)
+	}
+	sort.Slice(leads, func(i, j int) bool { return leads[i].CreatedAt.Before(leads[j].CreatedAt) })
+	return leads, notified, nil
 }

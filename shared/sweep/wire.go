@@ -18,6 +18,9 @@ func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Sweepe
 	if s.SentBucket != "" {
 		targets = append(targets, Target{Bucket: s.SentBucket, Prefix: layout.SentPrefix, MaxAge: MaxAge})
 	}
+	if s.ExportBucket != "" {
+		targets = append(targets, Target{Bucket: s.ExportBucket, Prefix: layout.ExportPrefix, MaxAge: layout.ExportMaxAge})
+	}
 	if s.InboundBucket != "" {
 		targets = append(targets,
 			Target{Bucket: s.InboundBucket, Prefix: layout.InboundPrefix, MaxAge: MaxAge},

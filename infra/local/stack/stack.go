@@ -58,6 +58,8 @@ var web embed.FS
 const (
 	Table      = "leadvault-local"
 	SentBucket = "leadvault-sent-local"
+	// ExportBucket holds the archives of access and export requests.
+	ExportBucket = "leadvault-exports-local"
 	// InboundBucket and InboundDomain stand in for SES receiving: mail to <alias>@InboundDomain.
 	InboundBucket = "leadvault-inbound-local"
 	InboundDomain = "in.localhost"
@@ -196,8 +198,8 @@ func Start(ctx context.Context, o Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.AWS = awsclients.Clients{Config: cfg}
-	s.Settings = app.Settings{Stage: "local", Table: Table, KeyID: sb.KeyARN, SentBucket: SentBucket, NotifyFrom: NotifyFrom,
-		InboundBucket: InboundBucket, InboundDomain: InboundDomain}
+	s.Settings = app.Settings{Stage: "local", Table: Table, KeyID: sb.KeyARN, SentBucket: SentBucket, ExportBucket: ExportBucket,
+		NotifyFrom: NotifyFrom, InboundBucket: InboundBucket, InboundDomain: InboundDomain}
 	if err := s.provision(ctx); err != nil {
 		return nil, err
 	}
@@ -394,10 +396,11 @@ func NotifierFilter(r events.DynamoDBEventRecord) bool {
 }
 
 // JobsFilter is the jobs function's event source mapping filter of infra/stacks: inserted and updated
-// campaign-deletion job items.
+// campaign-deletion job items and subject requests.
 func JobsFilter(r events.DynamoDBEventRecord) bool {
+	sk := r.Change.Keys[store.AttrSK].String()
 	return (r.EventName == string(events.DynamoDBOperationTypeInsert) || r.EventName == string(events.DynamoDBOperationTypeModify)) &&
-		strings.HasPrefix(r.Change.Keys[store.AttrSK].String(), store.SKJobPrefix)
+		(strings.HasPrefix(sk, store.SKJobPrefix) || strings.HasPrefix(sk, store.SKRequestPrefix))
 }
 
 // provision creates the table and buckets as CloudFormation would on AWS.
@@ -405,7 +408,7 @@ func (s *Stack) provision(ctx context.Context) error {
 	if err := store.CreateTable(ctx, s.AWS.DynamoDB(), Table); err != nil {
 		return err
 	}
-	for _, bucket := range []string{SentBucket, InboundBucket} {
+	for _, bucket := range []string{SentBucket, ExportBucket, InboundBucket} {
 		_, err := s.AWS.S3().CreateBucket(ctx, &s3.CreateBucketInput{
 			Bucket:                    aws.String(bucket),
 			CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(awsconfig.Region)},
@@ -481,7 +484,7 @@ func (s *Stack) AdminToken() (string, error) {
 // WriteEnv writes the environment a function needs to reach this stack (used by `make invoke`).
 func (s *Stack) WriteEnv(path string) error {
 	lines := append(s.Standins.Env(),
-		app.EnvStage+"=local", app.EnvTable+"="+Table, app.EnvSentBucket+"="+SentBucket,
+		app.EnvStage+"=local", app.EnvTable+"="+Table, app.EnvSentBucket+"="+SentBucket, app.EnvExportBucket+"="+ExportBucket,
 		app.EnvNotifyFrom+"="+NotifyFrom, app.EnvInboundBucket+"="+InboundBucket, app.EnvInboundDomain+"="+InboundDomain,
 		envfile.IssuerEnv+"="+s.Issuer.URL(), envfile.IssuerKeyEnv+"="+s.IssuerKey,
 		app.EnvUserPoolID+"="+UserPoolID, app.EnvCognitoEndpoint+"="+s.Settings.CognitoEndpoint)

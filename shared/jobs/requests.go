@@ -1,0 +1,274 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"leadvault/shared/audit"
+	"leadvault/shared/domain"
+	"leadvault/shared/export"
+	"leadvault/shared/layout"
+	"leadvault/shared/store"
+	"leadvault/shared/vault"
+)
+
+// Keys unwraps tenant keys.
+type Keys interface {
+	TenantKey(ctx context.Context, tenantID string, wrapped []byte) (*vault.TenantKey, error)
+}
+
+// Objects writes archives and deletes sent-mail copies (S3).
+type Objects interface {
+	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
+	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+}
+
+// Auditor appends to a tenant's audit trail.
+type Auditor interface {
+	Append(ctx context.Context, r audit.Record) (audit.Record, error)
+}
+
+var (
+	_ Keys    = (*vault.Vault)(nil)
+	_ Objects = (*s3.Client)(nil)
+	_ Auditor = (*audit.Log)(nil)
+)
+
+// The audit actions of the jobs function; its records name it as actor.
+const (
+	ActionSubjectRequestDone   = "subject-request.done"   // targets: request:<id>, kind:<kind>, found:<n>, erased:<n>
+	ActionSubjectRequestFailed = "subject-request.failed" // targets: request:<id>, kind:<kind>
+	ActorJobs                  = "leadvault-jobs"
+	RoleSystem                 = "system"
+)
+
+// RequestConfig is where subject requests put and find things.
+type RequestConfig struct {
+	// ExportBucket receives access and export archives; SentBucket holds the copies of sent mail an
+	// erasure deletes; KeyID is the KMS key the archives are encrypted under.
+	ExportBucket, SentBucket, KeyID string
+	// Processor and StorageLocation are the processing facts an archive states.
+	Processor, StorageLocation string
+}
+
+// MaxRequestAttempts is how many times a subject request is tried before it is failed for good.
+const MaxRequestAttempts = 5
+
+// WithSubjectRequests lets the runner carry out data-subject requests besides campaign deletions.
+func (r *Runner) WithSubjectRequests(keys Keys, objects Objects, log Auditor, cfg RequestConfig) *Runner {
+	r.keys, r.objects, r.audit, r.reqCfg = keys, objects, log, cfg
+	return r
+}
+
+// RunRequest carries out one step of a subject request, if no other runner holds it: an access or export
+// request in one step, an erasure StepSize leads at a time, each step's saved progress triggering the next
+// on the stream. A failed step leaves the request to the schedule once its lease lapses; after
+// MaxRequestAttempts it is failed, with a reason that holds no personal data.
+func (r *Runner) RunRequest(ctx context.Context, tenant, id string) error {
+	if r.keys == nil {
+		return fmt.Errorf("subject request %s/%s: the runner was not given subject requests", tenant, id)
+	}
+	v := r.store.Scoped(tenant)
+	req, claimed, err := v.ClaimSubjectRequest(ctx, id)
+	if err != nil || !claimed {
+		return err
+	}
+	start := time.Now()
+	t, err := r.store.Tenant(ctx, tenant)
+	if err != nil {
+		return fmt.Errorf("subject request %s/%s: read tenant: %w", tenant, id, err)
+	}
+	if req.Attempts > MaxRequestAttempts {
+		req.State, req.Failure = domain.StateFailed, fmt.Sprintf("gave up after %d attempts", MaxRequestAttempts)
+		r.log.Error("subject request failed", "tenant", tenant, "request", id, "kind", string(req.Kind), "attempts", req.Attempts)
+		if err := r.recordFinished(ctx, t, req); err != nil {
+			return err
+		}
+		_, err := v.SaveSubjectRequest(ctx, req)
+		return err
+	}
+	next, err := r.requestStep(ctx, v, t, req)
+	if err != nil {
+		// The lease stays: a retry of this stream record finds the request held, and the schedule takes it
+		// up again when the lease lapses.
+		r.log.Error("subject request step failed", "tenant", tenant, "request", id, "kind", string(req.Kind), "error", err.Error())
+		return fmt.Errorf("subject request %s/%s: %w", tenant, id, err)
+	}
+	next.Attempts = 0
+	if next.State.Finished() {
+		// Recorded first: a save that fails after it is retried, and the trail then shows the step twice
+		// rather than a finished request without its record.
+		if err := r.recordFinished(ctx, t, next); err != nil {
+			return err
+		}
+	}
+	saved, err := v.SaveSubjectRequest(ctx, next)
+	if err != nil {
+		return fmt.Errorf("subject request %s/%s: %w", tenant, id, err)
+	}
+	r.log.Info("subject request step", "tenant", tenant, "request", id, "kind", string(saved.Kind), "state", string(saved.State),
+		"found", saved.Found.Leads, "erased", saved.Erased, "ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// RunRequestToEnd steps one subject request until it is finished (tests and the operator CLI).
+func (r *Runner) RunRequestToEnd(ctx context.Context, tenant, id string) (domain.SubjectRequest, error) {
+	for {
+		if err := r.RunRequest(ctx, tenant, id); err != nil {
+			return domain.SubjectRequest{}, err
+		}
+		req, err := r.store.Scoped(tenant).SubjectRequest(ctx, nil, id)
+		if err != nil || req.State.Finished() || req.State == domain.StateAwaiting {
+			return req, err
+		}
+	}
+}
+
+// recordFinished appends the finished request to the tenant's audit trail, without personal data.
+func (r *Runner) recordFinished(ctx context.Context, t domain.Tenant, req domain.SubjectRequest) error {
+	action, targets := ActionSubjectRequestDone, []string{"request:" + req.ID, "kind:" + string(req.Kind),
+		fmt.Sprintf("found:%d", req.Found.Leads), fmt.Sprintf("erased:%d", req.Erased)}
+	if req.State == domain.StateFailed {
+		action, targets = ActionSubjectRequestFailed, targets[:2]
+	}
+	_, err := r.audit.Append(ctx, audit.Record{Tenant: t.ID, ActorID: ActorJobs, ActorRole: RoleSystem, Action: action,
+		Targets: targets, Retention: time.Duration(t.AuditRetentionDays) * 24 * time.Hour})
+	if err != nil {
+		return fmt.Errorf("subject request %s/%s: audit: %w", t.ID, req.ID, err)
+	}
+	return nil
+}
+
+func (r *Runner) requestStep(ctx context.Context, v *store.Scoped, t domain.Tenant, req domain.SubjectRequest) (domain.SubjectRequest, error) {
+	tk, err := r.keys.TenantKey(ctx, t.ID, t.WrappedKey)
+	if err != nil {
+		return req, fmt.Errorf("tenant key: %w", err)
+	}
+	ids, err := v.LeadsOfSubject(ctx, req.Subject)
+	if err != nil {
+		return req, err
+	}
+	switch req.Kind {
+	case domain.KindAccess, domain.KindExport:
+		return r.exportSubject(ctx, v, tk, t, req, ids)
+	case domain.KindErasure:
+		return r.eraseSubject(ctx, v, tk, req, ids)
+	}
+	req.State, req.Failure = domain.StateFailed, fmt.Sprintf("requests of kind %q are not carried out yet", req.Kind)
+	return req, nil
+}
+
+// found counts what was found of the subject, by source and by campaign.
+func found(leads []domain.Lead, notified map[string]domain.Notification) domain.RequestFound {
+	f := domain.RequestFound{Leads: int64(len(leads)), BySource: map[string]int64{}, Campaigns: map[string]int64{}}
+	for _, l := range leads {
+		f.BySource[string(l.Source)]++
+		f.Campaigns[l.CampaignID]++
+		if _, ok := notified[l.ID]; ok {
+			f.Notified++
+		}
+	}
+	return f
+}
+
+// exportSubject writes the subject's archive, JSON and CSV, under SSE-KMS; the controller hands out
+// expiring links to it, and the sweeper deletes it after layout.ExportMaxAge.
+func (r *Runner) exportSubject(ctx context.Context, v *store.Scoped, tk *vault.TenantKey, t domain.Tenant, req domain.SubjectRequest, ids []string) (domain.SubjectRequest, error) {
+	leads, notified, err := v.SubjectRecords(ctx, tk, ids)
+	if err != nil {
+		return req, err
+	}
+	forms := map[string]domain.Form{}
+	for _, l := range leads {
+		if _, ok := forms[l.FormID]; ok {
+			continue
+		}
+		f, err := v.Form(ctx, l.FormID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return req, fmt.Errorf("read form: %w", err)
+		}
+		forms[l.FormID] = f
+	}
+	now := time.Now().UTC()
+	doc := export.Build(export.Input{Request: req, Controller: t.Name, Processor: r.reqCfg.Processor,
+		StorageLocation: r.reqCfg.StorageLocation, Forms: forms, Leads: leads, Notified: notified, Now: now})
+	js, err := doc.JSON()
+	if err != nil {
+		return req, err
+	}
+	table, err := doc.CSV()
+	if err != nil {
+		return req, err
+	}
+	for _, o := range []struct {
+		format, contentType string
+		body                []byte
+	}{{"json", "application/json", js}, {"csv", "text/csv; charset=utf-8; header=present", table}} {
+		_, err := r.objects.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(r.reqCfg.ExportBucket), Key: aws.String(layout.ExportKey(t.ID, req.ID, o.format)),
+			Body: bytes.NewReader(o.body), ContentType: aws.String(o.contentType),
+			ServerSideEncryption: s3types.ServerSideEncryptionAwsKms, SSEKMSKeyId: aws.String(r.reqCfg.KeyID),
+		})
+		if err != nil {
+			return req, fmt.Errorf("write the %s archive: %w", o.format, err)
+		}
+	}
+	req.Found = found(leads, notified)
+	req.Result = layout.ExportKey(t.ID, req.ID, "")
+	req.ResultExpires = now.Add(layout.ExportMaxAge)
+	req.State = domain.StateDone
+	return req, nil
+}
+
+// eraseSubject deletes up to one step of the subject's leads with their notification records, sent-mail
+// copies and — with a subject's last lead — its key; when none is left it records the erasure in the
+// ledger and finishes.
+func (r *Runner) eraseSubject(ctx context.Context, v *store.Scoped, tk *vault.TenantKey, req domain.SubjectRequest, ids []string) (domain.SubjectRequest, error) {
+	batch := ids[:min(len(ids), r.step)]
+	// The first step reads every lead of the subject once, to count what was found; later steps read only
+	// their batch, for its notification records.
+	first := req.Found.Leads == 0 && req.Erased == 0
+	scope := batch
+	if first {
+		scope = ids
+	}
+	leads, notified, err := v.SubjectRecords(ctx, tk, scope)
+	if err != nil {
+		return req, err
+	}
+	if first {
+		req.Found = found(leads, notified)
+	}
+	for _, lead := range batch {
+		n, ok := notified[lead]
+		if !ok {
+			continue
+		}
+		for _, k := range layout.SentCopyKeys(v.Tenant(), lead, n.SentAt) {
+			if _, err := r.objects.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(r.reqCfg.SentBucket), Key: aws.String(k)}); err != nil {
+				return req, fmt.Errorf("delete a sent-mail copy: %w", err)
+			}
+		}
+	}
+	n, err := v.EraseLeads(ctx, batch)
+	req.Erased += int64(n)
+	if err != nil {
+		return req, err
+	}
+	// Done when this step took what was left, or found only index entries of leads already gone (the
+	// indexes are eventually consistent).
+	if len(ids) <= r.step || n == 0 {
+		if err := v.RecordErasure(ctx, req.Subject, req.ID, time.Now().UTC()); err != nil {
+			return req, err
+		}
+		req.State = domain.StateDone
+	}
+	return req, nil
+}
