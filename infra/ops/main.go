@@ -7,6 +7,7 @@
 //	go run ./infra/ops audit verify <tenant>
 //	go run ./infra/ops form put <form.json>
 //	go run ./infra/ops form get <formID>
+//	go run ./infra/ops subject-request relay <tenant> -kind <kind> -received <time> -channel <how> [-email <e-mail>] [-phone <number>]
 //
 // It reads the same environment as the functions (LEADVAULT_TABLE, LEADVAULT_KEY_ID, LEADVAULT_USER_POOL_ID,
 // AWS credentials; the stage's stack outputs name the table, key and user pool). With -local it uses the stack `make run` started.
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/google/uuid"
 
 	"leadvault/infra/local/envfile"
 	"leadvault/shared/access"
@@ -38,6 +40,7 @@ import (
 	"leadvault/shared/domain"
 	"leadvault/shared/normalize"
 	"leadvault/shared/provision"
+	"leadvault/shared/relay"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
 )
@@ -50,7 +53,11 @@ const usage = `usage: ops [-local] <command>
   staff invite <e-mail>       invite a processor support user (no tenant; sees data masked unless granted)
   audit verify <tenant>       check the tenant's audit hash chain; exits 1 on a gap or edit
   form put <form.json>        create or replace a form (see docs/architecture.md and shared/domain.Form)
-  form get <formID>           print a form's configuration`
+  form get <formID>           print a form's configuration
+  subject-request relay <tenant> -kind <kind> -received <RFC 3339 time> -channel <how> [-email <e-mail>] [-phone <number> [-region DK]]
+                              record a data subject's request that reached the processor: it awaits the
+                              controller's confirmation and the tenant's admins are mailed (the identifiers
+                              are never printed or logged)`
 
 func main() {
 	local := flag.Bool("local", false, "use the local stack of `make run` (reads .leadvault/env)")
@@ -190,6 +197,35 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 			return err
 		}
 		fmt.Fprintf(out, "admin %s of tenant %s invited\n", id, tenant)
+		return nil
+	case "subject-request relay":
+		if len(args) < 3 {
+			return errUsage
+		}
+		fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		kind := fs.String("kind", "", "")
+		received := fs.String("received", "", "")
+		channel := fs.String("channel", "", "")
+		email, phone, region := fs.String("email", "", ""), fs.String("phone", "", ""), fs.String("region", "", "")
+		if err := fs.Parse(args[3:]); err != nil || fs.NArg() != 0 {
+			return errUsage
+		}
+		at, err := time.Parse(time.RFC3339, *received)
+		if err != nil {
+			return fmt.Errorf("-received must be an RFC 3339 time, e.g. 2026-12-03T09:00:00Z")
+		}
+		operator := "operator"
+		if u := os.Getenv("USER"); u != "" {
+			operator = "operator:" + u
+		}
+		r, err := relay.Relay(ctx, st, keys, audit.New(db, s.Table, 0), relay.Request{Tenant: args[2], Kind: domain.RequestKind(*kind),
+			Received: at, Channel: *channel, Email: *email, Phone: *phone, Region: *region, Operator: operator},
+			uuid.Must(uuid.NewV7()).String(), time.Now().UTC())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "request %s of tenant %s awaits the controller (due %s); its admins are mailed\n", r.ID, r.TenantID, r.DueAt.Format(time.RFC3339))
 		return nil
 	case "form get":
 		if len(args) != 3 {

@@ -109,3 +109,44 @@ func TestRun_usersAndAudit(t *testing.T) {
 		}
 	}
 }
+
+// TestRun_subjectRequestRelay records a request that reached the processor: it awaits the controller, the
+// admins' mail is queued, and the person's identifiers appear in no output.
+func TestRun_subjectRequestRelay(t *testing.T) {
+	ctx := context.Background()
+	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN}
+	ops := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, testenv.Env.AWS.Config, s, args, &out)
+		return out.String(), err
+	}
+	if _, err := ops("tenant", "create", "acme", "Acme ApS"); err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(testenv.Env.AWS.DynamoDB(), s.Table)
+	if err := st.Scoped("acme").PutMember(ctx, domain.Member{UserID: "u1", Email: "admin@acme.example", Role: access.Admin}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ops("subject-request", "relay", "acme", "-kind", "erasure", "-received", "2026-12-01T10:00:00Z", "-channel", "letter",
+		"-email", "jens@example.dk", "-phone", "20 12 34 56")
+	if err != nil || !strings.Contains(out, "awaits the controller") || strings.Contains(out, "jens") || strings.Contains(out, "20 12") {
+		t.Fatalf("relay = %q, %v; want the request recorded, no identifier printed", out, err)
+	}
+	reqs, _, err := st.Scoped("acme").SubjectRequests(ctx, store.RequestQuery{State: domain.StateAwaiting}, 10, "")
+	if err != nil || len(reqs) != 1 || reqs[0].Kind != domain.KindErasure || reqs[0].Channel != "letter" {
+		t.Fatalf("requests = %+v, %v; want one awaiting erasure by letter", reqs, err)
+	}
+	if mails, err := st.Scoped("acme").MailsAbout(ctx, "request:"+reqs[0].ID); err != nil || len(mails) != 1 || mails[0].To[0] != "admin@acme.example" {
+		t.Errorf("admin mail = %+v, %v", mails, err)
+	}
+	for _, bad := range [][]string{
+		{"subject-request", "relay", "acme", "-kind", "forget", "-received", "2026-12-01T10:00:00Z", "-channel", "letter", "-email", "j@example.dk"},
+		{"subject-request", "relay", "acme", "-kind", "access", "-received", "yesterday", "-channel", "letter", "-email", "j@example.dk"},
+		{"subject-request", "relay", "acme", "-kind", "access", "-received", "2026-12-01T10:00:00Z", "-channel", "letter"},
+		{"subject-request", "relay", "nosuch", "-kind", "access", "-received", "2026-12-01T10:00:00Z", "-channel", "letter", "-email", "j@example.dk"},
+	} {
+		if out, err := ops(bad...); err == nil {
+			t.Errorf("relay %v = %q; want an error", bad[3:], out)
+		}
+	}
+}

@@ -424,10 +424,18 @@ func TestJobs_schedule(t *testing.T) {
 		tpl := stateless(t, stage)
 		queueLID, _ := only(t, tpl, "AWS::SQS::Queue")
 		fnLID := functionLID(t, stage+"/Stateless", tpl, "jobs")
-		p := props(ruleTargeting(t, tpl, fnLID))
+		p := props(ruleTargeting(t, tpl, fnLID, "rate("))
 		targets, _ := p["Targets"].([]any)
 		if len(targets) != 1 {
 			t.Fatalf("%s jobs rule has %d targets; want 1", stage, len(targets))
+		}
+		// The daily reminders: its own rule, with the task as the event.
+		daily := props(ruleTargeting(t, tpl, fnLID, "cron("))
+		if got := jsonString(daily["ScheduleExpression"]); got != `"cron(0 6 * * ? *)"` {
+			t.Errorf("%s reminders ScheduleExpression = %s; want daily at 06:00 UTC", stage, got)
+		}
+		if got := jsonString(daily["Targets"].([]any)[0].(map[string]any)["Input"]); got != `"{\"task\":\"deadline-reminders\"}"` {
+			t.Errorf("%s reminders Input = %s; want the deadline-reminders task", stage, got)
 		}
 		target := targets[0].(map[string]any)
 		tests := []struct {

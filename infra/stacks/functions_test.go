@@ -189,11 +189,16 @@ func onlyWhere(t *testing.T, tpl cfnTemplate, typ, field, want string) (string, 
 	return lids[0], res
 }
 
-// ruleTargeting returns the single events rule whose one target is the function fnLID.
-func ruleTargeting(t *testing.T, tpl cfnTemplate, fnLID string) map[string]any {
+// ruleTargeting returns the single events rule whose one target is the function fnLID, among those whose
+// schedule expression begins with schedule ("" for any).
+func ruleTargeting(t *testing.T, tpl cfnTemplate, fnLID string, schedule ...string) map[string]any {
 	t.Helper()
 	var rules []map[string]any
 	for _, r := range tpl.resources("AWS::Events::Rule") {
+		expr, _ := props(r)["ScheduleExpression"].(string)
+		if len(schedule) > 0 && !strings.HasPrefix(expr, schedule[0]) {
+			continue
+		}
 		if strings.Contains(jsonString(props(r)["Targets"]), getAtt(fnLID, "Arn")) {
 			rules = append(rules, r)
 		}
@@ -211,18 +216,21 @@ func TestNotifier_eventSourceMapping(t *testing.T) {
 		p := props(r)
 
 		filters := p["FilterCriteria"].(map[string]any)["Filters"].([]any)
-		if len(filters) != 1 {
-			t.Fatalf("%s ESM has %d filters; want 1", stage, len(filters))
+		if len(filters) != 2 {
+			t.Fatalf("%s ESM has %d filters; want 2 (new leads, new mails of the outbox)", stage, len(filters))
 		}
-		var got, want any
-		if err := json.Unmarshal([]byte(filters[0].(map[string]any)["Pattern"].(string)), &got); err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal([]byte(`{"eventName":["INSERT"],"dynamodb":{"Keys":{"sk":{"S":["LEAD"]}}}}`), &want); err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s ESM filter = %v; want %v", stage, got, want)
+		for i, pattern := range []string{`{"eventName":["INSERT"],"dynamodb":{"Keys":{"sk":{"S":["LEAD"]}}}}`,
+			`{"eventName":["INSERT"],"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"MAIL#"}]}}}}`} {
+			var got, want any
+			if err := json.Unmarshal([]byte(filters[i].(map[string]any)["Pattern"].(string)), &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(pattern), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s ESM filter %d = %v; want %v", stage, i, got, want)
+			}
 		}
 
 		queue, _ := only(t, tpl, "AWS::SQS::Queue")

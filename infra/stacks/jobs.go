@@ -10,6 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"leadvault/shared/app"
+	"leadvault/shared/jobs"
 	"leadvault/shared/layout"
 	"leadvault/shared/store"
 )
@@ -21,6 +22,11 @@ const (
 	JobKeyPrefix     = store.SKJobPrefix
 	RequestKeyPrefix = store.SKRequestPrefix
 )
+
+// RemindersCron is when the daily schedule has the jobs function mail each
+// tenant's admins about data-subject requests due within 7 days or overdue
+// (06:00 UTC: before the working day in the EU).
+var RemindersCron = awsevents.CronOptions{Minute: jsii.String("0"), Hour: jsii.String("6")}
 
 // JobsResumeMinutes is how often the schedule resumes unfinished jobs: one
 // whose stream invocations failed, or that ran out of time.
@@ -43,6 +49,8 @@ type Jobs struct {
 	constructs.Construct
 	Function awslambda.Function
 	Rule     awsevents.Rule
+	// Reminders is the daily rule of the subject-request deadline reminders.
+	Reminders awsevents.Rule
 }
 
 // NewJobs creates the jobs function, its stream event source and its
@@ -103,13 +111,24 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 		MaxEventAge: awscdk.Duration_Minutes(jsii.Number(JobsResumeMinutes)),
 	}))
 
+	reminders := awsevents.NewRule(c, jsii.String("Reminders"), &awsevents.RuleProps{
+		Description: jsii.String("Runs the Leadvault jobs function daily: mails tenants' admins about data-subject requests due within 7 days or overdue"),
+		Schedule:    awsevents.Schedule_Cron(&RemindersCron),
+	})
+	reminders.AddTarget(awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{
+		Event:           awsevents.RuleTargetInput_FromObject(map[string]any{"task": jobs.TaskDeadlineReminders}),
+		RetryAttempts:   jsii.Number(2),
+		DeadLetterQueue: props.Failures.Queue,
+		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(6)),
+	}))
+
 	fn.suppressWildcards("Resource * carries only xray:PutTraceSegments/PutTelemetryRecords (Tracing: ACTIVE) and dynamodb:ListStreams (stream event source); none of them supports resource-level permissions and none reads or writes data.",
 		nagReason{
 			id:        "AwsSolutions-IAM5",
 			appliesTo: []string{"Resource::<" + LogicalIDExportsBucket + ".Arn>/" + layout.ExportPrefix + "*", "Resource::<" + LogicalIDSentMailBucket + ".Arn>/" + layout.SentPrefix + "*"},
 			reason:    "Archives are written under the exports prefix with keys named by tenant and request, and an erasure deletes sent-mail copies named by hour, tenant and lead: the objects are not known when the policy is written.",
 		})
-	return &Jobs{Construct: c, Function: fn.Function, Rule: rule}
+	return &Jobs{Construct: c, Function: fn.Function, Rule: rule, Reminders: reminders}
 }
 
 // jobsFilter passes the insert or update of an item whose sort key begins with

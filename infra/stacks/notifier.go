@@ -44,7 +44,8 @@ func NewNotifier(scope constructs.Construct, id string, props *NotifierProps) *N
 		auditTable: props.Data.Table,
 	})
 
-	fn.addPolicy([]string{"dynamodb:GetItem", "dynamodb:PutItem"}, jsii.Strings(*props.Data.Table.TableArn()), nil)
+	// UpdateItem records when a mail of the outbox was sent (store.MarkMailSent).
+	fn.addPolicy([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, jsii.Strings(*props.Data.Table.TableArn()), nil)
 	fn.addPolicy([]string{"dynamodb:Query"}, props.Data.TableArns(), nil)
 	fn.addPolicy([]string{"kms:Decrypt"}, jsii.Strings(*props.Data.Key.KeyArn()), nil)
 	// Sent-mail copies are SSE-KMS objects: the data key may be generated only through S3.
@@ -61,13 +62,21 @@ func NewNotifier(scope constructs.Construct, id string, props *NotifierProps) *N
 	fn.Function.AddEventSource(awslambdaeventsources.NewDynamoEventSource(props.Data.Table, &awslambdaeventsources.DynamoEventSourceProps{
 		StartingPosition: awslambda.StartingPosition_LATEST,
 		BatchSize:        jsii.Number(10),
-		// Only new leads; forms, logs and updates do not notify.
-		Filters: &[]*map[string]interface{}{awslambda.FilterCriteria_Filter(&map[string]interface{}{
-			"eventName": awslambda.FilterRule_IsEqual("INSERT"),
-			"dynamodb": map[string]interface{}{
-				"Keys": map[string]interface{}{store.AttrSK: map[string]interface{}{"S": awslambda.FilterRule_IsEqual(store.SKLead)}},
-			},
-		})},
+		// Only new leads and new mails of the outbox; forms, logs and updates do not notify.
+		Filters: &[]*map[string]interface{}{
+			awslambda.FilterCriteria_Filter(&map[string]interface{}{
+				"eventName": awslambda.FilterRule_IsEqual("INSERT"),
+				"dynamodb": map[string]interface{}{
+					"Keys": map[string]interface{}{store.AttrSK: map[string]interface{}{"S": awslambda.FilterRule_IsEqual(store.SKLead)}},
+				},
+			}),
+			awslambda.FilterCriteria_Filter(&map[string]interface{}{
+				"eventName": awslambda.FilterRule_IsEqual("INSERT"),
+				"dynamodb": map[string]interface{}{
+					"Keys": map[string]interface{}{store.AttrSK: map[string]interface{}{"S": awslambda.FilterRule_BeginsWith(jsii.String(store.SKMailPrefix))}},
+				},
+			}),
+		},
 		RetryAttempts:           jsii.Number(5),
 		BisectBatchOnError:      jsii.Bool(true),
 		ReportBatchItemFailures: jsii.Bool(true),

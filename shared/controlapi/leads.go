@@ -32,6 +32,8 @@ type leadView struct {
 	Masked     *maskedPersonal       `json:"masked,omitempty"`
 	Consent    *domain.ConsentRecord `json:"consent,omitempty"`
 	Flags      []string              `json:"flags,omitempty"`
+	// Restricted leads (Art. 18, 21) are shown to admins only.
+	Restricted bool `json:"restricted,omitempty"`
 }
 
 type maskedPersonal struct {
@@ -43,7 +45,7 @@ type maskedPersonal struct {
 
 func (c *call) view(l domain.Lead) leadView {
 	v := leadView{ID: l.ID, FormID: l.FormID, CampaignID: l.CampaignID, Source: l.Source, CreatedAt: l.CreatedAt,
-		ExpiresAt: l.ExpiresAt, Spam: l.Spam, Flags: l.Flags}
+		ExpiresAt: l.ExpiresAt, Spam: l.Spam, Flags: l.Flags, Restricted: l.Restricted}
 	if c.d.Masked {
 		p := l.Personal
 		v.Masked = &maskedPersonal{Name: access.MaskName(p.Name), Email: access.MaskEmail(p.Email),
@@ -84,10 +86,13 @@ func listLeads(c *call) error {
 	if err != nil {
 		return err
 	}
-	items := make([]leadView, len(leads))
+	items := make([]leadView, 0, len(leads))
 	targets := []string{"campaign:" + campaign}
-	for i, l := range leads {
-		items[i] = c.view(l)
+	for _, l := range leads {
+		if !c.mayUse(l) {
+			continue
+		}
+		items = append(items, c.view(l))
 		targets = append(targets, l.ID)
 	}
 	if err := c.record(ActionLeadList, targets...); err != nil {
@@ -102,8 +107,18 @@ func (c *call) lead() (domain.Lead, error) {
 	if err != nil {
 		return domain.Lead{}, err
 	}
-	return fetch(c, "leadID", "lead", func(ctx context.Context, id string) (domain.Lead, error) { return c.data.Lead(ctx, tk, id) })
+	return fetch(c, "leadID", "lead", func(ctx context.Context, id string) (domain.Lead, error) {
+		l, err := c.data.Lead(ctx, tk, id)
+		if err == nil && !c.mayUse(l) {
+			return domain.Lead{}, store.ErrNotFound
+		}
+		return l, err
+	})
 }
+
+// mayUse says whether the caller may see and change a lead: a restricted lead (Art. 18, 21) is kept but
+// shown to the tenant's admins only, marked, so that nobody else uses it.
+func (c *call) mayUse(l domain.Lead) bool { return !l.Restricted || c.caller.Role == access.Admin }
 
 func getLead(c *call) error {
 	l, err := c.lead()

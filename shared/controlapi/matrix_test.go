@@ -10,6 +10,8 @@ import (
 
 	"leadvault/infra/local/devissuer"
 	"leadvault/shared/access"
+	"leadvault/shared/domain"
+	"leadvault/shared/store"
 )
 
 // TestIsolation_matrix calls every endpoint as tenant a's admin with tenant b's IDs: each must answer 404
@@ -24,6 +26,12 @@ func TestIsolation_matrix(t *testing.T) {
 	bGrant := access.Grant{ID: "bgrant", Tenant: "bravo", Grantee: "staff1", GrantedBy: "bravo-admin", Scope: access.Read,
 		Reason: "ticket", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
 	if err := w.st.Scoped(bGrant.Tenant).PutGrant(ctx, bGrant); err != nil {
+		t.Fatal(err)
+	}
+	bReq := domain.SubjectRequest{TenantID: "bravo", ID: "breq", Kind: domain.KindAccess, State: domain.StateAwaiting,
+		Subject: store.IndexSubject(w.keys["bravo"], "b-person@example.dk", ""), DueAt: time.Now().AddDate(0, 1, 0),
+		Instruction: domain.Instruction{Reference: "b", ReceivedAt: time.Now()}, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	if _, _, err := w.st.Scoped("bravo").CreateSubjectRequest(ctx, w.keys["bravo"], bReq, store.Idempotency{}); err != nil {
 		t.Fatal(err)
 	}
 	before := len(w.trail("bravo"))
@@ -48,6 +56,10 @@ func TestIsolation_matrix(t *testing.T) {
 		{"PATCH", "/v1/users/" + w.id("bravo-member"), map[string]any{"role": "admin"}, 404},
 		{"DELETE", "/v1/users/" + w.id("bravo-member"), nil, 404},
 		{"DELETE", "/v1/access-grants/bgrant", nil, 404},
+		{"GET", "/v1/subject-requests/breq", nil, 404},
+		{"GET", "/v1/subject-requests/breq/result", nil, 404},
+		{"POST", "/v1/subject-requests/breq/confirm", nil, 404},
+		{"POST", "/v1/subject-requests/breq/decline", map[string]any{"reason": "no"}, 404},
 		// A form naming b as its tenant is refused; b's tenant named in the header is refused.
 		{"POST", "/v1/forms", withID(withTenant(bForm, "bravo"), "sneaky"), 422},
 		{"GET", "/v1/forms", nil, 403},
@@ -62,9 +74,9 @@ func TestIsolation_matrix(t *testing.T) {
 		}
 	}
 	// a's own audit trail names the IDs a tried; the other lists show nothing of b's.
-	for _, path := range []string{"/v1/forms", "/v1/campaigns", "/v1/users", "/v1/access-grants"} {
+	for _, path := range []string{"/v1/forms", "/v1/campaigns", "/v1/users", "/v1/access-grants", "/v1/subject-requests"} {
 		r := w.must(200, admin, "GET", path, nil)
-		for _, bID := range []string{"bform", "bcamp", w.id("bravo-member"), w.id("bravo-admin"), "bgrant", bLead.ID, "b-person"} {
+		for _, bID := range []string{"breq", "bform", "bcamp", w.id("bravo-member"), w.id("bravo-admin"), "bgrant", bLead.ID, "b-person"} {
 			if strings.Contains(string(r.body), bID) {
 				t.Errorf("GET %s as a's admin shows b's %s: %s", path, bID, r.body)
 			}
@@ -116,21 +128,21 @@ func TestRoles_matrix(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	type want struct{ list, patch, users, grant, export int }
+	type want struct{ list, patch, users, grant, export, requests, erase int }
 	const masked, clear = "masked", "personal"
 	tests := []struct {
 		user  string
 		shows string // what a lead list holds
 		want  want
 	}{
-		{"acme-admin", clear, want{200, 200, 200, 201, 200}},
-		{"acme-member", clear, want{200, 200, 403, 403, 403}},
-		{"staff-none", masked, want{200, 403, 403, 403, 403}},
-		{"staff-read", clear, want{200, 403, 403, 403, 403}},
-		{"staff-rw", clear, want{200, 200, 403, 403, 403}},
-		{"staff-expired", masked, want{200, 403, 403, 403, 403}},
-		{"staff-revoked", masked, want{200, 403, 403, 403, 403}},
-		{"staff-other", masked, want{200, 403, 403, 403, 403}},
+		{"acme-admin", clear, want{200, 200, 200, 201, 200, 200, 202}},
+		{"acme-member", clear, want{200, 200, 403, 403, 403, 200, 403}},
+		{"staff-none", masked, want{200, 403, 403, 403, 403, 403, 403}},
+		{"staff-read", clear, want{200, 403, 403, 403, 403, 403, 403}},
+		{"staff-rw", clear, want{200, 200, 403, 403, 403, 403, 403}},
+		{"staff-expired", masked, want{200, 403, 403, 403, 403, 403, 403}},
+		{"staff-revoked", masked, want{200, 403, 403, 403, 403, 403, 403}},
+		{"staff-other", masked, want{200, 403, 403, 403, 403, 403, 403}},
 	}
 	grantBody := map[string]any{"grantee": "staff-x", "scope": "read", "reason": "ticket 2", "expiresAt": now.Add(time.Hour)}
 	for _, tc := range tests {
@@ -156,6 +168,8 @@ func TestRoles_matrix(t *testing.T) {
 				{"GET", "/v1/users", nil, tc.want.users},
 				{"POST", "/v1/access-grants", grantBody, tc.want.grant},
 				{"GET", "/v1/audit/export", nil, tc.want.export},
+				{"GET", "/v1/subject-requests", nil, tc.want.requests},
+				{"POST", "/v1/subject-requests", exportBody("erasure", "nobody@example.dk", ""), tc.want.erase},
 			}
 			for _, c := range cases {
 				if r := w.do(tok, c.method, c.path, c.body, h...); r.status != c.want {

@@ -67,6 +67,8 @@ const (
 	ActionSubjectRequestList     = "subject-request.list"     // targets: request:<id> of each listed
 	ActionSubjectRequestRead     = "subject-request.read"     // target: request:<id>
 	ActionSubjectRequestDownload = "subject-request.download" // targets: request:<id>, format:<json|csv>
+	ActionSubjectRequestConfirm  = "subject-request.confirm"  // target: request:<id> (a relayed request)
+	ActionSubjectRequestDecline  = "subject-request.decline"  // target: request:<id> (a relayed request)
 )
 
 type route struct {
@@ -117,6 +119,8 @@ var routes = []route{
 	{method: "GET", pattern: "/v1/subject-requests", rule: staffOnly, what: "list data-subject requests", fn: listSubjectRequests},
 	{method: "GET", pattern: "/v1/subject-requests/{requestID}", rule: staffOnly, what: "read data-subject requests", fn: getSubjectRequest},
 	{method: "GET", pattern: "/v1/subject-requests/{requestID}/result", rule: staffOnly, what: "download data-subject archives", fn: downloadSubjectRequest},
+	{method: "POST", pattern: "/v1/subject-requests/{requestID}/confirm", rule: adminOnly, what: "confirm relayed requests", fn: confirmSubjectRequest},
+	{method: "POST", pattern: "/v1/subject-requests/{requestID}/decline", rule: adminOnly, what: "decline relayed requests", fn: declineSubjectRequest},
 
 	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},
 	{method: "GET", pattern: "/v1/audit/export", rule: adminOnly, what: "export the audit trail", fn: exportAudit},

@@ -36,10 +36,6 @@ const (
 	clockSkew = 5 * time.Minute
 )
 
-// availableKinds are the kinds the jobs function carries out today; the others are refused with a clear
-// problem rather than accepted and failed later.
-var availableKinds = []domain.RequestKind{domain.KindAccess, domain.KindExport, domain.KindErasure}
-
 type subjectRequestBody struct {
 	Kind    string `json:"kind"`
 	Subject struct {
@@ -53,6 +49,15 @@ type subjectRequestBody struct {
 		ReceivedAt string `json:"receivedAt"`
 		Note       string `json:"note"`
 	} `json:"instruction"`
+	// Changes are the new values of a rectification, and only of one.
+	Changes *struct {
+		Name    string `json:"name"`
+		Email   string `json:"email"`
+		Phone   string `json:"phone"`
+		Address string `json:"address"`
+		Company string `json:"company"`
+		Message string `json:"message"`
+	} `json:"changes"`
 }
 
 type requestView struct {
@@ -68,6 +73,9 @@ type requestView struct {
 	Erased      int64           `json:"erased"`
 	Result      *resultView     `json:"result,omitempty"`
 	Failure     string          `json:"failure,omitempty"`
+	// Channel is how a relayed request reached the processor; DeclineReason why the controller declined it.
+	Channel       string `json:"channel,omitempty"`
+	DeclineReason string `json:"declineReason,omitempty"`
 	// Audit lists the request's records in the audit trail.
 	Audit string `json:"audit"`
 }
@@ -93,8 +101,9 @@ type resultView struct {
 
 func viewRequest(r domain.SubjectRequest, now time.Time) requestView {
 	v := requestView{ID: r.ID, Kind: string(r.Kind), State: string(r.State), DueAt: r.DueAt, CreatedAt: r.CreatedAt,
-		UpdatedAt: r.UpdatedAt, CreatedBy: r.CreatedBy, Erased: r.Erased, Failure: r.Failure,
-		Instruction: instructionView{Reference: r.Instruction.Reference, ReceivedAt: r.Instruction.ReceivedAt, Note: r.Instruction.Note},
+		UpdatedAt: r.UpdatedAt, CreatedBy: r.CreatedBy, Erased: r.Erased, Failure: r.Failure, Channel: r.Channel,
+		DeclineReason: r.DeclineReason,
+		Instruction:   instructionView{Reference: r.Instruction.Reference, ReceivedAt: r.Instruction.ReceivedAt, Note: r.Instruction.Note},
 		Found: foundView{Leads: r.Found.Leads, BySource: orEmpty(r.Found.BySource), ByCampaign: orEmpty(r.Found.Campaigns),
 			Notified: r.Found.Notified},
 		Audit: "/v1/audit?target=" + requestTarget(r.ID),
@@ -127,10 +136,9 @@ func createSubjectRequest(c *call) error {
 	switch {
 	case !kind.Valid():
 		errs = append(errs, problem.FieldError{Field: "kind", Code: "invalid", Message: "kind must be one of " + kindList(domain.RequestKinds) + "."})
-	case !isAvailable(kind):
-		errs = append(errs, problem.FieldError{Field: "kind", Code: "not_available",
-			Message: fmt.Sprintf("Requests of kind %q are not carried out yet; available: %s.", kind, kindList(availableKinds))})
 	}
+	changes, changeErrs := rectification(kind, body, body.Subject.Region)
+	errs = append(errs, changeErrs...)
 	email, phone, subjectErrs := normaliseSubject(body.Subject.Email, body.Subject.Phone, body.Subject.Region)
 	errs = append(errs, subjectErrs...)
 	ref := normalize.SingleLine(body.Instruction.Reference)
@@ -170,11 +178,11 @@ func createSubjectRequest(c *call) error {
 	}
 	req := domain.SubjectRequest{TenantID: c.tenant.ID, ID: c.h.NewID(), Kind: kind, State: domain.StateReceived,
 		Subject:     store.IndexSubject(tk, email, phone),
-		Instruction: domain.Instruction{Reference: ref, ReceivedAt: received.UTC(), Note: note},
-		DueAt:       domain.DueAfter(received.UTC()), CreatedAt: now, UpdatedAt: now, CreatedBy: c.caller.UserID}
+		Instruction: domain.Instruction{Reference: ref, ReceivedAt: received.UTC(), Note: note}, Changes: changes,
+		DueAt: domain.DueAfter(received.UTC()), CreatedAt: now, UpdatedAt: now, CreatedBy: c.caller.UserID}
 	var idem store.Idempotency
 	if key != "" {
-		fingerprint := strings.Join([]string{string(kind), email, phone, ref, received.UTC().Format(time.RFC3339), note}, "\x00")
+		fingerprint := strings.Join([]string{string(kind), email, phone, ref, received.UTC().Format(time.RFC3339), note, fmt.Sprint(changes)}, "\x00")
 		idem = store.Idempotency{Key: "sr." + tk.Pseudonym("idempotency-key", c.caller.UserID+"\x00"+key),
 			RequestHash: tk.Pseudonym("subject-request", fingerprint), TTL: RequestIdempotencyTTL}
 	}
@@ -193,13 +201,48 @@ func createSubjectRequest(c *call) error {
 	return c.json(http.StatusAccepted, viewRequest(created, now))
 }
 
-func isAvailable(k domain.RequestKind) bool {
-	for _, a := range availableKinds {
-		if a == k {
-			return true
+// rectification reads a rectification's new values, normalised as intake normalises them; any other kind
+// must not carry changes.
+func rectification(kind domain.RequestKind, body subjectRequestBody, region string) (*domain.Rectification, []problem.FieldError) {
+	c := body.Changes
+	switch {
+	case kind != domain.KindRectification && c != nil:
+		return nil, []problem.FieldError{{Field: "changes", Code: "not_allowed", Message: "Only a rectification request carries changes."}}
+	case kind != domain.KindRectification:
+		return nil, nil
+	case c == nil:
+		return nil, []problem.FieldError{{Field: "changes", Code: "required", Message: "A rectification names the new values in changes."}}
+	}
+	var errs []problem.FieldError
+	r := &domain.Rectification{Name: normalize.SingleLine(c.Name), Address: normalize.FreeText(c.Address),
+		Company: normalize.SingleLine(c.Company), Message: normalize.FreeText(c.Message)}
+	if s := strings.TrimSpace(c.Email); s != "" {
+		e, err := normalize.Email(s)
+		if err != nil {
+			errs = append(errs, problem.FieldError{Field: "changes.email", Code: "invalid_email", Message: "must be a valid e-mail address such as name@example.com"})
+		}
+		r.Email = e
+	}
+	if s := strings.TrimSpace(c.Phone); s != "" {
+		if region == "" {
+			region = normalize.DefaultRegion
+		}
+		p, valid, err := normalize.ParsePhone(s, strings.ToUpper(region), normalize.PhonePossible)
+		if err != nil {
+			errs = append(errs, problem.FieldError{Field: "changes.phone", Code: "invalid_phone",
+				Message: "must be a valid phone number, with country code if not " + strings.ToUpper(region)})
+		}
+		r.Phone, r.PhoneUnverified = p, !valid
+	}
+	for _, f := range []struct{ name, v string }{{"name", r.Name}, {"address", r.Address}, {"company", r.Company}, {"message", r.Message}} {
+		if utf8.RuneCountInString(f.v) > maxNote {
+			errs = append(errs, problem.FieldError{Field: "changes." + f.name, Code: "too_long", Message: fmt.Sprintf("may be at most %d characters", maxNote)})
 		}
 	}
-	return false
+	if len(errs) == 0 && r.Empty() {
+		errs = append(errs, problem.FieldError{Field: "changes", Code: "required", Message: "Name at least one new value: name, email, phone, address, company or message."})
+	}
+	return r, errs
 }
 
 func kindList(kinds []domain.RequestKind) string {
@@ -210,33 +253,14 @@ func kindList(kinds []domain.RequestKind) string {
 	return strings.Join(s, ", ")
 }
 
-// normaliseSubject normalises a subject's identifiers exactly as intake does, so that their blind indexes
-// match the leads'; at least one is needed.
+// normaliseSubject is normalize.Subject with its errors as the API's field errors.
 func normaliseSubject(email, phone, region string) (string, string, []problem.FieldError) {
-	var errs []problem.FieldError
-	email, phone = strings.TrimSpace(email), strings.TrimSpace(phone)
-	if email == "" && phone == "" {
-		return "", "", []problem.FieldError{{Field: "subject", Code: "required", Message: "Name the data subject by subject.email, subject.phone or both."}}
+	email, phone, errs := normalize.Subject(email, phone, region)
+	out := make([]problem.FieldError, len(errs))
+	for i, e := range errs {
+		out[i] = problem.FieldError{Field: e.Field, Code: e.Code, Message: e.Message}
 	}
-	if email != "" {
-		e, err := normalize.Email(email)
-		if err != nil {
-			errs = append(errs, problem.FieldError{Field: "subject.email", Code: "invalid_email", Message: "must be a valid e-mail address such as name@example.com"})
-		}
-		email = e
-	}
-	if phone != "" {
-		if region == "" {
-			region = normalize.DefaultRegion
-		}
-		p, _, err := normalize.ParsePhone(phone, strings.ToUpper(region), normalize.PhonePossible)
-		if err != nil {
-			errs = append(errs, problem.FieldError{Field: "subject.phone", Code: "invalid_phone",
-				Message: "must be a valid phone number, with country code if not " + strings.ToUpper(region)})
-		}
-		phone = p
-	}
-	return email, phone, errs
+	return email, phone, out
 }
 
 // listSubjectRequests lists the tenant's requests, filtered by state, kind and due date.
@@ -339,4 +363,52 @@ func downloadSubjectRequest(c *call) error {
 	}
 	c.w.Header().Set("Location", link)
 	return c.write(http.StatusSeeOther, "", nil)
+}
+
+// maxDeclineReason bounds the reason an admin gives for declining a relayed request.
+const maxDeclineReason = 500
+
+// confirmSubjectRequest makes a request the processor relayed (S7) the controller's own: it is carried
+// out like any other.
+func confirmSubjectRequest(c *call) error { return c.decideRelayed(true, "") }
+
+// declineSubjectRequest declines a relayed request, with the controller's reason.
+func declineSubjectRequest(c *call) error {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if p := c.decode(&body); p != nil {
+		return p
+	}
+	reason := normalize.FreeText(body.Reason)
+	if reason == "" || utf8.RuneCountInString(reason) > maxDeclineReason {
+		return invalid(problem.FieldError{Field: "reason", Code: "invalid",
+			Message: fmt.Sprintf("reason says why the request is declined, 1 to %d characters.", maxDeclineReason)})
+	}
+	return c.decideRelayed(false, reason)
+}
+
+func (c *call) decideRelayed(confirm bool, reason string) error {
+	id, ok := c.param("requestID")
+	if !ok {
+		return notFound("No such subject request.")
+	}
+	action := ActionSubjectRequestConfirm
+	if !confirm {
+		action = ActionSubjectRequestDecline
+	}
+	if err := c.record(action, requestTarget(id)); err != nil {
+		return err
+	}
+	r, err := c.data.DecideRelayedRequest(c.ctx, id, confirm, reason)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound("No such subject request.")
+	case errors.Is(err, store.ErrNotAwaiting):
+		return problem.New(http.StatusConflict, "not-awaiting", "Conflict",
+			"Only a request relayed by the processor and not yet confirmed or declined can be confirmed or declined.")
+	case err != nil:
+		return err
+	}
+	return c.json(http.StatusOK, viewRequest(r, c.h.Now()))
 }

@@ -155,7 +155,10 @@ func TestCreateSubjectRequest_problems(t *testing.T) {
 		field  string
 	}{
 		{"unknown kind", body(func(m map[string]any) { m["kind"] = "forget" }), 422, "kind"},
-		{"kind not carried out yet", body(func(m map[string]any) { m["kind"] = "restriction" }), 422, "kind"},
+		{"rectification without changes", body(func(m map[string]any) { m["kind"] = "rectification" }), 422, "changes"},
+		{"rectification changing nothing", body(func(m map[string]any) { m["kind"], m["changes"] = "rectification", map[string]any{"name": " "} }), 422, "changes"},
+		{"rectification to a bad e-mail", body(func(m map[string]any) { m["kind"], m["changes"] = "rectification", map[string]any{"email": "x@"} }), 422, "changes.email"},
+		{"changes on another kind", body(func(m map[string]any) { m["changes"] = map[string]any{"name": "X"} }), 422, "changes"},
 		{"no identifier", body(func(m map[string]any) { m["subject"] = map[string]any{} }), 422, "subject"},
 		{"bad e-mail", body(func(m map[string]any) { m["subject"] = map[string]any{"email": "jens@"} }), 422, "subject.email"},
 		{"bad phone", body(func(m map[string]any) { m["subject"] = map[string]any{"phone": "12"} }), 422, "subject.phone"},

@@ -449,4 +449,11 @@ type Lead struct {
 	SubjectID string
 	// Meta holds non-personal facts about the intake, e.g. the origin or dropped field names.
 	Meta map[string]string
+	// Restricted leads are kept but not used (Art. 18): not notified, not shown to members or support
+	// staff, in no export but the data subject's own. An objection (Art. 21) restricts too, with the flag
+	// FlagObjection.
+	Restricted bool
 }
+
+// FlagObjection marks a lead restricted because its data subject objected to the processing (Art. 21).
+const FlagObjection = "objection"

@@ -55,3 +55,28 @@ type Tenant struct {
 	// years).
 	AuditRetentionDays int
 }
+
+// Mail is a message the processor sends to a tenant's staff or to the recipients of a lead, other than the
+// lead notification itself: a notice to recipients (Art. 19), a relayed data-subject request, a deadline
+// reminder. It holds no data subject's personal data (lead and request IDs only), and is kept as the record
+// of what was sent to whom.
+type Mail struct {
+	TenantID, ID string
+	// Kind says what the mail is for (see the Mail* constants).
+	Kind          string
+	To            []string
+	Subject, Text string
+	// Ref names what the mail is about, e.g. "request:<id>" or "lead:<id>".
+	Ref       string
+	CreatedAt time.Time
+	// SentAt and MessageID are set once SES accepted the mail.
+	SentAt    time.Time
+	MessageID string
+}
+
+// The kinds of Mail.
+const (
+	MailRecipientNotice  = "recipient-notice"  // Art. 19: a lead already sent was rectified, erased or restricted
+	MailRelayedRequest   = "relayed-request"   // a data subject's request reached the processor (S7)
+	MailDeadlineReminder = "deadline-reminder" // subject requests due within 7 days or overdue
+)

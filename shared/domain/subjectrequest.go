@@ -104,7 +104,50 @@ type SubjectRequest struct {
 	Failure string
 	// Attempts counts the runs of the current step that did not finish it.
 	Attempts int
+	// Changes are what a rectification sets; kept sealed until the request is done, then dropped.
+	Changes *Rectification
+	// Channel is how a relayed request reached the processor (e-mail, letter, phone, …); "" when the
+	// controller recorded it. DeclineReason is the controller's reason for declining a relayed request.
+	Channel, DeclineReason string
 }
 
 // DueAfter is the time the controller has to answer a data subject (Art. 12(3)): one month.
 func DueAfter(received time.Time) time.Time { return received.AddDate(0, 1, 0) }
+
+// Rectification is what a rectification request sets in every lead of the subject (Art. 16): the fields
+// that are not empty, normalised as intake normalises them. The old values are not kept.
+type Rectification struct {
+	Name    string `json:"name,omitempty"`
+	Email   string `json:"email,omitempty"`
+	Phone   string `json:"phone,omitempty"`
+	Address string `json:"address,omitempty"`
+	Company string `json:"company,omitempty"`
+	Message string `json:"message,omitempty"`
+	// PhoneUnverified is set when the new phone number is possible but not known valid (see
+	// FlagPhoneUnverified).
+	PhoneUnverified bool `json:"phoneUnverified,omitempty"`
+}
+
+// Empty reports whether the rectification changes nothing.
+func (r Rectification) Empty() bool {
+	return r.Name == "" && r.Email == "" && r.Phone == "" && r.Address == "" && r.Company == "" && r.Message == ""
+}
+
+// Apply returns p with the rectification's fields set, and the flags that describe the new data.
+func (r Rectification) Apply(p Personal, flags []string) (Personal, []string) {
+	for _, f := range []struct {
+		v   string
+		dst *string
+	}{{r.Name, &p.Name}, {r.Email, &p.Email}, {r.Phone, &p.Phone}, {r.Address, &p.Address}, {r.Company, &p.Company}, {r.Message, &p.Message}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	if r.Phone != "" {
+		flags = slices.DeleteFunc(slices.Clone(flags), func(f string) bool { return f == FlagPhoneUnverified })
+		if r.PhoneUnverified {
+			flags = append(flags, FlagPhoneUnverified)
+		}
+	}
+	return p, flags
+}

@@ -74,6 +74,8 @@ type Lead struct {
 	Attachments []domain.Attachment `json:"attachments,omitempty"`
 	Consent     *Consent            `json:"consent,omitempty"`
 	Flags       []string            `json:"flags,omitempty"`
+	// Restricted leads are kept but not used (Art. 18, 21).
+	Restricted bool `json:"restricted,omitempty"`
 	// Recipients are those the lead was sent to (Art. 15(1)(c)).
 	Recipients []Recipient `json:"recipients,omitempty"`
 }
@@ -124,7 +126,8 @@ func Build(in Input) Document {
 			purposes[l.FormID] = Purpose{Form: l.FormID, Campaign: l.CampaignID, Source: string(l.Source), RetentionDays: f.RetentionDays}
 		}
 		out := Lead{ID: l.ID, Source: string(l.Source), Form: l.FormID, Campaign: l.CampaignID, CreatedAt: l.CreatedAt.UTC(),
-			ExpiresAt: l.ExpiresAt.UTC(), Fields: fields(l.Personal), Attachments: l.Personal.Attachments, Flags: l.Flags}
+			ExpiresAt: l.ExpiresAt.UTC(), Fields: fields(l.Personal), Attachments: l.Personal.Attachments, Flags: l.Flags,
+			Restricted: l.Restricted}
 		if c := l.Consent; c != nil {
 			out.Consent = &Consent{Given: c.Given, Version: c.Version, GivenAt: c.GivenAt.UTC(), Source: c.Source}
 			if f.Consent != nil && f.Consent.Version == c.Version {
@@ -171,7 +174,7 @@ func (d Document) JSON() ([]byte, error) {
 var standardColumns = []string{"lead_id", "source", "form", "campaign", "created_at", "expires_at",
 	"name", "email", "phone", "address", "company", "message"}
 
-var trailingColumns = []string{"attachments", "consent_given", "consent_version", "consent_given_at", "consent_text",
+var trailingColumns = []string{"attachments", "restricted", "consent_given", "consent_version", "consent_given_at", "consent_text",
 	"flags", "notified_to", "notified_at"}
 
 // CSV is the document as a table, one row per lead: UTF-8 with a byte-order mark (so spreadsheet programs
@@ -219,7 +222,7 @@ func (d Document) CSV() ([]byte, error) {
 			sentAt = stamp(r.SentAt)
 		}
 		sort.Strings(to)
-		row = append(row, strings.Join(names, "; "), given, version, givenAt, text, strings.Join(l.Flags, "; "),
+		row = append(row, strings.Join(names, "; "), fmt.Sprint(l.Restricted), given, version, givenAt, text, strings.Join(l.Flags, "; "),
 			strings.Join(to, "; "), sentAt)
 		for i, cell := range row {
 			row[i] = defuse(cell)

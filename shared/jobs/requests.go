@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -160,9 +162,117 @@ func (r *Runner) requestStep(ctx context.Context, v *store.Scoped, t domain.Tena
 		return r.exportSubject(ctx, v, tk, t, req, ids)
 	case domain.KindErasure:
 		return r.eraseSubject(ctx, v, tk, req, ids)
+	case domain.KindRestriction, domain.KindObjection:
+		return r.restrictSubject(ctx, v, tk, req, ids)
+	case domain.KindLiftRestriction:
+		return r.liftRestriction(ctx, v, tk, req, ids)
+	case domain.KindRectification:
+		return r.rectifySubject(ctx, v, tk, req, ids)
 	}
-	req.State, req.Failure = domain.StateFailed, fmt.Sprintf("requests of kind %q are not carried out yet", req.Kind)
+	req.State, req.Failure = domain.StateFailed, fmt.Sprintf("requests of kind %q are not carried out", req.Kind)
 	return req, nil
+}
+
+// restrictSubject restricts every lead of the subject (Art. 18) — for an objection (Art. 21) flagged so —
+// and marks the subject's identifiers, so that new leads arrive restricted; the recipients of leads
+// already sent are told (Art. 19).
+func (r *Runner) restrictSubject(ctx context.Context, v *store.Scoped, tk *vault.TenantKey, req domain.SubjectRequest, ids []string) (domain.SubjectRequest, error) {
+	leads, notified, err := v.SubjectRecords(ctx, tk, ids)
+	if err != nil {
+		return req, err
+	}
+	req.Found = found(leads, notified)
+	objected := req.Kind == domain.KindObjection
+	if err := v.MarkSubject(ctx, req.Subject, objected, req.ID, time.Now().UTC()); err != nil {
+		return req, err
+	}
+	flag := ""
+	if objected {
+		flag = domain.FlagObjection
+	}
+	if _, err := v.RestrictLeads(ctx, ids, true, flag); err != nil {
+		return req, err
+	}
+	if err := r.noticeRecipients(ctx, v, req, leads, notified, "restricted"); err != nil {
+		return req, err
+	}
+	req.State = domain.StateDone
+	return req, nil
+}
+
+// liftRestriction lifts the restriction and any objection of the subject: the markers go, the leads are
+// usable again (the lifting is recorded in the request and the audit trail).
+func (r *Runner) liftRestriction(ctx context.Context, v *store.Scoped, tk *vault.TenantKey, req domain.SubjectRequest, ids []string) (domain.SubjectRequest, error) {
+	leads, notified, err := v.SubjectRecords(ctx, tk, ids)
+	if err != nil {
+		return req, err
+	}
+	req.Found = found(leads, notified)
+	if err := v.UnmarkSubject(ctx, req.Subject); err != nil {
+		return req, err
+	}
+	if _, err := v.RestrictLeads(ctx, ids, false, domain.FlagObjection); err != nil {
+		return req, err
+	}
+	req.State = domain.StateDone
+	return req, nil
+}
+
+// rectifySubject sets the request's new values in every lead of the subject (Art. 16); the old values are
+// not kept. The recipients of leads already sent are told (Art. 19).
+func (r *Runner) rectifySubject(ctx context.Context, v *store.Scoped, tk *vault.TenantKey, req domain.SubjectRequest, ids []string) (domain.SubjectRequest, error) {
+	full, err := v.SubjectRequest(ctx, tk, req.ID)
+	if err != nil {
+		return req, err
+	}
+	if full.Changes == nil || full.Changes.Empty() {
+		req.State, req.Failure = domain.StateFailed, "the request names no new values"
+		return req, nil
+	}
+	leads, notified, err := v.SubjectRecords(ctx, tk, ids)
+	if err != nil {
+		return req, err
+	}
+	req.Found = found(leads, notified)
+	for _, l := range leads {
+		p, flags := full.Changes.Apply(l.Personal, l.Flags)
+		if _, err := v.RectifyLead(ctx, tk, l.ID, p, flags); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return req, err
+		}
+	}
+	if err := r.noticeRecipients(ctx, v, req, leads, notified, "rectified"); err != nil {
+		return req, err
+	}
+	req.State = domain.StateDone
+	return req, nil
+}
+
+// noticeRecipients queues, for each lead that was already sent, a notice to its recipients that the lead
+// was rectified, erased or restricted (Art. 19), through the notifier's SES path. The notice names the lead
+// and what happened, nothing of the person; its ID makes a retried step queue nothing twice.
+func (r *Runner) noticeRecipients(ctx context.Context, v *store.Scoped, req domain.SubjectRequest, leads []domain.Lead, notified map[string]domain.Notification, what string) error {
+	ask := map[string]string{
+		"erased":     "Please delete every copy of it you keep (the notification mail included).",
+		"rectified":  "Please correct or delete your copy of it; the current data is in the controller's system.",
+		"restricted": "Please do not use your copy of it any further, and delete it if you can.",
+	}[what]
+	now := time.Now().UTC()
+	for _, l := range leads {
+		n, ok := notified[l.ID]
+		if !ok || len(n.Recipients) == 0 {
+			continue
+		}
+		m := domain.Mail{TenantID: v.Tenant(), ID: "n-" + req.ID + "-" + l.ID, Kind: domain.MailRecipientNotice, To: n.Recipients,
+			Subject: "Lead " + l.ID + " was " + what + " at the data subject's request",
+			Text: fmt.Sprintf("On %s you were sent lead %s (form %s).\n\nAt the data subject's request the controller has %s it "+
+				"(GDPR Art. 19; request %s, %s).\n\n%s\n\nThis notice holds no personal data; it was sent by Leadvault for the controller.\n",
+				n.SentAt.UTC().Format("2 January 2006 15:04 MST"), l.ID, l.FormID, what, req.ID, now.Format("2 January 2006"), ask),
+			Ref: "request:" + req.ID, CreatedAt: now}
+		if err := v.QueueMail(ctx, m); err != nil && !errors.Is(err, store.ErrExists) {
+			return err
+		}
+	}
+	return nil
 }
 
 // found counts what was found of the subject, by source and by campaign.
@@ -196,9 +306,14 @@ func (r *Runner) exportSubject(ctx context.Context, v *store.Scoped, tk *vault.T
 		}
 		forms[l.FormID] = f
 	}
+	restricted, objected, err := v.SubjectMarks(ctx, req.Subject)
+	if err != nil {
+		return req, err
+	}
 	now := time.Now().UTC()
 	doc := export.Build(export.Input{Request: req, Controller: t.Name, Processor: r.reqCfg.Processor,
-		StorageLocation: r.reqCfg.StorageLocation, Forms: forms, Leads: leads, Notified: notified, Now: now})
+		StorageLocation: r.reqCfg.StorageLocation, Forms: forms, Leads: leads, Notified: notified, Now: now,
+		Subject: export.Subject{Restricted: restricted, Objected: objected}})
 	js, err := doc.JSON()
 	if err != nil {
 		return req, err
@@ -246,6 +361,16 @@ func (r *Runner) eraseSubject(ctx context.Context, v *store.Scoped, tk *vault.Te
 	if first {
 		req.Found = found(leads, notified)
 	}
+	var batchLeads []domain.Lead
+	for _, l := range leads {
+		if slices.Contains(batch, l.ID) {
+			batchLeads = append(batchLeads, l)
+		}
+	}
+	// Told before the leads go: their notification records name the recipients.
+	if err := r.noticeRecipients(ctx, v, req, batchLeads, notified, "erased"); err != nil {
+		return req, err
+	}
 	for _, lead := range batch {
 		n, ok := notified[lead]
 		if !ok {
@@ -271,4 +396,81 @@ func (r *Runner) eraseSubject(ctx context.Context, v *store.Scoped, tk *vault.Te
 		req.State = domain.StateDone
 	}
 	return req, nil
+}
+
+// ReminderWindow is how far ahead the daily reminder looks: requests due within it, and overdue ones.
+const ReminderWindow = 7 * 24 * time.Hour
+
+// TaskDeadlineReminders is the task of the daily schedule's event (see Handle).
+const TaskDeadlineReminders = "deadline-reminders"
+
+// RemindDeadlines mails each tenant's admins about its unfinished subject requests — awaiting their
+// confirmation, received or running — that are due within ReminderWindow or overdue: one mail a tenant a
+// day, listing request IDs, kinds, states and due dates, nothing of the people. It reads the job queue,
+// never scans, and returns how many mails it queued.
+func (r *Runner) RemindDeadlines(ctx context.Context, now time.Time) (int, error) {
+	pending, err := r.store.PendingSubjectRequests(ctx)
+	if err != nil {
+		return 0, err
+	}
+	byTenant := map[string][]domain.SubjectRequest{}
+	var tenants []string
+	for _, ref := range pending {
+		req, err := r.store.Scoped(ref.Tenant).SubjectRequest(ctx, nil, ref.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if req.State.Finished() || req.DueAt.After(now.Add(ReminderWindow)) {
+			continue
+		}
+		if _, ok := byTenant[ref.Tenant]; !ok {
+			tenants = append(tenants, ref.Tenant)
+		}
+		byTenant[ref.Tenant] = append(byTenant[ref.Tenant], req)
+	}
+	sent := 0
+	var errs []error
+	for _, tenant := range tenants {
+		if err := r.remind(ctx, tenant, byTenant[tenant], now); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sent++
+	}
+	return sent, errors.Join(errs...)
+}
+
+func (r *Runner) remind(ctx context.Context, tenant string, reqs []domain.SubjectRequest, now time.Time) error {
+	v := r.store.Scoped(tenant)
+	admins, err := v.AdminEmails(ctx)
+	if err != nil {
+		return fmt.Errorf("remind tenant %s: %w", tenant, err)
+	}
+	if len(admins) == 0 {
+		r.log.Warn("deadline reminder not sent", "tenant", tenant, "reason", "no admins", "requests", len(reqs))
+		return nil
+	}
+	slices.SortFunc(reqs, func(a, b domain.SubjectRequest) int { return a.DueAt.Compare(b.DueAt) })
+	var b strings.Builder
+	overdue := 0
+	for _, q := range reqs {
+		when := "due " + q.DueAt.UTC().Format("2 January 2006")
+		if q.DueAt.Before(now) {
+			when, overdue = "OVERDUE since "+q.DueAt.UTC().Format("2 January 2006"), overdue+1
+		}
+		fmt.Fprintf(&b, "  %s  %s, %s (%s)\n", q.ID, q.Kind, q.State, when)
+	}
+	m := domain.Mail{TenantID: tenant, ID: "reminder-" + now.UTC().Format("20060102"), Kind: domain.MailDeadlineReminder, To: admins,
+		Ref: "reminder:" + now.UTC().Format("2006-01-02"), CreatedAt: now,
+		Subject: fmt.Sprintf("%d data-subject request(s) due within 7 days, %d overdue", len(reqs), overdue),
+		Text: "These data subjects' requests are open, and their answer is due (one month after receipt, GDPR Art. 12(3)):\n\n" +
+			b.String() + "\nSee GET /v1/subject-requests?due_before=... in the controller API. A relayed request awaits your " +
+			"confirmation (POST /v1/subject-requests/{id}/confirm) or your reasoned decline.\n\nThis mail holds no personal data.\n"}
+	if err := v.QueueMail(ctx, m); err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("remind tenant %s: %w", tenant, err)
+	}
+	return nil
 }

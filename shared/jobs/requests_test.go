@@ -253,3 +253,47 @@ func TestRunRequest_leaseAndSchedule(t *testing.T) {
 		t.Errorf("RunRequest without subject requests = %v; want an error", err)
 	}
 }
+
+// TestRemindDeadlines_fixture: the daily schedule's event (events/jobs/deadline-reminders.json) mails each
+// tenant's admins once a day about its open requests due within 7 days or overdue, none of the others.
+func TestRemindDeadlines_fixture(t *testing.T) {
+	ctx := context.Background()
+	f := setupRequests(t, "acme", 0)
+	if err := f.st.Scoped("acme").PutMember(ctx, domain.Member{UserID: "u-admin", Email: "admin@acme.example", Role: "admin", AddedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Scoped("acme").PutMember(ctx, domain.Member{UserID: "u-member", Email: "member@acme.example", Role: "member", AddedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for _, c := range []struct {
+		id       string
+		received time.Time
+		state    domain.RequestState
+	}{
+		{"due-soon", now.AddDate(0, -1, 3), domain.StateAwaiting},
+		{"overdue", now.AddDate(0, -1, -2), domain.StateReceived},
+		{"due-later", now.AddDate(0, 0, -1), domain.StateAwaiting},
+	} {
+		r := domain.SubjectRequest{TenantID: "acme", ID: c.id, Kind: domain.KindAccess, State: c.state,
+			Subject: store.IndexSubject(f.tk, "x@example.dk", ""), Instruction: domain.Instruction{Reference: "r", ReceivedAt: c.received},
+			DueAt: domain.DueAfter(c.received), CreatedAt: now, UpdatedAt: now}
+		if _, _, err := f.st.Scoped("acme").CreateSubjectRequest(ctx, f.tk, r, store.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := f.runner.Handle(ctx, fixture(t, "deadline-reminders.json")); err != nil {
+			t.Fatalf("Handle(deadline-reminders.json) = %v", err)
+		}
+	}
+	mails, err := f.st.Scoped("acme").MailsAbout(ctx, "reminder:"+now.Format("2006-01-02"))
+	if err != nil || len(mails) != 1 {
+		t.Fatalf("reminders = %+v, %v; want one today", mails, err)
+	}
+	m := mails[0]
+	if !slices.Equal(m.To, []string{"admin@acme.example"}) || !strings.Contains(m.Text, "due-soon") || !strings.Contains(m.Text, "OVERDUE") ||
+		strings.Contains(m.Text, "due-later") || !strings.Contains(m.Subject, "1 overdue") {
+		t.Errorf("reminder = %+v; want the admin told of due-soon and the overdue one, not due-later", m)
+	}
+}

@@ -65,6 +65,7 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) error {
 		Records    *[]json.RawMessage `json:"Records"` // present, even empty, in every stream batch
 		Source     string             `json:"source"`
 		DetailType string             `json:"detail-type"`
+		Task       string             `json:"task"` // the daily schedule's constant input
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return fmt.Errorf("decode event: %w", err)
@@ -76,6 +77,13 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) error {
 			return fmt.Errorf("decode stream batch: %w", err)
 		}
 		return r.HandleStream(ctx, ev)
+	case probe.Task == TaskDeadlineReminders:
+		if r.keys == nil {
+			return fmt.Errorf("deadline reminders: the runner was not given subject requests")
+		}
+		n, err := r.RemindDeadlines(ctx, time.Now().UTC())
+		r.log.Info("deadline reminders queued", "tenants", n)
+		return err
 	case probe.Source == "aws.events" && probe.DetailType == "Scheduled Event":
 		n, err := r.Resume(ctx)
 		r.log.Info("resumed pending jobs", "jobs", n)

@@ -112,6 +112,11 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 		s.log.InfoContext(ctx, "notification skipped", "tenant", tenantID, "lead", leadID, "reason", "spam")
 		return nil
 	}
+	if lead.Restricted {
+		// Art. 18 and 21: the subject restricted or objected to the processing; the lead is kept, not used.
+		s.log.InfoContext(ctx, "notification skipped", "tenant", tenantID, "lead", leadID, "reason", "restricted")
+		return nil
+	}
 	form, err := s.store.Scoped(tenantID).Form(ctx, lead.FormID)
 	if err != nil {
 		return fmt.Errorf("notify %s/%s: %w", tenantID, leadID, err)
@@ -152,6 +157,43 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 	return nil
 }
 
+// SendMail sends one mail of the outbox (see store.QueueMail) once, as plain text, and records SES's
+// message ID; a mail already sent is skipped.
+func (s *Service) SendMail(ctx context.Context, tenantID, id string) error {
+	v := s.store.Scoped(tenantID)
+	m, err := v.Mail(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mail %s/%s: %w", tenantID, id, err)
+	}
+	if !m.SentAt.IsZero() {
+		return nil
+	}
+	in := &sesv2.SendEmailInput{
+		Content: &sestypes.EmailContent{Simple: &sestypes.Message{
+			Subject: &sestypes.Content{Data: aws.String(m.Subject), Charset: aws.String("UTF-8")},
+			Body:    &sestypes.Body{Text: &sestypes.Content{Data: aws.String(m.Text), Charset: aws.String("UTF-8")}},
+			Headers: []sestypes.MessageHeader{{Name: aws.String("Auto-Submitted"), Value: aws.String("auto-generated")}},
+		}},
+		Destination:      &sestypes.Destination{ToAddresses: m.To},
+		FromEmailAddress: aws.String(s.cfg.From),
+	}
+	if s.cfg.ConfigurationSet != "" {
+		in.ConfigurationSetName = aws.String(s.cfg.ConfigurationSet)
+	}
+	out, err := s.mailer.SendEmail(ctx, in)
+	if err != nil {
+		return fmt.Errorf("mail %s/%s: send: %w", tenantID, id, err)
+	}
+	if err := v.MarkMailSent(ctx, id, aws.ToString(out.MessageId), s.now().UTC()); err != nil {
+		return fmt.Errorf("mail %s/%s: %w", tenantID, id, err)
+	}
+	s.log.InfoContext(ctx, "mail sent", "tenant", tenantID, "mail", id, "kind", m.Kind, "messageId", aws.ToString(out.MessageId), "recipients", len(m.To))
+	return nil
+}
+
 // HandleStream is the DynamoDB stream adapter: one notification per inserted lead, with failed records
 // reported back so only they are retried (ReportBatchItemFailures).
 func (s *Service) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
@@ -160,7 +202,15 @@ func (s *Service) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (ev
 		if r.EventName != string(events.DynamoDBOperationTypeInsert) {
 			continue
 		}
-		tenant, lead, ok := store.ParseLeadKey(r.Change.Keys[store.AttrPK].String(), r.Change.Keys[store.AttrSK].String())
+		pk, sk := r.Change.Keys[store.AttrPK].String(), r.Change.Keys[store.AttrSK].String()
+		if tenant, id, ok := store.ParseMailKey(pk, sk); ok {
+			if err := s.SendMail(ctx, tenant, id); err != nil {
+				s.log.ErrorContext(ctx, "mail failed", "tenant", tenant, "mail", id, "error", err.Error())
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber})
+			}
+			continue
+		}
+		tenant, lead, ok := store.ParseLeadKey(pk, sk)
 		if !ok {
 			continue
 		}

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -200,5 +201,53 @@ func TestRender_headers(t *testing.T) {
 	}
 	if !strings.Contains(head, "Reply-To: ") || !strings.Contains(head, "<ann@example.dk>") {
 		t.Errorf("Render() header has no Reply-To for the lead:\n%s", head)
+	}
+}
+
+// TestNotify_restrictedLeadSkipped: a restricted lead (Art. 18, 21) is kept but nobody is told of it.
+func TestNotify_restrictedLeadSkipped(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	lead := e.putLead(t, false)
+	if _, err := e.st.Scoped("acme").RestrictLeads(ctx, []string{lead.ID}, true, domain.FlagObjection); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Notify(ctx, "acme", lead.ID); err != nil {
+		t.Fatalf("Notify(restricted) = %v", err)
+	}
+	if _, err := e.st.Scoped("acme").Notified(ctx, lead.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a restricted lead was notified: %v", err)
+	}
+}
+
+// TestSendMail_outboxStream: a mail written to the outbox is sent once, off its stream record, through SES,
+// and its message ID recorded.
+func TestSendMail_outboxStream(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	m := domain.Mail{TenantID: "acme", ID: "n-req-1-lead-1", Kind: domain.MailRecipientNotice, To: []string{"sales@acme.dk"},
+		Subject: "Lead lead-1 was erased at the data subject's request", Text: "Please delete every copy of it.", Ref: "request:req-1",
+		CreatedAt: time.Now().UTC()}
+	if err := e.st.Scoped("acme").QueueMail(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.Scoped("acme").QueueMail(ctx, m); !errors.Is(err, store.ErrExists) {
+		t.Errorf("QueueMail(again) = %v; want ErrExists", err)
+	}
+	rec := events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{SequenceNumber: "1", Keys: map[string]events.DynamoDBAttributeValue{
+		store.AttrPK: events.NewStringAttribute("T#acme#MAIL"), store.AttrSK: events.NewStringAttribute(store.SKMailPrefix + m.ID)}}}
+	for range 2 {
+		resp, err := e.svc.HandleStream(ctx, events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{rec}})
+		if err != nil || len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("HandleStream = %+v, %v", resp, err)
+		}
+	}
+	got, err := e.st.Scoped("acme").Mail(ctx, m.ID)
+	if err != nil || got.MessageID == "" || got.SentAt.IsZero() {
+		t.Fatalf("mail after the stream = %+v, %v; want sent", got, err)
+	}
+	mails := sent(t, got.MessageID)
+	if len(mails) != 1 || mails[0].Subject != m.Subject || !strings.Contains(mails[0].Body.Text, "delete every copy") || mails[0].Destination.To[0] != "sales@acme.dk" {
+		t.Errorf("SES received %+v; want the notice once", mails)
 	}
 }

@@ -76,6 +76,9 @@ func (s *Store) putLead(ctx context.Context, tk Keys, lead domain.Lead, idem Ide
 	if err != nil {
 		return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 	}
+	// Until the transaction says otherwise, the subject is assumed unmarked: its marker items are checked
+	// in the same transaction (no read of its own), and a marked subject's lead is stored restricted.
+	marksKnown := false
 	for attempt := 0; ; attempt++ {
 		sealed, wrapped, err := tk.SealRecord(lead.SubjectID, plan.existing, lead.ID, plain)
 		if err != nil {
@@ -99,6 +102,11 @@ func (s *Store) putLead(ctx context.Context, tk Keys, lead domain.Lead, idem Ide
 			}},
 			s.subjectKeyOp(tenant, lead.SubjectID, plan, now.Unix(), exp),
 		}
+		var marks []types.TransactWriteItem
+		if !marksKnown {
+			marks = s.markChecks(tenant, item)
+			items = append(items, marks...)
+		}
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return lead.ID, true, nil
@@ -108,9 +116,23 @@ func (s *Store) putLead(ctx context.Context, tk Keys, lead domain.Lead, idem Ide
 			return "", false, fmt.Errorf("put lead %s: %w", lead.ID, err)
 		}
 		reasons := cancelled.CancellationReasons
-		switch {
-		case ddb.Code(reasons[1]) == "ConditionalCheckFailed":
+		if ddb.Code(reasons[1]) == "ConditionalCheckFailed" {
 			return s.earlierSubmission(ctx, tenant, idem, reasons[1].Item)
+		}
+		marked := false
+		for i := range marks {
+			if r := reasons[3+i]; ddb.Code(r) == "ConditionalCheckFailed" {
+				marked = true
+				applyMark(&lead, r.Item)
+			}
+		}
+		if marked {
+			marksKnown = true
+			if ddb.Code(reasons[2]) != "ConditionalCheckFailed" {
+				continue // the key was as planned: only the lead changes
+			}
+		}
+		switch {
 		case ddb.Code(reasons[2]) == "ConditionalCheckFailed":
 			// The subject key is not as assumed: decide again from the item as it is now.
 			current := reasons[2].Item
@@ -278,7 +300,7 @@ func (s *Store) leadItem(tk Keys, l domain.Lead, sealed []byte) map[string]types
 		Version: 1, Tenant: l.TenantID, ID: l.ID, Form: l.FormID, Campaign: l.CampaignID,
 		CampaignIndex: "T#" + l.TenantID + "#C#" + l.CampaignID, Created: sortKeyTime(l.CreatedAt) + "#" + l.ID,
 		CreatedAt: ts(l.CreatedAt), ExpiresAt: l.ExpiresAt.Unix(), Source: string(l.Source), Spam: l.Spam,
-		Subject: l.SubjectID, Personal: sealed, Flags: l.Flags, Meta: l.Meta,
+		Subject: l.SubjectID, Personal: sealed, Flags: l.Flags, Meta: l.Meta, Restricted: l.Restricted,
 	}
 	// The subject ID already holds the blind index it was derived from (see SubjectID): reuse it
 	// rather than compute the HMAC twice on every intake.
@@ -333,7 +355,7 @@ func decodeLead(item map[string]types.AttributeValue) (domain.Lead, []byte, erro
 	l := domain.Lead{
 		TenantID: it.Tenant, ID: it.ID, FormID: it.Form, CampaignID: it.Campaign, Source: domain.Source(it.Source),
 		CreatedAt: parseTS(it.CreatedAt), ExpiresAt: time.Unix(it.ExpiresAt, 0).UTC(), Spam: it.Spam,
-		SubjectID: it.Subject, Flags: it.Flags, Meta: it.Meta,
+		SubjectID: it.Subject, Flags: it.Flags, Meta: it.Meta, Restricted: it.Restricted,
 	}
 	if c := it.Consent; c != nil {
 		l.Consent = &domain.ConsentRecord{Given: c.Given, Version: c.Version, GivenAt: parseTS(c.GivenAt), Source: c.Source}

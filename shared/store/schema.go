@@ -27,24 +27,25 @@ const (
 
 	// Attribute names that conditions and updates name; the item types below name every attribute in
 	// their tags.
-	AttrRefs     = "refs"      // subject key: leads sealed under it
-	AttrWrapped  = "wk"        // subject key: the wrapped key
-	AttrAdmins   = "admins"    // tenant: number of admin members
-	AttrAudit    = "auditDays" // tenant: audit retention
-	AttrName     = "name"      // tenant, campaign
-	AttrDeleting = "deleting"  // campaign
-	AttrJob      = "job"       // campaign, deletion job
-	AttrRole     = "role"      // member
-	AttrTenant   = "tenant"    // route, lead
-	AttrForm     = "form"      // alias route, lead
-	AttrRevoked  = "revoked"   // grant
-	AttrCount    = "n"         // rate-limit counter
-	AttrDeleted  = "deleted"   // deletion job
-	AttrDone     = "done"      // deletion job
-	AttrUpdated  = "updated"   // deletion job
-	AttrPersonal = "pd"        // lead: sealed personal data
-	AttrFlags    = "flags"     // lead
-	AttrRH       = "rh"        // idempotency record: request hash
+	AttrRefs       = "refs"       // subject key: leads sealed under it
+	AttrWrapped    = "wk"         // subject key: the wrapped key
+	AttrAdmins     = "admins"     // tenant: number of admin members
+	AttrAudit      = "auditDays"  // tenant: audit retention
+	AttrName       = "name"       // tenant, campaign
+	AttrDeleting   = "deleting"   // campaign
+	AttrJob        = "job"        // campaign, deletion job
+	AttrRole       = "role"       // member
+	AttrTenant     = "tenant"     // route, lead
+	AttrForm       = "form"       // alias route, lead
+	AttrRevoked    = "revoked"    // grant
+	AttrCount      = "n"          // rate-limit counter
+	AttrDeleted    = "deleted"    // deletion job
+	AttrDone       = "done"       // deletion job
+	AttrUpdated    = "updated"    // deletion job
+	AttrPersonal   = "pd"         // lead: sealed personal data
+	AttrFlags      = "flags"      // lead
+	AttrRH         = "rh"         // idempotency record: request hash
+	AttrRestricted = "restricted" // lead, subject marker
 
 	// SKLead is the sort key of every lead item and SKJobPrefix begins that of every campaign-deletion
 	// job item: the stream filters of the notifier and the jobs function match them.
@@ -251,6 +252,7 @@ type leadItem struct {
 	Consent       *consentItem      `dynamodbav:"consent,omitempty"`
 	Flags         []string          `dynamodbav:"flags,stringset,omitempty"`
 	Meta          map[string]string `dynamodbav:"meta,omitempty"`
+	Restricted    bool              `dynamodbav:"restricted,omitempty"`
 }
 
 // attributes is the lead item as MarshalMap would make it from the tags above, built directly: a lead item
@@ -288,6 +290,9 @@ func (it leadItem) attributes() map[string]types.AttributeValue {
 			meta[k] = s(v)
 		}
 		m["meta"] = &types.AttributeValueMemberM{Value: meta}
+	}
+	if it.Restricted {
+		m[AttrRestricted] = &types.AttributeValueMemberBOOL{Value: true}
 	}
 	return m
 }

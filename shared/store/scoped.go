@@ -293,3 +293,19 @@ func (v *Scoped) DeleteCampaignStep(ctx context.Context, campaign string, max in
 	}
 	return v.s.deleteCampaignStep(ctx, v.tenant, campaign, max)
 }
+
+// AdminEmails returns the e-mail addresses of the tenant's admins: whom the processor tells of a relayed
+// request or a deadline.
+func (v *Scoped) AdminEmails(ctx context.Context) ([]string, error) {
+	members, err := v.Members(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var admins []string
+	for _, m := range members {
+		if m.Role == access.Admin {
+			admins = append(admins, m.Email)
+		}
+	}
+	return admins, nil
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -66,6 +67,9 @@ type requestItem struct {
 	Result      string           `dynamodbav:"result,omitempty"`
 	ResultUntil string           `dynamodbav:"resultUntil,omitempty"`
 	Failure     string           `dynamodbav:"failure,omitempty"`
+	Changes     []byte           `dynamodbav:"chg,omitempty"`
+	Channel     string           `dynamodbav:"channel,omitempty"`
+	Declined    string           `dynamodbav:"declined,omitempty"`
 	Lease       int64            `dynamodbav:"lease,omitempty"`
 	Attempts    int64            `dynamodbav:"attempts,omitempty"`
 	ExpiresAt   int64            `dynamodbav:"expiresAt"`
@@ -90,8 +94,10 @@ func ParseRequestKey(pk, sk string) (tenant, id string, ok bool) {
 	return tenant, id, ok && tenant != "" && id != ""
 }
 
-// noteSubject names the key a request's note is sealed under.
-func noteSubject(id string) string { return "n." + id }
+// noteSubject names the key a request's note and changes are sealed under; changesRecord is the record
+// ID the changes are sealed as.
+func noteSubject(id string) string   { return "n." + id }
+func changesRecord(id string) string { return id + "#changes" }
 
 func (v *Scoped) requestItem(tk Keys, r domain.SubjectRequest) (requestItem, error) {
 	it := requestItem{
@@ -100,7 +106,7 @@ func (v *Scoped) requestItem(tk Keys, r domain.SubjectRequest) (requestItem, err
 		Received: ts(r.Instruction.ReceivedAt), Due: r.DueAt.Unix(), Created: ts(r.CreatedAt), Updated: ts(r.UpdatedAt),
 		By: r.CreatedBy, Found: r.Found.Leads, BySource: r.Found.BySource, ByCampaign: r.Found.Campaigns,
 		Notified: r.Found.Notified, Erased: r.Erased, Result: r.Result, Failure: r.Failure,
-		ExpiresAt: r.CreatedAt.Add(RequestRetention).Unix(),
+		ExpiresAt: r.CreatedAt.Add(RequestRetention).Unix(), Channel: r.Channel, Declined: r.DeclineReason,
 	}
 	if !r.ResultExpires.IsZero() {
 		it.ResultUntil = ts(r.ResultExpires)
@@ -108,12 +114,31 @@ func (v *Scoped) requestItem(tk Keys, r domain.SubjectRequest) (requestItem, err
 	if r.State.Finished() {
 		it.EmailBI, it.PhoneBI = "", ""
 	}
-	if r.Instruction.Note != "" {
-		sealed, wrapped, err := tk.SealRecord(noteSubject(r.ID), nil, r.ID, []byte(r.Instruction.Note))
+	// The note and a rectification's new values are sealed under one key of the request's own.
+	seal := func(record string, plain []byte) ([]byte, error) {
+		sealed, wrapped, err := tk.SealRecord(noteSubject(r.ID), it.NoteKey, record, plain)
 		if err != nil {
-			return requestItem{}, fmt.Errorf("seal the note of request %s: %w", r.ID, err)
+			return nil, fmt.Errorf("seal request %s: %w", r.ID, err)
 		}
-		it.Note, it.NoteKey = sealed, wrapped
+		if it.NoteKey == nil {
+			it.NoteKey = wrapped
+		}
+		return sealed, nil
+	}
+	var err error
+	if r.Instruction.Note != "" {
+		if it.Note, err = seal(r.ID, []byte(r.Instruction.Note)); err != nil {
+			return requestItem{}, err
+		}
+	}
+	if r.Changes != nil && !r.State.Finished() {
+		plain, err := json.Marshal(r.Changes)
+		if err != nil {
+			return requestItem{}, fmt.Errorf("encode the changes of request %s: %w", r.ID, err)
+		}
+		if it.Changes, err = seal(changesRecord(r.ID), plain); err != nil {
+			return requestItem{}, err
+		}
 	}
 	return it, nil
 }
@@ -125,8 +150,8 @@ func (it requestItem) request(tk Keys, tenant string) (domain.SubjectRequest, er
 		Instruction: domain.Instruction{Reference: it.Reference, ReceivedAt: parseTS(it.Received)},
 		DueAt:       time.Unix(it.Due, 0).UTC(), CreatedAt: parseTS(it.Created), UpdatedAt: parseTS(it.Updated),
 		CreatedBy: it.By, Erased: it.Erased, Result: it.Result, ResultExpires: parseTS(it.ResultUntil), Failure: it.Failure,
-		Attempts: int(it.Attempts),
-		Found:    domain.RequestFound{Leads: it.Found, BySource: it.BySource, Campaigns: it.ByCampaign, Notified: it.Notified},
+		Attempts: int(it.Attempts), Channel: it.Channel, DeclineReason: it.Declined,
+		Found: domain.RequestFound{Leads: it.Found, BySource: it.BySource, Campaigns: it.ByCampaign, Notified: it.Notified},
 	}
 	if len(it.Note) > 0 && tk != nil {
 		plain, err := tk.OpenRecord(noteSubject(it.ID), it.NoteKey, it.ID, it.Note)
@@ -134,6 +159,16 @@ func (it requestItem) request(tk Keys, tenant string) (domain.SubjectRequest, er
 			return domain.SubjectRequest{}, fmt.Errorf("open the note of request %s: %w", it.ID, err)
 		}
 		r.Instruction.Note = string(plain)
+	}
+	if len(it.Changes) > 0 && tk != nil {
+		plain, err := tk.OpenRecord(noteSubject(it.ID), it.NoteKey, changesRecord(it.ID), it.Changes)
+		if err != nil {
+			return domain.SubjectRequest{}, fmt.Errorf("open the changes of request %s: %w", it.ID, err)
+		}
+		r.Changes = &domain.Rectification{}
+		if err := json.Unmarshal(plain, r.Changes); err != nil {
+			return domain.SubjectRequest{}, fmt.Errorf("decode the changes of request %s: %w", it.ID, err)
+		}
 	}
 	return r, nil
 }
@@ -172,7 +207,8 @@ func (v *Scoped) CreateSubjectRequest(ctx context.Context, tk Keys, r domain.Sub
 			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}})
 	}
-	if r.State == domain.StateReceived {
+	if !r.State.Finished() {
+		// Awaiting requests are queued too: the daily reminder finds them there (the runner leaves them).
 		items = append(items, v.queueOp(r.ID))
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -294,8 +330,10 @@ func (v *Scoped) SaveSubjectRequest(ctx context.Context, r domain.SubjectRequest
 	setOrRemove("attempts", r.Attempts, r.Attempts == 0)
 	up = up.Remove(expression.Name(AttrLease))
 	if r.State.Finished() {
-		up = up.Remove(expression.Name("sbe")).Remove(expression.Name("sbp"))
+		// Done with the subject: their blind indexes and a rectification's new values go.
+		up = up.Remove(expression.Name("sbe")).Remove(expression.Name("sbp")).Remove(expression.Name("chg"))
 	}
+	setOrRemove("declined", r.DeclineReason, r.DeclineReason == "")
 	ex := build(expression.NewBuilder().WithCondition(exists()).WithUpdate(up))
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName: &s.table, Key: key(jobPK(v.tenant), requestSK(r.ID)),
@@ -306,7 +344,7 @@ func (v *Scoped) SaveSubjectRequest(ctx context.Context, r domain.SubjectRequest
 	case r.State.Finished():
 		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table,
 			Key: key(jobQueuePK, requestQueueSK(v.tenant, r.ID))}})
-	case r.State == domain.StateReceived || r.State == domain.StateRunning:
+	default:
 		items = append(items, v.queueOp(r.ID))
 	}
 	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
@@ -386,4 +424,51 @@ func (s *Store) PendingSubjectRequests(ctx context.Context) ([]RequestRef, error
 		}
 	}
 	return refs, nil
+}
+
+// ErrNotAwaiting means a relayed request was to be confirmed or declined but is not awaiting the
+// controller (it was confirmed or declined before, or was never relayed).
+var ErrNotAwaiting = errors.New("subject request is not awaiting the controller")
+
+// DecideRelayedRequest confirms one of the tenant's relayed requests (it becomes received and the jobs
+// function carries it out) or, with a reason, declines it (it finishes declined, dropping the subject's
+// blind indexes). A request not awaiting the controller fails with ErrNotAwaiting; an unknown one with
+// ErrNotFound.
+func (v *Scoped) DecideRelayedRequest(ctx context.Context, id string, confirm bool, reason string) (domain.SubjectRequest, error) {
+	if err := v.check(); err != nil {
+		return domain.SubjectRequest{}, err
+	}
+	s := v.s
+	now := ts(s.now())
+	up := expression.Set(expression.Name("updated"), expression.Value(now))
+	if confirm {
+		up = up.Set(expression.Name(AttrState), expression.Value(string(domain.StateReceived)))
+	} else {
+		up = up.Set(expression.Name(AttrState), expression.Value(string(domain.StateDeclined))).
+			Set(expression.Name("declined"), expression.Value(reason)).
+			Remove(expression.Name("sbe")).Remove(expression.Name("sbp")).Remove(expression.Name("chg"))
+	}
+	ex := build(expression.NewBuilder().WithUpdate(up).
+		WithCondition(exists().And(expression.Name(AttrState).Equal(expression.Value(string(domain.StateAwaiting))))))
+	items := []types.TransactWriteItem{{Update: &types.Update{
+		TableName: &s.table, Key: key(jobPK(v.tenant), requestSK(id)),
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}}
+	if !confirm {
+		items = append(items, types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: key(jobQueuePK, requestQueueSK(v.tenant, id))}})
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	var cancelled *types.TransactionCanceledException
+	if errors.As(err, &cancelled) && len(cancelled.CancellationReasons) > 0 && ddb.Code(cancelled.CancellationReasons[0]) == "ConditionalCheckFailed" {
+		if cancelled.CancellationReasons[0].Item == nil {
+			return domain.SubjectRequest{}, fmt.Errorf("decide request %s/%s: %w", v.tenant, id, ErrNotFound)
+		}
+		return domain.SubjectRequest{}, fmt.Errorf("decide request %s/%s: %w", v.tenant, id, ErrNotAwaiting)
+	}
+	if err != nil {
+		return domain.SubjectRequest{}, fmt.Errorf("decide request %s/%s: %w", v.tenant, id, err)
+	}
+	return v.SubjectRequest(ctx, nil, id)
 }

@@ -137,15 +137,17 @@ func (rt *router) known() string {
 // SigV4 (or SigV4a) credential scope in the Authorization header or the X-Amz-Credential query
 // parameter. It returns an error naming what is missing or malformed.
 func Service(r *http.Request) (string, error) {
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		cred, ok := credentialFromAuthorization(auth)
-		if !ok {
-			return "", errors.New("no SigV4 Credential=... in the Authorization header; is the request signed by an AWS SDK?")
-		}
+	auth := r.Header.Get("Authorization")
+	if cred, ok := credentialFromAuthorization(auth); ok {
 		return serviceFromCredential(cred)
 	}
+	// A presigned link carries its signature in the query; a browser or curl following one may still send
+	// an Authorization header of its own (a bearer token), which is not AWS's.
 	if cred := r.URL.Query().Get("X-Amz-Credential"); cred != "" {
 		return serviceFromCredential(cred)
+	}
+	if auth != "" {
+		return "", errors.New("no SigV4 Credential=... in the Authorization header; is the request signed by an AWS SDK?")
 	}
 	return "", errors.New("request is not SigV4-signed: no Authorization header and no X-Amz-Credential query parameter")
 }

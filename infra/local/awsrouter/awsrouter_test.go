@@ -167,6 +167,9 @@ func TestService_cases(t *testing.T) {
 		{auth: "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-north-1/ses/aws4_request,SignedHeaders=host,Signature=1", want: "ses"},
 		{query: "X-Amz-Credential=AKID%2F20260101%2Feu-north-1%2Fs3%2Faws4_request", want: "s3"},
 		{auth: sigv4("kms"), query: "X-Amz-Credential=AKID%2F20260101%2Feu-north-1%2Fs3%2Faws4_request", want: "kms"},
+		// A browser or curl following a presigned link with a bearer token of its own.
+		{auth: "Bearer eyJhbGciOi", query: "X-Amz-Credential=AKID%2F20260101%2Feu-north-1%2Fs3%2Faws4_request", want: "s3"},
+		{auth: "Bearer eyJhbGciOi", wantErr: true},
 		{auth: "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-north-1//aws4_request", wantErr: true},
 		{auth: "AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-north-1/s3/other", wantErr: true},
 		{query: "X-Amz-Credential=", wantErr: true},

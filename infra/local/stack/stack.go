@@ -390,9 +390,10 @@ func (s *Stack) DeadLetters() []DeadLetter {
 // WaitInvocations waits until no asynchronous invocation is running or waiting for a retry.
 func (s *Stack) WaitInvocations() { s.invocations.Wait() }
 
-// NotifierFilter is the event source mapping's filter of infra/stacks: inserted lead items only.
+// NotifierFilter is the event source mapping's filter of infra/stacks: inserted lead and mail items.
 func NotifierFilter(r events.DynamoDBEventRecord) bool {
-	return r.EventName == string(events.DynamoDBOperationTypeInsert) && r.Change.Keys[store.AttrSK].String() == store.SKLead
+	sk := r.Change.Keys[store.AttrSK].String()
+	return r.EventName == string(events.DynamoDBOperationTypeInsert) && (sk == store.SKLead || strings.HasPrefix(sk, store.SKMailPrefix))
 }
 
 // JobsFilter is the jobs function's event source mapping filter of infra/stacks: inserted and updated
@@ -444,7 +445,8 @@ func (s *Stack) seed(ctx context.Context) error {
 	return nil
 }
 
-// schedule runs the sweeper like the EventBridge rule does: at start and then every period.
+// schedule runs the sweeper and the jobs function's resumption like the EventBridge rules do: at start and
+// then every period; the daily deadline reminders ride along (one mail a tenant a day, whatever the period).
 func (s *Stack) schedule(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -454,6 +456,9 @@ func (s *Stack) schedule(ctx context.Context, every time.Duration, log *slog.Log
 		}
 		if _, err := s.Jobs.Resume(ctx); err != nil && ctx.Err() == nil {
 			log.Error("scheduled job resumption failed", "error", err.Error())
+		}
+		if _, err := s.Jobs.RemindDeadlines(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
+			log.Error("scheduled deadline reminders failed", "error", err.Error())
 		}
 		select {
 		case <-ctx.Done():

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/smtp"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"leadvault/infra/local/stack"
+	"leadvault/shared/audit"
+	"leadvault/shared/domain"
+	"leadvault/shared/relay"
 	"leadvault/shared/store"
 )
 
@@ -87,20 +91,8 @@ func TestStack_subjectRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, formID := range []string{"demo-contact", "demo-quote"} {
-		form := url.Values{"name": {"Sara Sørensen"}, "email": {email}, "phone": {"20 11 22 33"},
-			"message": {"Tilbud på \"alt\", tak; ring efter kl. 16"}, "consent": {"on"}}
-		req, _ := http.NewRequest(http.MethodPost, local.GatewayURL+"/v1/forms/"+formID+"/submissions", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Origin", local.GatewayURL)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("POST %s = %d", formID, resp.StatusCode)
-		}
+		postForm(t, formID, url.Values{"name": {"Sara Sørensen"}, "email": {email}, "phone": {"20 11 22 33"},
+			"message": {"Tilbud på \"alt\", tak; ring efter kl. 16"}, "consent": {"on"}})
 	}
 	msg := "From: Sara =?utf-8?q?S=C3=B8rensen?= <" + email + ">\r\nTo: demo-contact@" + stack.InboundDomain +
 		"\r\nSubject: Mail om tilbud\r\nMessage-ID: <sara-1@example.dk>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHej igen.\r\n"
@@ -194,5 +186,92 @@ func TestStack_subjectRequests(t *testing.T) {
 		if strings.Contains(string(b), "Sara") || strings.Contains(string(b), email) {
 			t.Errorf("sent-mail copy %s of the erased subject is left", *o.Key)
 		}
+	}
+}
+
+// postForm submits a form of the demo tenant as a page's script would and returns the new lead's ID.
+func postForm(t *testing.T, formID string, form url.Values) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, local.GatewayURL+"/v1/forms/"+formID+"/submissions", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Origin", local.GatewayURL)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	id := resp.Header.Get("Leadvault-Submission-Id")
+	if resp.StatusCode >= 300 || id == "" {
+		t.Fatalf("POST %s = %d, id %q", formID, resp.StatusCode, id)
+	}
+	return id
+}
+
+// TestStack_rightsThroughTheStack: what the notifier, the schedule and SES do for subject requests on
+// `make run`'s stack — Art. 19 notices to the recipients of an erased lead, no notification of a restricted
+// subject's new lead, a relayed request confirmed and carried out, and the daily deadline reminder.
+func TestStack_rightsThroughTheStack(t *testing.T) {
+	ctx := context.Background()
+
+	// Art. 19: a lead that was sent, then erased: its recipients are told, by lead ID only.
+	sentID := postForm(t, "demo-contact", url.Values{"name": {"Nora Notified"}, "email": {"nora.notified@example.dk"}, "consent": {"on"}})
+	sentTo(t, sentID)
+	requestDone(t, "erasure", "nora.notified@example.dk")
+	if to := sentTo(t, "you were sent lead "+sentID); len(to) != 1 || to[0] != "sales@demo.localhost" {
+		t.Errorf("Art. 19 notice went to %v; want the lead's recipient", to)
+	}
+
+	// A restricted subject's new lead is stored, restricted, and nobody is told; others still are.
+	requestDone(t, "restriction", "rita.restricted@example.dk")
+	restricted := postForm(t, "demo-contact", url.Values{"name": {"Rita Restricted"}, "email": {"rita.restricted@example.dk"}, "consent": {"on"}})
+	after := postForm(t, "demo-contact", url.Values{"name": {"Otto Other"}, "email": {"otto.other@example.dk"}, "consent": {"on"}})
+	sentTo(t, after) // the stream delivered both; the restricted one first
+	if _, err := local.Store.Scoped(stack.DemoTenant).Notified(ctx, restricted); err == nil {
+		t.Errorf("the restricted subject's lead was notified")
+	}
+	if l, err := local.Store.Scoped(stack.DemoTenant).Lead(ctx, demoKey(t), restricted); err != nil || !l.Restricted {
+		t.Errorf("the restricted subject's new lead = %v, %v; want stored restricted", l.Restricted, err)
+	}
+
+	// Relayed by an operator, confirmed by the admin, carried out off the stream.
+	r, err := relay.Relay(ctx, local.Store, local.Vault, audit.New(local.AWS.DynamoDB(), stack.Table, 0), relay.Request{Tenant: stack.DemoTenant,
+		Kind: domain.KindAccess, Received: time.Now().Add(-time.Hour), Channel: "phone", Email: "otto.other@example.dk", Operator: "operator:e2e"},
+		"relayed-e2e-"+strings.ReplaceAll(time.Now().Format("150405.000"), ".", ""), time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentTo(t, "Request: "+r.ID)
+	if code, _, body := apiCall(t, "POST", "/v1/subject-requests/"+r.ID+"/confirm", ""); code != 200 {
+		t.Fatalf("confirm = %d %s", code, body)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, _, body := apiCall(t, "GET", "/v1/subject-requests/"+r.ID, "")
+		if strings.Contains(string(body), `"state":"done"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("confirmed request not done: %s", body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The daily schedule's event: a request due within a week is reminded of.
+	due, err := relay.Relay(ctx, local.Store, local.Vault, audit.New(local.AWS.DynamoDB(), stack.Table, 0), relay.Request{Tenant: stack.DemoTenant,
+		Kind: domain.KindAccess, Received: time.Now().AddDate(0, -1, 2), Channel: "letter", Email: "otto.other@example.dk", Operator: "operator:e2e"},
+		"due-e2e-"+strings.ReplaceAll(time.Now().Format("150405.000"), ".", ""), time.Now().UTC())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := os.ReadFile("../../../events/jobs/deadline-reminders.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := local.Jobs.Handle(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if to := sentTo(t, due.ID); len(to) != 1 || to[0] != "admin@demo.localhost" {
+		t.Errorf("deadline reminder went to %v; want the demo admin", to)
 	}
 }
