@@ -151,6 +151,8 @@ type call struct {
 	d      access.Decision
 	// audited is set once the request's audit record is stored; a 2xx answer without one is refused.
 	audited bool
+	// auditSeq is the sequence number of the request's last audit record.
+	auditSeq int64
 }
 
 // Handle is the Lambda entry point: it answers one API Gateway HTTP API event. It returns an error only
@@ -276,7 +278,7 @@ func (c *call) record(action string, targets ...string) error {
 		// still shows which requests came from the same address.
 		ip = "ip:" + tk.Pseudonym("audit-source-ip", src)
 	}
-	_, err = c.h.Audit.Append(c.ctx, audit.Record{
+	rec, err := c.h.Audit.Append(c.ctx, audit.Record{
 		Tenant: c.tenant.ID, ActorID: c.caller.UserID, ActorRole: string(c.caller.Role), Action: action,
 		Targets: targets, Purpose: purpose, RequestID: c.rid, SourceIP: ip, GrantID: c.d.GrantID,
 		Retention: time.Duration(c.tenant.AuditRetentionDays) * 24 * time.Hour,
@@ -284,7 +286,7 @@ func (c *call) record(action string, targets ...string) error {
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
-	c.audited = true
+	c.audited, c.auditSeq = true, rec.Seq
 	return nil
 }
 

@@ -76,8 +76,10 @@ type requestView struct {
 	// Channel is how a relayed request reached the processor; DeclineReason why the controller declined it.
 	Channel       string `json:"channel,omitempty"`
 	DeclineReason string `json:"declineReason,omitempty"`
-	// Audit lists the request's records in the audit trail.
-	Audit string `json:"audit"`
+	// Audit lists the request's records in the audit trail; AuditRecords are the sequence numbers of its
+	// creation and end.
+	Audit        string  `json:"audit"`
+	AuditRecords []int64 `json:"auditRecords"`
 }
 
 type instructionView struct {
@@ -106,7 +108,10 @@ func viewRequest(r domain.SubjectRequest, now time.Time) requestView {
 		Instruction:   instructionView{Reference: r.Instruction.Reference, ReceivedAt: r.Instruction.ReceivedAt, Note: r.Instruction.Note},
 		Found: foundView{Leads: r.Found.Leads, BySource: orEmpty(r.Found.BySource), ByCampaign: orEmpty(r.Found.Campaigns),
 			Notified: r.Found.Notified},
-		Audit: "/v1/audit?target=" + requestTarget(r.ID),
+		Audit: "/v1/audit?target=" + requestTarget(r.ID), AuditRecords: r.AuditSeqs,
+	}
+	if v.AuditRecords == nil {
+		v.AuditRecords = []int64{}
 	}
 	if r.Result != "" && now.Before(r.ResultExpires) {
 		base := "/v1/subject-requests/" + r.ID + "/result?format="
@@ -189,6 +194,7 @@ func createSubjectRequest(c *call) error {
 	if err := c.record(ActionSubjectRequestCreate, requestTarget(req.ID), "kind:"+string(kind)); err != nil {
 		return err
 	}
+	req.AuditSeqs = []int64{c.auditSeq}
 	created, _, err := c.data.CreateSubjectRequest(c.ctx, tk, req, idem)
 	if errors.Is(err, store.ErrIdempotencyConflict) {
 		return problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused",

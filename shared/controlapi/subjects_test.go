@@ -73,6 +73,15 @@ func TestSubjectRequests_exportThenErase(t *testing.T) {
 	if got["state"] != "done" || found["leads"] != 2.0 || got["instruction"].(map[string]any)["note"] != "Letter from Jens Hansen" {
 		t.Fatalf("GET request = %v; want done, 2 leads found, the note", got)
 	}
+	// The request names its records in the trail: its creation and its end.
+	seqs := got["auditRecords"].([]any)
+	actions := map[float64]string{}
+	for _, rec := range w.trail("acme") {
+		actions[float64(rec.Seq)] = rec.Action
+	}
+	if len(seqs) != 2 || actions[seqs[0].(float64)] != "subject-request.create" || actions[seqs[1].(float64)] != "subject-request.done" {
+		t.Errorf("auditRecords = %v (%v); want the create and done records", seqs, actions)
+	}
 	result := got["result"].(map[string]any)
 	if result["csv"] != "/v1/subject-requests/"+id+"/result?format=csv" {
 		t.Errorf("result = %v", result)

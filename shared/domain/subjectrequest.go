@@ -106,6 +106,9 @@ type SubjectRequest struct {
 	Attempts int
 	// Changes are what a rectification sets; kept sealed until the request is done, then dropped.
 	Changes *Rectification
+	// AuditSeqs are the sequence numbers of the request's records in the tenant's audit trail: its creation
+	// (or relay) and its end.
+	AuditSeqs []int64
 	// Channel is how a relayed request reached the processor (e-mail, letter, phone, …); "" when the
 	// controller recorded it. DeclineReason is the controller's reason for declining a relayed request.
 	Channel, DeclineReason string

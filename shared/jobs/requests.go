@@ -90,10 +90,12 @@ func (r *Runner) RunRequest(ctx context.Context, tenant, id string) error {
 	if req.Attempts > MaxRequestAttempts {
 		req.State, req.Failure = domain.StateFailed, fmt.Sprintf("gave up after %d attempts", MaxRequestAttempts)
 		r.log.Error("subject request failed", "tenant", tenant, "request", id, "kind", string(req.Kind), "attempts", req.Attempts)
-		if err := r.recordFinished(ctx, t, req); err != nil {
+		seq, err := r.recordFinished(ctx, t, req)
+		if err != nil {
 			return err
 		}
-		_, err := v.SaveSubjectRequest(ctx, req)
+		req.AuditSeqs = append(req.AuditSeqs, seq)
+		_, err = v.SaveSubjectRequest(ctx, req)
 		return err
 	}
 	next, err := r.requestStep(ctx, v, t, req)
@@ -107,9 +109,11 @@ func (r *Runner) RunRequest(ctx context.Context, tenant, id string) error {
 	if next.State.Finished() {
 		// Recorded first: a save that fails after it is retried, and the trail then shows the step twice
 		// rather than a finished request without its record.
-		if err := r.recordFinished(ctx, t, next); err != nil {
+		seq, err := r.recordFinished(ctx, t, next)
+		if err != nil {
 			return err
 		}
+		next.AuditSeqs = append(next.AuditSeqs, seq)
 	}
 	saved, err := v.SaveSubjectRequest(ctx, next)
 	if err != nil {
@@ -134,18 +138,18 @@ func (r *Runner) RunRequestToEnd(ctx context.Context, tenant, id string) (domain
 }
 
 // recordFinished appends the finished request to the tenant's audit trail, without personal data.
-func (r *Runner) recordFinished(ctx context.Context, t domain.Tenant, req domain.SubjectRequest) error {
+func (r *Runner) recordFinished(ctx context.Context, t domain.Tenant, req domain.SubjectRequest) (int64, error) {
 	action, targets := ActionSubjectRequestDone, []string{"request:" + req.ID, "kind:" + string(req.Kind),
 		fmt.Sprintf("found:%d", req.Found.Leads), fmt.Sprintf("erased:%d", req.Erased)}
 	if req.State == domain.StateFailed {
 		action, targets = ActionSubjectRequestFailed, targets[:2]
 	}
-	_, err := r.audit.Append(ctx, audit.Record{Tenant: t.ID, ActorID: ActorJobs, ActorRole: RoleSystem, Action: action,
+	rec, err := r.audit.Append(ctx, audit.Record{Tenant: t.ID, ActorID: ActorJobs, ActorRole: RoleSystem, Action: action,
 		Targets: targets, Retention: time.Duration(t.AuditRetentionDays) * 24 * time.Hour})
 	if err != nil {
-		return fmt.Errorf("subject request %s/%s: audit: %w", t.ID, req.ID, err)
+		return 0, fmt.Errorf("subject request %s/%s: audit: %w", t.ID, req.ID, err)
 	}
-	return nil
+	return rec.Seq, nil
 }
 
 func (r *Runner) requestStep(ctx context.Context, v *store.Scoped, t domain.Tenant, req domain.SubjectRequest) (domain.SubjectRequest, error) {

@@ -97,11 +97,13 @@ func Relay(ctx context.Context, st Store, keys Keys, trail Auditor, req Request,
 		Subject:     store.IndexSubject(tk, email, phone),
 		Instruction: domain.Instruction{Reference: "relayed by the processor (" + channel + ")", ReceivedAt: received},
 		DueAt:       domain.DueAfter(received), CreatedAt: now, UpdatedAt: now, CreatedBy: req.Operator, Channel: channel}
-	if _, err := trail.Append(ctx, audit.Record{Tenant: t.ID, ActorID: req.Operator, ActorRole: "operator", Action: ActionRelay,
+	rec, err := trail.Append(ctx, audit.Record{Tenant: t.ID, ActorID: req.Operator, ActorRole: "operator", Action: ActionRelay,
 		Targets:   []string{"request:" + id, "kind:" + string(req.Kind), "channel:" + channel},
-		Retention: time.Duration(t.AuditRetentionDays) * 24 * time.Hour}); err != nil {
+		Retention: time.Duration(t.AuditRetentionDays) * 24 * time.Hour})
+	if err != nil {
 		return domain.SubjectRequest{}, fmt.Errorf("relay to tenant %s: audit: %w", req.Tenant, err)
 	}
+	r.AuditSeqs = []int64{rec.Seq}
 	created, _, err := v.CreateSubjectRequest(ctx, tk, r, store.Idempotency{})
 	if err != nil {
 		return domain.SubjectRequest{}, err

@@ -69,6 +69,7 @@ type requestItem struct {
 	Failure     string           `dynamodbav:"failure,omitempty"`
 	Changes     []byte           `dynamodbav:"chg,omitempty"`
 	Channel     string           `dynamodbav:"channel,omitempty"`
+	Audit       []int64          `dynamodbav:"audit,omitempty"`
 	Declined    string           `dynamodbav:"declined,omitempty"`
 	Lease       int64            `dynamodbav:"lease,omitempty"`
 	Attempts    int64            `dynamodbav:"attempts,omitempty"`
@@ -106,7 +107,7 @@ func (v *Scoped) requestItem(tk Keys, r domain.SubjectRequest) (requestItem, err
 		Received: ts(r.Instruction.ReceivedAt), Due: r.DueAt.Unix(), Created: ts(r.CreatedAt), Updated: ts(r.UpdatedAt),
 		By: r.CreatedBy, Found: r.Found.Leads, BySource: r.Found.BySource, ByCampaign: r.Found.Campaigns,
 		Notified: r.Found.Notified, Erased: r.Erased, Result: r.Result, Failure: r.Failure,
-		ExpiresAt: r.CreatedAt.Add(RequestRetention).Unix(), Channel: r.Channel, Declined: r.DeclineReason,
+		ExpiresAt: r.CreatedAt.Add(RequestRetention).Unix(), Channel: r.Channel, Declined: r.DeclineReason, Audit: r.AuditSeqs,
 	}
 	if !r.ResultExpires.IsZero() {
 		it.ResultUntil = ts(r.ResultExpires)
@@ -150,7 +151,7 @@ func (it requestItem) request(tk Keys, tenant string) (domain.SubjectRequest, er
 		Instruction: domain.Instruction{Reference: it.Reference, ReceivedAt: parseTS(it.Received)},
 		DueAt:       time.Unix(it.Due, 0).UTC(), CreatedAt: parseTS(it.Created), UpdatedAt: parseTS(it.Updated),
 		CreatedBy: it.By, Erased: it.Erased, Result: it.Result, ResultExpires: parseTS(it.ResultUntil), Failure: it.Failure,
-		Attempts: int(it.Attempts), Channel: it.Channel, DeclineReason: it.Declined,
+		Attempts: int(it.Attempts), Channel: it.Channel, DeclineReason: it.Declined, AuditSeqs: it.Audit,
 		Found: domain.RequestFound{Leads: it.Found, BySource: it.BySource, Campaigns: it.ByCampaign, Notified: it.Notified},
 	}
 	if len(it.Note) > 0 && tk != nil {
@@ -334,6 +335,7 @@ func (v *Scoped) SaveSubjectRequest(ctx context.Context, r domain.SubjectRequest
 		up = up.Remove(expression.Name("sbe")).Remove(expression.Name("sbp")).Remove(expression.Name("chg"))
 	}
 	setOrRemove("declined", r.DeclineReason, r.DeclineReason == "")
+	setOrRemove("audit", r.AuditSeqs, len(r.AuditSeqs) == 0)
 	ex := build(expression.NewBuilder().WithCondition(exists()).WithUpdate(up))
 	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName: &s.table, Key: key(jobPK(v.tenant), requestSK(r.ID)),
