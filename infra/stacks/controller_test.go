@@ -126,7 +126,7 @@ func grants(t *testing.T, stage, key string, tpl cfnTemplate, fnLID string) map[
 func tableArns() []string {
 	table := getAtt(stacks.LogicalIDLeadsTable, "Arn")
 	arns := []string{table}
-	for _, ix := range []string{"byCampaign", "byEmail", "byPhone"} {
+	for _, ix := range []string{"byCampaign", "byEmail", "byExpiry", "byPhone"} {
 		arns = append(arns, `{"Fn::Join":["",[`+table+`,"/index/`+ix+`"]]}`)
 	}
 	sort.Strings(arns)
@@ -424,10 +424,15 @@ func TestJobs_schedule(t *testing.T) {
 		tpl := stateless(t, stage)
 		queueLID, _ := only(t, tpl, "AWS::SQS::Queue")
 		fnLID := functionLID(t, stage+"/Stateless", tpl, "jobs")
-		p := props(ruleTargeting(t, tpl, fnLID, "rate("))
+		p := props(ruleTargeting(t, tpl, fnLID, "rate(15 "))
 		targets, _ := p["Targets"].([]any)
 		if len(targets) != 1 {
 			t.Fatalf("%s jobs rule has %d targets; want 1", stage, len(targets))
+		}
+		// The retention sweep: its own rule, every 30 minutes, with the task as the event.
+		sweep := props(ruleTargeting(t, tpl, fnLID, "rate(30 "))
+		if got := jsonString(sweep["Targets"].([]any)[0].(map[string]any)["Input"]); got != `"{\"task\":\"retention-sweep\"}"` {
+			t.Errorf("%s retention Input = %s; want the retention-sweep task", stage, got)
 		}
 		// The daily reminders: its own rule, with the task as the event.
 		daily := props(ruleTargeting(t, tpl, fnLID, "cron("))

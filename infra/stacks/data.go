@@ -89,14 +89,19 @@ func NewData(scope constructs.Construct, id string, _ *DataProps) *Data {
 	})
 	for _, ix := range store.Indexes {
 		projection := awsdynamodb.ProjectionType_ALL
-		if ix.KeysOnly {
+		var include *[]*string
+		switch {
+		case ix.KeysOnly:
 			projection = awsdynamodb.ProjectionType_KEYS_ONLY
+		case len(ix.Include) > 0:
+			projection, include = awsdynamodb.ProjectionType_INCLUDE, jsii.Strings(ix.Include...)
 		}
 		d.Table.AddGlobalSecondaryIndex(&awsdynamodb.GlobalSecondaryIndexProps{
-			IndexName:      jsii.String(ix.Name),
-			PartitionKey:   &awsdynamodb.Attribute{Name: jsii.String(ix.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
-			SortKey:        &awsdynamodb.Attribute{Name: jsii.String(ix.SortKey), Type: awsdynamodb.AttributeType_STRING},
-			ProjectionType: projection,
+			IndexName:        jsii.String(ix.Name),
+			PartitionKey:     &awsdynamodb.Attribute{Name: jsii.String(ix.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+			SortKey:          &awsdynamodb.Attribute{Name: jsii.String(ix.SortKey), Type: awsdynamodb.AttributeType_STRING},
+			ProjectionType:   projection,
+			NonKeyAttributes: include,
 		})
 	}
 	overrideLogicalID(d.Table, LogicalIDLeadsTable)

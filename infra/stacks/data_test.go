@@ -69,6 +69,8 @@ func TestLeadsTable(t *testing.T) {
 			"byEmail":    `{"IndexName":"byEmail","KeySchema":[{"AttributeName":"bie","KeyType":"HASH"},{"AttributeName":"ct","KeyType":"RANGE"}],"Projection":{"ProjectionType":"KEYS_ONLY"}}`,
 			"byPhone":    `{"IndexName":"byPhone","KeySchema":[{"AttributeName":"bip","KeyType":"HASH"},{"AttributeName":"ct","KeyType":"RANGE"}],"Projection":{"ProjectionType":"KEYS_ONLY"}}`,
 			"byCampaign": `{"IndexName":"byCampaign","KeySchema":[{"AttributeName":"camp","KeyType":"HASH"},{"AttributeName":"ct","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}`,
+			// Sparse: leads and subject keys by the hour they expire, for the retention sweep.
+			"byExpiry": `{"IndexName":"byExpiry","KeySchema":[{"AttributeName":"xh","KeyType":"HASH"},{"AttributeName":"pk","KeyType":"RANGE"}],"Projection":{"NonKeyAttributes":["subj","expiresAt"],"ProjectionType":"INCLUDE"}}`,
 		}
 		gsis, _ := p["GlobalSecondaryIndexes"].([]any)
 		if len(gsis) != len(wantGSIs) {

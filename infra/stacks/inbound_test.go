@@ -373,7 +373,7 @@ func TestEmailIntake_otherGrants(t *testing.T) {
 			want[a] = map[string]string{table: "null"}
 		}
 		want["dynamodb:Query"] = map[string]string{table: "null"}
-		for _, ix := range []string{"byCampaign", "byEmail", "byPhone"} {
+		for _, ix := range []string{"byCampaign", "byEmail", "byExpiry", "byPhone"} {
 			want["dynamodb:Query"][`{"Fn::Join":["",[`+table+`,"/index/`+ix+`"]]}`] = "null"
 		}
 		for action, w := range want {

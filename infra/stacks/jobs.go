@@ -51,7 +51,13 @@ type Jobs struct {
 	Rule     awsevents.Rule
 	// Reminders is the daily rule of the subject-request deadline reminders.
 	Reminders awsevents.Rule
+	// Retention is the hourly rule of the retention sweep.
+	Retention awsevents.Rule
 }
+
+// RetentionSweepMinutes is how often the retention sweep runs: leads go within
+// an hour of their expiry, not when DynamoDB's TTL gets to them (days).
+const RetentionSweepMinutes = 30
 
 // NewJobs creates the jobs function, its stream event source and its
 // schedule.
@@ -122,13 +128,24 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 		MaxEventAge:     awscdk.Duration_Hours(jsii.Number(6)),
 	}))
 
+	retention := awsevents.NewRule(c, jsii.String("Retention"), &awsevents.RuleProps{
+		Description: jsii.String("Runs the Leadvault jobs function's retention sweep: deletes leads and subject keys whose retention ran out"),
+		Schedule:    awsevents.Schedule_Rate(awscdk.Duration_Minutes(jsii.Number(RetentionSweepMinutes))),
+	})
+	retention.AddTarget(awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{
+		Event:           awsevents.RuleTargetInput_FromObject(map[string]any{"task": jobs.TaskRetentionSweep}),
+		RetryAttempts:   jsii.Number(2),
+		DeadLetterQueue: props.Failures.Queue,
+		MaxEventAge:     awscdk.Duration_Minutes(jsii.Number(RetentionSweepMinutes)),
+	}))
+
 	fn.suppressWildcards("Resource * carries only xray:PutTraceSegments/PutTelemetryRecords (Tracing: ACTIVE) and dynamodb:ListStreams (stream event source); none of them supports resource-level permissions and none reads or writes data.",
 		nagReason{
 			id:        "AwsSolutions-IAM5",
 			appliesTo: []string{"Resource::<" + LogicalIDExportsBucket + ".Arn>/" + layout.ExportPrefix + "*", "Resource::<" + LogicalIDSentMailBucket + ".Arn>/" + layout.SentPrefix + "*"},
 			reason:    "Archives are written under the exports prefix with keys named by tenant and request, and an erasure deletes sent-mail copies named by hour, tenant and lead: the objects are not known when the policy is written.",
 		})
-	return &Jobs{Construct: c, Function: fn.Function, Rule: rule, Reminders: reminders}
+	return &Jobs{Construct: c, Function: fn.Function, Rule: rule, Reminders: reminders, Retention: retention}
 }
 
 // jobsFilter passes the insert or update of an item whose sort key begins with

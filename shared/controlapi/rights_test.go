@@ -190,3 +190,31 @@ func TestSubjectRequests_relayed(t *testing.T) {
 		t.Errorf("Relay(bad request) = %v; want every problem named", err)
 	}
 }
+
+// TestRetentionReport_adminsOnly: the proof of deletion per day and reason, for admins; bad ranges are 400.
+func TestRetentionReport_adminsOnly(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.campaign("acme", "spring")
+	l := w.lead("acme", "spring", "jens@example.dk")
+	admin := w.token("acme-admin")
+	w.must(204, admin, "DELETE", "/v1/leads/"+l.ID, nil)
+	if err := w.st.Scoped("acme").CountDeletions(ctx, store.ReasonRetention, 4, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := w.must(200, admin, "GET", "/v1/retention/report", nil).json(t)
+	totals := got["totals"].(map[string]any)
+	if totals["lead"] != 1.0 || totals["retention"] != 4.0 || got["total"] != 5.0 || len(got["days"].([]any)) != 1 {
+		t.Errorf("report = %v; want today's 1 lead deletion and 4 by retention", got)
+	}
+	if rec := w.last("acme"); rec.Action != "retention.report" {
+		t.Errorf("audit = %+v; want retention.report", rec)
+	}
+	w.must(403, w.token("acme-member"), "GET", "/v1/retention/report", nil)
+	for _, q := range []string{"from=yesterday", "from=2026-12-05&to=2026-12-01", "from=2020-01-01&to=2026-12-01"} {
+		w.must(400, admin, "GET", "/v1/retention/report?"+q, nil)
+	}
+	if got := w.must(200, admin, "GET", "/v1/retention/report?from=2020-01-01&to=2020-01-31", nil).json(t); got["total"] != 0.0 {
+		t.Errorf("empty range = %v; want zero", got)
+	}
+}

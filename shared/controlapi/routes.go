@@ -69,6 +69,7 @@ const (
 	ActionSubjectRequestDownload = "subject-request.download" // targets: request:<id>, format:<json|csv>
 	ActionSubjectRequestConfirm  = "subject-request.confirm"  // target: request:<id> (a relayed request)
 	ActionSubjectRequestDecline  = "subject-request.decline"  // target: request:<id> (a relayed request)
+	ActionRetentionReport        = "retention.report"         // targets: from:<date>, to:<date>
 )
 
 type route struct {
@@ -121,6 +122,8 @@ var routes = []route{
 	{method: "GET", pattern: "/v1/subject-requests/{requestID}/result", rule: staffOnly, what: "download data-subject archives", fn: downloadSubjectRequest},
 	{method: "POST", pattern: "/v1/subject-requests/{requestID}/confirm", rule: adminOnly, what: "confirm relayed requests", fn: confirmSubjectRequest},
 	{method: "POST", pattern: "/v1/subject-requests/{requestID}/decline", rule: adminOnly, what: "decline relayed requests", fn: declineSubjectRequest},
+
+	{method: "GET", pattern: "/v1/retention/report", rule: adminOnly, what: "read the proof of deletion", fn: retentionReport},
 
 	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},
 	{method: "GET", pattern: "/v1/audit/export", rule: adminOnly, what: "export the audit trail", fn: exportAudit},

@@ -32,10 +32,19 @@ func benchOthers() int {
 	return 100_000
 }
 
-// cloneLeads writes n copies of a stored lead item under new lead IDs, 25 to a BatchWriteItem; with
-// sameSubject the copies keep its subject and blind index (more leads of one person), otherwise each gets
-// a blind index of its own (other people).
-func cloneLeads(b *testing.B, table string, tk *vault.TenantKey, item map[string]types.AttributeValue, prefix string, n int, sameSubject bool) {
+// otherPeople gives each copy a blind index of its own: leads of other people.
+func otherPeople(id string, c map[string]types.AttributeValue) {
+	tenant := c["tenant"].(*types.AttributeValueMemberS).Value
+	c["bie"] = &types.AttributeValueMemberS{Value: "T#" + tenant + "#E#other-" + id}
+	delete(c, "bip")
+}
+
+// samePerson keeps the copies' subject and blind index: more leads of one person.
+func samePerson(string, map[string]types.AttributeValue) {}
+
+// cloneLeads writes n copies of a stored lead item under new lead IDs, 25 to a BatchWriteItem, each changed
+// by edit (see otherPeople, samePerson).
+func cloneLeads(b *testing.B, table string, tk *vault.TenantKey, item map[string]types.AttributeValue, prefix string, n int, edit func(id string, c map[string]types.AttributeValue)) {
 	b.Helper()
 	ctx := context.Background()
 	db := testenv.Env.AWS.DynamoDB()
@@ -77,10 +86,7 @@ func cloneLeads(b *testing.B, table string, tk *vault.TenantKey, item map[string
 		}
 		c["pd"] = &types.AttributeValueMemberB{Value: sealed}
 		c["ct"] = &types.AttributeValueMemberS{Value: created[:30] + "#" + id}
-		if !sameSubject {
-			c["bie"] = &types.AttributeValueMemberS{Value: "T#" + tenant + "#E#other-" + id}
-			delete(c, "bip")
-		}
+		edit(id, c)
 		batch = append(batch, types.WriteRequest{PutRequest: &types.PutRequest{Item: c}})
 		if len(batch) == 25 {
 			flush()
@@ -120,13 +126,13 @@ func BenchmarkSubjectExport(b *testing.B) {
 			}
 			return out.Item
 		}
-		cloneLeads(b, table, tk, seed("someone.else@example.dk"), "other", others, false)
+		cloneLeads(b, table, tk, seed("someone.else@example.dk"), "other", others, otherPeople)
 		runner := jobs.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), 0).WithSubjectRequests(v, testenv.Env.AWS.S3(),
 			audit.New(cfg.DynamoDB(), table, 0), jobs.RequestConfig{ExportBucket: testenv.Bucket(b), SentBucket: testenv.Bucket(b),
 				KeyID: standins.LocalKeyAlias, Processor: jobs.Processor, StorageLocation: jobs.StorageLocation("eu-north-1")})
 		for _, leads := range []int{1, 100, 10_000} {
 			email := fmt.Sprintf("subject-%d@example.dk", leads)
-			cloneLeads(b, table, tk, seed(email), fmt.Sprintf("s%d", leads), leads-1, true)
+			cloneLeads(b, table, tk, seed(email), fmt.Sprintf("s%d", leads), leads-1, samePerson)
 			b.Run(fmt.Sprintf("others=%d/leads=%d", others, leads), func(b *testing.B) {
 				calls.Reset()
 				runs := 0
@@ -147,5 +153,62 @@ func BenchmarkSubjectExport(b *testing.B) {
 				b.ReportMetric(float64(calls.Count("DynamoDB", "Query"))/float64(runs), "queries/export")
 			})
 		}
+	}
+}
+
+// BenchmarkRetentionSweep runs the retention sweep over a table of benchOthers() live leads of which 1,000
+// expired an hour ago (and, as a baseline, over the same table with nothing expired): the requests of a
+// run must be bounded by what expired, not by the table. Each iteration seeds the expired leads again.
+func BenchmarkRetentionSweep(b *testing.B) {
+	ctx := context.Background()
+	calls := testenv.NewCalls()
+	cfg := calls.Config()
+	table := testenv.Table(b)
+	st := store.New(cfg.DynamoDB(), table)
+	v := vault.New(cfg.KMS(), testenv.Env.Standins.KeyARN)
+	tk := testenv.Tenant(b, st, v, "acme")
+	now := time.Now().UTC()
+	seed := func(id, email string, expires time.Time) map[string]types.AttributeValue {
+		l := domain.Lead{TenantID: "acme", ID: id, FormID: "contact", CampaignID: "spring", Source: domain.SourceForm,
+			CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: expires, Personal: domain.Personal{Name: "Person", Email: email}}
+		if _, _, err := st.WithClock(func() time.Time { return now.Add(-2 * time.Hour) }).Scoped("acme").PutLead(ctx, tk, l, store.Idempotency{Key: id, RequestHash: "h", TTL: time.Hour}); err != nil {
+			b.Fatal(err)
+		}
+		out, err := testenv.Env.AWS.DynamoDB().GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#acme#L#" + id}, "sk": &types.AttributeValueMemberS{Value: store.SKLead}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return out.Item
+	}
+	cloneLeads(b, table, tk, seed("live", "live@example.dk", now.AddDate(1, 0, 0)), "live", benchOthers(), otherPeople)
+	// A live lead of the same person keeps the subject key the expired copies are sealed under.
+	seed("anchor", "expired@example.dk", now.AddDate(1, 0, 0))
+	expired := seed("expired", "expired@example.dk", now.Add(-time.Hour))
+	runner := jobs.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), 0)
+	if _, err := runner.SweepRetention(ctx, now); err != nil { // sweeps the seed; sets the checkpoint
+		b.Fatal(err)
+	}
+	for _, expiredLeads := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("live=%d/expired=%d", benchOthers(), expiredLeads), func(b *testing.B) {
+			var ddb, runs, deleted int
+			for b.Loop() {
+				b.StopTimer()
+				cloneLeads(b, table, tk, expired, fmt.Sprintf("exp%d", runs), expiredLeads, otherPeople)
+				calls.Reset()
+				b.StartTimer()
+				rep, err := runner.SweepRetention(ctx, now.Add(time.Minute))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ddb += calls.Count("DynamoDB")
+				deleted += rep.Leads
+				runs++
+			}
+			if deleted != expiredLeads*runs {
+				b.Fatalf("deleted %d; want %d", deleted, expiredLeads*runs)
+			}
+			b.ReportMetric(float64(ddb)/float64(runs), "ddb-calls/run")
+		})
 	}
 }

@@ -37,6 +37,7 @@ type Store interface {
 	PendingCampaignDeletions(ctx context.Context) ([]domain.CampaignDeletion, error)
 	PendingSubjectRequests(ctx context.Context) ([]store.RequestRef, error)
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
+	SweepExpired(ctx context.Context, now time.Time) (store.SweepReport, error)
 }
 
 var _ Store = (*store.Store)(nil)

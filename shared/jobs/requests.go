@@ -17,6 +17,7 @@ import (
 	"leadvault/shared/domain"
 	"leadvault/shared/export"
 	"leadvault/shared/layout"
+	"leadvault/shared/metrics"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
 )
@@ -391,9 +392,19 @@ func (r *Runner) eraseSubject(ctx context.Context, v *store.Scoped, tk *vault.Te
 	if err != nil {
 		return req, err
 	}
+	if err := v.CountDeletions(ctx, store.ReasonErasure, n, time.Now().UTC()); err != nil {
+		return req, err
+	}
+	metrics.Add(ctx, r.log, "leads erased", "LeadsDeleted", n, map[string]string{"Reason": store.ReasonErasure}, "tenant", v.Tenant())
+
 	// Done when this step took what was left, or found only index entries of leads already gone (the
 	// indexes are eventually consistent).
 	if len(ids) <= r.step || n == 0 {
+		// Every lead sealed under the keys named by the request's own identifiers is gone (their subject
+		// IDs derive from those identifiers), so those keys go too, whatever their counts say.
+		if _, err := v.ShredSubjectKeys(ctx, store.SubjectIDs(req.Subject)); err != nil {
+			return req, err
+		}
 		if err := v.RecordErasure(ctx, req.Subject, req.ID, time.Now().UTC()); err != nil {
 			return req, err
 		}

@@ -297,3 +297,35 @@ func TestRemindDeadlines_fixture(t *testing.T) {
 		t.Errorf("reminder = %+v; want the admin told of due-soon and the overdue one, not due-later", m)
 	}
 }
+
+// TestHandle_retentionSweepFixture: the retention schedule's event (events/jobs/retention-sweep.json)
+// deletes what expired and counts it in the tenant's proof of deletion, beside the erasures counted by
+// the erasure requests and the campaign deletions by their jobs.
+func TestHandle_retentionSweepFixture(t *testing.T) {
+	ctx := context.Background()
+	f := setupRequests(t, "acme", 0)
+	now := time.Now().UTC()
+	past := f.st.WithClock(func() time.Time { return now.Add(-2 * time.Hour) })
+	for i := range 3 {
+		l := domain.Lead{TenantID: "acme", ID: "expired-" + string(rune('a'+i)), FormID: "contact", CampaignID: "spring", Source: domain.SourceForm,
+			CreatedAt: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour), Personal: domain.Personal{Email: "gone@example.dk"}}
+		if _, _, err := past.Scoped("acme").PutLead(ctx, f.tk, l, store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.runner.Handle(ctx, fixture(t, "retention-sweep.json")); err != nil {
+		t.Fatalf("Handle(retention-sweep.json) = %v", err)
+	}
+	// The index is eventually consistent: the next run (the schedule runs again) takes what the first missed.
+	if err := f.runner.Handle(ctx, fixture(t, "retention-sweep.json")); err != nil {
+		t.Fatalf("Handle(retention-sweep.json) = %v", err)
+	}
+	erase := f.request(t, domain.KindErasure, "jens@example.dk", "+4520123456")
+	if _, err := f.runner.RunRequestToEnd(ctx, "acme", erase.ID); err != nil {
+		t.Fatal(err)
+	}
+	days, err := f.st.Scoped("acme").DeletionReport(ctx, now, now)
+	if err != nil || len(days) != 1 || days[0].ByReason[store.ReasonRetention] != 3 || days[0].ByReason[store.ReasonErasure] != 3 {
+		t.Errorf("proof of deletion = %+v, %v; want 3 by retention, 3 by erasure today", days, err)
+	}
+}

@@ -77,6 +77,9 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) error {
 			return fmt.Errorf("decode stream batch: %w", err)
 		}
 		return r.HandleStream(ctx, ev)
+	case probe.Task == TaskRetentionSweep:
+		_, err := r.SweepRetention(ctx, time.Now().UTC())
+		return err
 	case probe.Task == TaskDeadlineReminders:
 		if r.keys == nil {
 			return fmt.Errorf("deadline reminders: the runner was not given subject requests")

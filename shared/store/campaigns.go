@@ -208,6 +208,7 @@ func (s *Store) deleteLead(ctx context.Context, tenant, leadID string) error {
 				items = append(items, op)
 			}
 		}
+		items = append(items, s.countOps(tenant, ReasonLead, 1)...)
 		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
 			return nil

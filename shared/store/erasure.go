@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -175,4 +176,46 @@ func (s *Store) ReplayErasures(ctx context.Context, ledger []Erasure) (ReplayRep
 		rep.Entries++
 	}
 	return rep, nil
+}
+
+// ShredSubjectKeys deletes the tenant's subject keys of these subject IDs outright, whatever their
+// reference counts say: an erasure has deleted every lead of the subject, and a count can be higher than
+// the leads left (a lead the retention sweep removed after it expired gives up no reference, since its key
+// may have been replaced meanwhile). It returns how many keys it deleted.
+func (v *Scoped) ShredSubjectKeys(ctx context.Context, subjects []string) (int, error) {
+	if err := v.check(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, subject := range subjects {
+		if strings.ContainsAny(subject, "#") || subject == "" {
+			continue
+		}
+		ex := onlyIf(exists())
+		_, err := v.s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{Delete: &types.Delete{
+			TableName: &v.s.table, Key: key(subjectPK(v.tenant, subject), skKey), ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(),
+		}}}})
+		var cancelled *types.TransactionCanceledException
+		if errors.As(err, &cancelled) {
+			continue // already gone
+		}
+		if err != nil {
+			return n, fmt.Errorf("shred subject keys of %s: %w", v.tenant, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// SubjectIDs are the subject-key IDs derived from a subject's identifiers (see SubjectID): every lead sealed
+// under one of them carries that identifier.
+func SubjectIDs(idx domain.SubjectIndex) []string {
+	var ids []string
+	if idx.Email != "" {
+		ids = append(ids, "e."+idx.Email)
+	}
+	if idx.Phone != "" {
+		ids = append(ids, "p."+idx.Phone)
+	}
+	return ids
 }

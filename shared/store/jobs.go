@@ -471,14 +471,19 @@ func (s *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeV
 	return nil
 }
 
-// recordDeletion adds n deleted leads to the job's progress.
+// recordDeletion adds n deleted leads to the job's progress and to the tenant's proof of deletion, in one
+// transaction.
 func (s *Store) recordDeletion(ctx context.Context, tenant, campaign string, n int) (domain.CampaignDeletion, error) {
 	ex := build(expression.NewBuilder().WithCondition(exists()).WithUpdate(s.progress(n)))
-	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	items := []types.TransactWriteItem{{Update: &types.Update{
 		TableName: &s.table, Key: key(jobPK(tenant), jobSK(campaign)),
 		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
 		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
-	})
+	}}}
+	if n > 0 {
+		items = append(items, s.countOp(tenant, ReasonCampaign, n, s.now()))
+	}
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if err != nil {
 		return domain.CampaignDeletion{}, fmt.Errorf("record deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}
@@ -508,7 +513,7 @@ func (s *Store) progress(n int) expression.UpdateBuilder {
 func (s *Store) finishDeletion(ctx context.Context, tenant, campaign string, n int) (domain.CampaignDeletion, error) {
 	ex := build(expression.NewBuilder().WithCondition(exists()).
 		WithUpdate(s.progress(n).Set(expression.Name(AttrDone), expression.Value(true))))
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append([]types.TransactWriteItem{
 		{Update: &types.Update{
 			TableName: &s.table, Key: key(jobPK(tenant), jobSK(campaign)),
 			UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
@@ -516,7 +521,7 @@ func (s *Store) finishDeletion(ctx context.Context, tenant, campaign string, n i
 		}},
 		{Delete: &types.Delete{TableName: &s.table, Key: key(tenantPK(tenant), campaignSK+campaign)}},
 		{Delete: &types.Delete{TableName: &s.table, Key: key(jobQueuePK, jobQueueSK(tenant, campaign))}},
-	}})
+	}, s.countOps(tenant, ReasonCampaign, n)...)})
 	if err != nil {
 		return domain.CampaignDeletion{}, fmt.Errorf("finish deletion of campaign %s/%s: %w", tenant, campaign, err)
 	}

@@ -17,9 +17,9 @@ func TestLeadItem_attributesMatchTags(t *testing.T) {
 		Personal: []byte{1, 2, 3}, EmailBI: "T#acme#E#abc", PhoneBI: "T#acme#P#def",
 		Consent: &consentItem{Given: true, Version: "v1", GivenAt: "2026-12-01T09:30:00Z", Source: "form:contact"},
 		Flags:   []string{"redacted:cpr:message", "phone_unverified"}, Meta: map[string]string{"origin": "https://www.acme.dk", "dropped": "x"},
-		Restricted: true}
+		Restricted: true, ExpiryHour: "2027-12-01T09"}
 	bare := full
-	bare.EmailBI, bare.PhoneBI, bare.Consent, bare.Flags, bare.Meta, bare.Spam, bare.Restricted = "", "", nil, nil, nil, false, false
+	bare.EmailBI, bare.PhoneBI, bare.Consent, bare.Flags, bare.Meta, bare.Spam, bare.Restricted, bare.ExpiryHour = "", "", nil, nil, nil, false, false, ""
 	emptyMeta := bare
 	emptyMeta.Meta, emptyMeta.Flags = map[string]string{}, []string{}
 	// Empty collections are left out as nil ones are, as the store always did: attributevalue would write an

@@ -206,7 +206,8 @@ func (s *Store) subjectKeyOp(tenant, subject string, plan keyPlan, now, exp int6
 	case keyExtend:
 		ex = build(expression.NewBuilder().
 			WithCondition(exists().And(expires.GreaterThan(expression.Value(now)), expires.LessThan(expression.Value(exp)))).
-			WithUpdate(expression.Set(expires, expression.Value(exp)).Add(refs, expression.Value(1))))
+			WithUpdate(expression.Set(expires, expression.Value(exp)).Set(expression.Name(AttrExpiryHour), expression.Value(ExpiryHour(time.Unix(exp, 0)))).
+				Add(refs, expression.Value(1))))
 	case keyCheck:
 		ex = build(expression.NewBuilder().
 			WithCondition(exists().And(expires.GreaterThanEqual(expression.Value(exp)))).
@@ -225,7 +226,7 @@ func (s *Store) subjectKeyOp(tenant, subject string, plan keyPlan, now, exp int6
 	return types.TransactWriteItem{Put: &types.Put{
 		TableName: &s.table,
 		Item: marshal(subjectKeyItem{itemKey: itemKey{PK: subjectPK(tenant, subject), SK: skKey}, Wrapped: plan.wrapped,
-			ExpiresAt: exp, Refs: &one}),
+			ExpiresAt: exp, Refs: &one, ExpiryHour: ExpiryHour(time.Unix(exp, 0))}),
 		ConditionExpression: ex.Condition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	}}
@@ -301,6 +302,7 @@ func (s *Store) leadItem(tk Keys, l domain.Lead, sealed []byte) map[string]types
 		CampaignIndex: "T#" + l.TenantID + "#C#" + l.CampaignID, Created: sortKeyTime(l.CreatedAt) + "#" + l.ID,
 		CreatedAt: ts(l.CreatedAt), ExpiresAt: l.ExpiresAt.Unix(), Source: string(l.Source), Spam: l.Spam,
 		Subject: l.SubjectID, Personal: sealed, Flags: l.Flags, Meta: l.Meta, Restricted: l.Restricted,
+		ExpiryHour: ExpiryHour(l.ExpiresAt),
 	}
 	// The subject ID already holds the blind index it was derived from (see SubjectID): reuse it
 	// rather than compute the HMAC twice on every intake.

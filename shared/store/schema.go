@@ -55,13 +55,19 @@ const (
 	IndexByEmail    = "byEmail"
 	IndexByPhone    = "byPhone"
 	IndexByCampaign = "byCampaign"
+	// IndexByExpiry is sparse: only leads carry its key, the hour they expire in (AttrExpiryHour), so the
+	// retention sweep queries what expired, hour by hour, never the table.
+	IndexByExpiry  = "byExpiry"
+	AttrExpiryHour = "xh"
 )
 
 // Index describes a global secondary index.
 type Index struct {
 	Name, PartitionKey, SortKey string
-	// KeysOnly is true when the index projects only keys; otherwise it projects all attributes.
+	// KeysOnly is true when the index projects only keys; Include lists the other attributes it projects;
+	// with neither it projects all attributes.
 	KeysOnly bool
+	Include  []string
 }
 
 // Indexes are the table's global secondary indexes.
@@ -69,6 +75,26 @@ var Indexes = []Index{
 	{Name: IndexByEmail, PartitionKey: AttrEmailBI, SortKey: AttrCreated, KeysOnly: true},
 	{Name: IndexByPhone, PartitionKey: AttrPhoneBI, SortKey: AttrCreated, KeysOnly: true},
 	{Name: IndexByCampaign, PartitionKey: AttrCampaign, SortKey: AttrCreated},
+	{Name: IndexByExpiry, PartitionKey: AttrExpiryHour, SortKey: AttrPK, Include: []string{attrSubject, AttrExpiresAt}},
+}
+
+// gsi is the index as CreateTable and UpdateTable take it.
+func (ix Index) gsi() types.GlobalSecondaryIndex {
+	proj := &types.Projection{ProjectionType: types.ProjectionTypeAll}
+	switch {
+	case ix.KeysOnly:
+		proj.ProjectionType = types.ProjectionTypeKeysOnly
+	case len(ix.Include) > 0:
+		proj.ProjectionType, proj.NonKeyAttributes = types.ProjectionTypeInclude, ix.Include
+	}
+	return types.GlobalSecondaryIndex{
+		IndexName: aws.String(ix.Name),
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(ix.PartitionKey), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(ix.SortKey), KeyType: types.KeyTypeRange},
+		},
+		Projection: proj,
+	}
 }
 
 // TableAdmin is the part of the DynamoDB API that creating a table needs.
@@ -76,6 +102,32 @@ type TableAdmin interface {
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+	UpdateTable(ctx context.Context, in *dynamodb.UpdateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateTableOutput, error)
+}
+
+// addIndexes creates, one at a time as DynamoDB requires, the indexes of Indexes an existing table lacks.
+func addIndexes(ctx context.Context, db TableAdmin, name string, defs []types.AttributeDefinition) error {
+	out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", name, err)
+	}
+	have := map[string]bool{}
+	for _, g := range out.Table.GlobalSecondaryIndexes {
+		have[aws.ToString(g.IndexName)] = true
+	}
+	for _, ix := range Indexes {
+		if have[ix.Name] {
+			continue
+		}
+		g := ix.gsi()
+		_, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: aws.String(name), AttributeDefinitions: defs,
+			GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+				IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection}}}})
+		if err != nil {
+			return fmt.Errorf("add index %s to table %s: %w", ix.Name, name, err)
+		}
+	}
+	return nil
 }
 
 // CreateTable creates the table as the CDK app defines it (keys, indexes, stream, TTL) unless it exists.
@@ -89,18 +141,7 @@ func CreateTable(ctx context.Context, db TableAdmin, name string) error {
 	var gsis []types.GlobalSecondaryIndex
 	for _, ix := range Indexes {
 		defs = append(defs, types.AttributeDefinition{AttributeName: aws.String(ix.PartitionKey), AttributeType: types.ScalarAttributeTypeS})
-		proj := types.ProjectionTypeAll
-		if ix.KeysOnly {
-			proj = types.ProjectionTypeKeysOnly
-		}
-		gsis = append(gsis, types.GlobalSecondaryIndex{
-			IndexName: aws.String(ix.Name),
-			KeySchema: []types.KeySchemaElement{
-				{AttributeName: aws.String(ix.PartitionKey), KeyType: types.KeyTypeHash},
-				{AttributeName: aws.String(ix.SortKey), KeyType: types.KeyTypeRange},
-			},
-			Projection: &types.Projection{ProjectionType: proj},
-		})
+		gsis = append(gsis, ix.gsi())
 	}
 	_, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
@@ -115,7 +156,8 @@ func CreateTable(ctx context.Context, db TableAdmin, name string) error {
 	})
 	var exists *types.ResourceInUseException
 	if errors.As(err, &exists) {
-		return nil
+		// A table of an earlier version (make run's persistent data) gains the indexes added since.
+		return addIndexes(ctx, db, name, defs)
 	}
 	if err != nil {
 		return fmt.Errorf("create table %s: %w", name, err)
@@ -253,6 +295,7 @@ type leadItem struct {
 	Flags         []string          `dynamodbav:"flags,stringset,omitempty"`
 	Meta          map[string]string `dynamodbav:"meta,omitempty"`
 	Restricted    bool              `dynamodbav:"restricted,omitempty"`
+	ExpiryHour    string            `dynamodbav:"xh,omitempty"`
 }
 
 // attributes is the lead item as MarshalMap would make it from the tags above, built directly: a lead item
@@ -294,6 +337,9 @@ func (it leadItem) attributes() map[string]types.AttributeValue {
 	if it.Restricted {
 		m[AttrRestricted] = &types.AttributeValueMemberBOOL{Value: true}
 	}
+	if it.ExpiryHour != "" {
+		m[AttrExpiryHour] = s(it.ExpiryHour)
+	}
 	return m
 }
 
@@ -315,6 +361,8 @@ type subjectKeyItem struct {
 	Wrapped   []byte `dynamodbav:"wk"`
 	ExpiresAt int64  `dynamodbav:"expiresAt"`
 	Refs      *int64 `dynamodbav:"refs,omitempty"`
+	// ExpiryHour puts the key in the byExpiry index, so the retention sweep finds it when it expires.
+	ExpiryHour string `dynamodbav:"xh,omitempty"`
 }
 
 // idemItem is a submission's idempotency record (pk T#<tenant>#IDEM#<key>, sk IDEM).

@@ -1,0 +1,106 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"leadvault/shared/domain"
+	"leadvault/shared/store"
+)
+
+// TestSweepExpired_withinTheHour: leads that expired an hour ago are gone after one sweep — TTL not waiting —
+// with their notification records and, with a subject's last lead, its key; live leads stay; the next run
+// reads only the hours after its checkpoint; the proof of deletion counts them by tenant.
+func TestSweepExpired_withinTheHour(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	past := f.st.WithClock(func() time.Time { return now.Add(-3 * time.Hour) })
+	put := func(st *store.Store, tenant, email string, expires time.Time) domain.Lead {
+		t.Helper()
+		tk := f.a
+		if tenant == "globex" {
+			tk = f.b
+		}
+		l := newLead(tenant, domain.Personal{Email: email}, now.Add(-3*time.Hour))
+		l.ExpiresAt = expires
+		if _, _, err := st.Scoped(tenant).PutLead(ctx, tk, l, store.Idempotency{}); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	gone := []domain.Lead{
+		put(past, "acme", "old@example.dk", now.Add(-time.Hour)),
+		put(past, "acme", "old2@example.dk", now.Add(-90*time.Minute)),
+		put(past, "globex", "old@example.dk", now.Add(-time.Minute)),
+	}
+	live := []domain.Lead{
+		put(f.st, "acme", "new@example.dk", now.Add(24*time.Hour)),
+		put(f.st, "acme", "old2@example.dk", now.Add(30*24*time.Hour)), // the same person, a later lead
+	}
+	if err := f.st.Scoped("acme").PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: gone[0].ID, MessageID: "m",
+		Recipients: []string{"s@acme.dk"}, SentAt: now.Add(-2 * time.Hour), ExpiresAt: gone[0].ExpiresAt}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := f.st.SweepExpired(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Leads != 3 || rep.ByTenant["acme"] != 2 || rep.ByTenant["globex"] != 1 || rep.Keys != 2 {
+		t.Errorf("SweepExpired() = %+v; want 3 leads (acme 2, globex 1) and the 2 keys whose last lead expired", rep)
+	}
+	for _, l := range gone {
+		if n := len(itemsNaming(t, f.table, "#L#"+l.ID)); n != 0 {
+			t.Errorf("expired lead %s left %d items (lead, notification record)", l.ID, n)
+		}
+	}
+	for _, l := range live {
+		tk := f.a
+		if _, err := f.st.Scoped("acme").Lead(ctx, tk, l.ID); err != nil {
+			t.Errorf("live lead %s = %v; want kept (its key too)", l.ID, err)
+		}
+	}
+	if _, err := f.st.Scoped("acme").Lead(ctx, f.a, gone[0].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("swept lead = %v; want ErrNotFound", err)
+	}
+	again, err := f.st.SweepExpired(ctx, now.Add(time.Minute))
+	if err != nil || again.Leads != 0 || again.Hours > 3 || again.Queries > 3 {
+		t.Errorf("second sweep = %+v, %v; want nothing to do, reading at most the hours still settling and the current one", again, err)
+	}
+}
+
+// TestDeletionReport_byReason: deletions are counted per tenant and day by reason, and reported for a
+// range of days.
+func TestDeletionReport_byReason(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	v := f.st.Scoped("acme")
+	day := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		reason string
+		n      int
+		at     time.Time
+	}{{store.ReasonRetention, 5, day}, {store.ReasonRetention, 2, day.Add(time.Hour)}, {store.ReasonErasure, 3, day}, {store.ReasonCampaign, 7, day.AddDate(0, 0, 1)}} {
+		if err := v.CountDeletions(ctx, c.reason, c.n, c.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.st.Scoped("globex").CountDeletions(ctx, store.ReasonRetention, 9, day); err != nil {
+		t.Fatal(err)
+	}
+	days, err := v.DeletionReport(ctx, day, day.AddDate(0, 0, 1))
+	if err != nil || len(days) != 2 {
+		t.Fatalf("DeletionReport = %+v, %v; want two days", days, err)
+	}
+	if d := days[0]; d.Day != "2026-12-01" || d.ByReason[store.ReasonRetention] != 7 || d.ByReason[store.ReasonErasure] != 3 {
+		t.Errorf("day 1 = %+v; want 7 by retention, 3 by erasure (globex's not counted)", d)
+	}
+	if d := days[1]; d.ByReason[store.ReasonCampaign] != 7 {
+		t.Errorf("day 2 = %+v; want 7 by campaign", d)
+	}
+	if only, _ := v.DeletionReport(ctx, day.AddDate(0, 0, 1), day.AddDate(0, 0, 1)); len(only) != 1 {
+		t.Errorf("one-day report = %+v; want one day", only)
+	}
+}
