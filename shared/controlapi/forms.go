@@ -116,7 +116,8 @@ func updateForm(c *call) error {
 	if f.ID != id {
 		return invalid(problem.FieldError{Field: "id", Code: "mismatch", Message: "The id in the body must match the path."})
 	}
-	if _, err := c.data.Form(c.ctx, id); errors.Is(err, store.ErrNotFound) {
+	old, err := c.data.Form(c.ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
 		return notFound("No such form.")
 	} else if err != nil {
 		return err
@@ -127,7 +128,16 @@ func updateForm(c *call) error {
 	if err := c.record(ActionFormUpdate, f.ID, f.CampaignID); err != nil {
 		return err
 	}
-	return c.putForm(f, http.StatusOK)
+	if err := c.storeForm(f); err != nil {
+		return err
+	}
+	if old.RetentionDays != f.RetentionDays || old.SpamRetentionDays != f.SpamRetentionDays {
+		// The new retention applies to the leads already stored from the form, through a job (T3).
+		if err := c.data.StartRetentionChange(c.ctx, f); err != nil {
+			return err
+		}
+	}
+	return c.json(http.StatusOK, f)
 }
 
 func disableForm(c *call) error {
@@ -180,16 +190,21 @@ func fieldOf(msg string) string {
 }
 
 func (c *call) putForm(f domain.Form, status int) error {
+	if err := c.storeForm(f); err != nil {
+		return err
+	}
+	return c.json(status, f)
+}
+
+// storeForm stores f, or gives the problem to answer.
+func (c *call) storeForm(f domain.Form) error {
 	err := c.data.PutForm(c.ctx, f)
 	if errors.Is(err, store.ErrExists) {
 		// Form IDs and inbound aliases are public routes, unique across tenants; say which without
 		// saying whose.
 		return conflict("form-id-taken", "This form ID or inbound alias is taken; choose another.")
 	}
-	if err != nil {
-		return err
-	}
-	return c.json(status, f)
+	return err
 }
 
 type campaignView struct {

@@ -218,3 +218,35 @@ func TestRetentionReport_adminsOnly(t *testing.T) {
 		t.Errorf("empty range = %v; want zero", got)
 	}
 }
+
+// TestUpdateForm_retentionAppliesToStoredLeads: an admin shortens a form's retention; the jobs function's
+// schedule applies it to the leads already stored and records that in the trail.
+func TestUpdateForm_retentionAppliesToStoredLeads(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.campaign("acme", "spring")
+	f := w.form("acme", "contact", "spring")
+	l := w.lead("acme", "spring", "jens@example.dk")
+	admin := w.token("acme-admin")
+	f.RetentionDays = 30
+	w.must(200, admin, "PUT", "/v1/forms/contact", f)
+	if p, err := w.st.PendingRetentionChanges(ctx); err != nil || len(p) != 1 || p[0].Form != "contact" {
+		t.Fatalf("pending retention changes = %v, %v; want the form's", p, err)
+	}
+	if _, err := w.jobs.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := w.must(200, admin, "GET", "/v1/leads/"+l.ID, nil).json(t)
+	if want := l.CreatedAt.Add(30 * 24 * time.Hour).UTC().Truncate(time.Second).Format(time.RFC3339); got["expiresAt"] != want {
+		t.Errorf("lead expiresAt = %v; want %s (30 days after it came)", got["expiresAt"], want)
+	}
+	if !slices.ContainsFunc(w.trail("acme"), func(r audit.Record) bool { return r.Action == "retention.applied" }) {
+		t.Errorf("no retention.applied record in the trail")
+	}
+	// An update that keeps the retention starts no job.
+	f.Recipients = []string{"other@acme.example"}
+	w.must(200, admin, "PUT", "/v1/forms/contact", f)
+	if p, _ := w.st.PendingRetentionChanges(ctx); len(p) != 0 {
+		t.Errorf("pending after an update without a retention change = %v", p)
+	}
+}

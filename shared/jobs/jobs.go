@@ -38,6 +38,7 @@ type Store interface {
 	PendingSubjectRequests(ctx context.Context) ([]store.RequestRef, error)
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	SweepExpired(ctx context.Context, now time.Time) (store.SweepReport, error)
+	PendingRetentionChanges(ctx context.Context) ([]store.RetentionChange, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -107,6 +108,9 @@ func (r *Runner) Resume(ctx context.Context) (int, error) {
 		}
 	}
 	n := len(pending)
+	if _, err := r.ApplyRetentionChanges(ctx, RetentionBudget); err != nil {
+		errs = append(errs, err)
+	}
 	if r.keys != nil {
 		requests, err := r.store.PendingSubjectRequests(ctx)
 		if err != nil {

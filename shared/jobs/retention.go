@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"leadvault/shared/audit"
 	"leadvault/shared/metrics"
 	"leadvault/shared/store"
 )
@@ -29,3 +30,41 @@ func (r *Runner) SweepRetention(ctx context.Context, now time.Time) (store.Sweep
 	}
 	return rep, nil
 }
+
+// RetentionBudget is how long one scheduled run spends applying changed retentions; what is left goes on
+// at the next run.
+const RetentionBudget = 3 * time.Minute
+
+// ApplyRetentionChanges steps every pending retention change (a form's changed retention applied to its
+// stored leads) until it is done or budget has passed, and returns how many leads got a new expiry.
+func (r *Runner) ApplyRetentionChanges(ctx context.Context, budget time.Duration) (int64, error) {
+	pending, err := r.store.PendingRetentionChanges(ctx)
+	if err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(budget)
+	var changed int64
+	for _, p := range pending {
+		for time.Now().Before(deadline) {
+			c, err := r.store.Scoped(p.Tenant).RetentionChangeStep(ctx, p.Form, r.step)
+			if err != nil {
+				return changed, fmt.Errorf("retention change of form %s/%s: %w", p.Tenant, p.Form, err)
+			}
+			if c.Done {
+				changed += c.Changed
+				r.log.Info("retention change applied", "tenant", p.Tenant, "form", p.Form, "leads", c.Changed)
+				if r.audit != nil {
+					if _, err := r.audit.Append(ctx, audit.Record{Tenant: p.Tenant, ActorID: ActorJobs, ActorRole: RoleSystem,
+						Action: ActionRetentionApplied, Targets: []string{"form:" + p.Form, fmt.Sprintf("leads:%d", c.Changed)}}); err != nil {
+						return changed, err
+					}
+				}
+				break
+			}
+		}
+	}
+	return changed, nil
+}
+
+// ActionRetentionApplied is the audit action of a form's changed retention applied to its stored leads.
+const ActionRetentionApplied = "retention.applied"

@@ -104,3 +104,74 @@ func TestDeletionReport_byReason(t *testing.T) {
 		t.Errorf("one-day report = %+v; want one day", only)
 	}
 }
+
+// TestRetentionChange_shortenAndLengthen: a form's changed retention applies to its stored leads through a
+// job: shortening brings their expiry forward (the sweep then deletes those whose time is up), lengthening
+// extends leads not yet expired, and their subject keys with them; expired and spam leads keep theirs.
+func TestRetentionChange_shortenAndLengthen(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	v := f.st.Scoped("acme")
+	now := time.Now().UTC()
+	put := func(email string, age time.Duration, spam bool) domain.Lead {
+		t.Helper()
+		at := now.Add(-age)
+		l := newLead("acme", domain.Personal{Email: email}, at)
+		l.Spam = spam
+		if spam {
+			l.ExpiresAt = at.Add(7 * 24 * time.Hour)
+		}
+		if _, _, err := f.st.WithClock(func() time.Time { return at }).Scoped("acme").PutLead(ctx, f.a, l,
+			store.Idempotency{Key: l.ID, RequestHash: "h", TTL: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	day := 24 * time.Hour
+	old := put("old@example.dk", 200*day, false)
+	young := put("young@example.dk", 10*day, false)
+	spam := put("spam@example.dk", day, true)
+	run := func(days int) {
+		t.Helper()
+		if err := v.StartRetentionChange(ctx, domain.Form{ID: "contact", TenantID: "acme", CampaignID: "spring", RetentionDays: days}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; ; i++ {
+			c, err := v.RetentionChangeStep(ctx, "contact", 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Done {
+				break
+			}
+			if i > 10 {
+				t.Fatal("retention change does not finish")
+			}
+		}
+		if p, _ := f.st.PendingRetentionChanges(ctx); len(p) != 0 {
+			t.Errorf("pending after done: %v", p)
+		}
+	}
+	run(180)
+	if _, err := f.st.SweepExpired(ctx, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Lead(ctx, f.a, old.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a lead past its shortened retention = %v; want deleted by the sweep", err)
+	}
+	got, err := v.Lead(ctx, f.a, young.ID)
+	if err != nil || !got.ExpiresAt.Equal(young.CreatedAt.Add(180*day).Truncate(time.Second)) {
+		t.Errorf("young lead = %v, %v; want kept, expiring 180 days after it came", got.ExpiresAt, err)
+	}
+	if got, err := v.Lead(ctx, f.a, spam.ID); err != nil || !got.ExpiresAt.Equal(spam.ExpiresAt.Truncate(time.Second)) {
+		t.Errorf("spam lead = %v, %v; want its own 7 days kept", got.ExpiresAt, err)
+	}
+	run(730)
+	got, err = v.Lead(ctx, f.a, young.ID)
+	if err != nil || !got.ExpiresAt.Equal(young.CreatedAt.Add(730*day).Truncate(time.Second)) {
+		t.Errorf("young lead after lengthening = %v, %v; want 730 days (its key extended, so it still opens)", got.ExpiresAt, err)
+	}
+	if _, err := f.st.WithClock(func() time.Time { return now.Add(400 * day) }).Scoped("acme").Lead(ctx, f.a, young.ID); err != nil {
+		t.Errorf("young lead 400 days on = %v; want readable: its key lives as long as it does", err)
+	}
+}
