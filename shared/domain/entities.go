@@ -54,6 +54,58 @@ type Tenant struct {
 	// AuditRetentionDays is how long the tenant's audit records are kept; 0 means the default (five
 	// years).
 	AuditRetentionDays int
+	// Contract is the end of the tenant's contract, once the operators have set one.
+	Contract Contract
+}
+
+// The states of a tenant's contract (see Contract.State).
+const (
+	ContractActive = "active" // no end, or an end still ahead
+	ContractEnded  = "ended"  // in its grace period: read-only, its admins may export and delete
+	ContractPurged = "purged" // everything of the tenant is deleted
+)
+
+// The choices at the end of a contract (Art. 28(3)(g)): delete everything, or return it first.
+const (
+	ContractThenDelete = "delete"
+	ContractThenReturn = "return"
+)
+
+// The grace period after a contract ends, in days: 30 by default, 90 the longest any agreement allows
+// (S20: at most three months; M6: the account goes no later than the grace period's end).
+const (
+	DefaultGraceDays = 30
+	MinGraceDays     = 30
+	MaxGraceDays     = 90
+)
+
+// Contract is how a tenant's contract ends: on EndsAt the tenant becomes read-only for GraceDays, then
+// everything of it is deleted (at PurgeAt, or earlier if its admins close the account). Then says whether
+// the tenant's data is returned as an archive first.
+type Contract struct {
+	EndsAt    time.Time
+	GraceDays int
+	Then      string
+	// PurgeAt is when the purge starts: EndsAt plus the grace period, or the moment an admin closed the
+	// account.
+	PurgeAt time.Time
+	// EndedAt is when the jobs function carried out the end (notice mailed, archive written); zero before.
+	EndedAt time.Time
+	// ReturnArchive names the return archive's objects (without the format's extension), once written.
+	ReturnArchive string
+	// PurgedAt is when the purge finished.
+	PurgedAt time.Time
+}
+
+// State is the contract's state at now.
+func (c Contract) State(now time.Time) string {
+	switch {
+	case !c.PurgedAt.IsZero():
+		return ContractPurged
+	case !c.EndsAt.IsZero() && !now.Before(c.EndsAt):
+		return ContractEnded
+	}
+	return ContractActive
 }
 
 // Mail is a message the processor sends to a tenant's staff or to the recipients of a lead, other than the
@@ -79,4 +131,6 @@ const (
 	MailRecipientNotice  = "recipient-notice"  // Art. 19: a lead already sent was rectified, erased or restricted
 	MailRelayedRequest   = "relayed-request"   // a data subject's request reached the processor (S7)
 	MailDeadlineReminder = "deadline-reminder" // subject requests due within 7 days or overdue
+	MailContractEnd      = "contract-end"      // the contract has ended: read-only, the grace period, the archive
+	MailContractPurged   = "contract-purged"   // the final record: what was deleted and when
 )

@@ -101,6 +101,7 @@ func (s *Store) putLead(ctx context.Context, tk Keys, lead domain.Lead, idem Ide
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}},
 			s.subjectKeyOp(tenant, lead.SubjectID, plan, now.Unix(), exp),
+			s.contractOpen(tenant, now),
 		}
 		var marks []types.TransactWriteItem
 		if !marksKnown {
@@ -120,8 +121,11 @@ func (s *Store) putLead(ctx context.Context, tk Keys, lead domain.Lead, idem Ide
 			return s.earlierSubmission(ctx, tenant, idem, reasons[1].Item)
 		}
 		marked := false
+		if ddb.Code(reasons[3]) == "ConditionalCheckFailed" {
+			return "", false, fmt.Errorf("put lead %s: %w", lead.ID, ErrContractEnded)
+		}
 		for i := range marks {
-			if r := reasons[3+i]; ddb.Code(r) == "ConditionalCheckFailed" {
+			if r := reasons[4+i]; ddb.Code(r) == "ConditionalCheckFailed" {
 				marked = true
 				applyMark(&lead, r.Item)
 			}

@@ -193,6 +193,13 @@ type tenantItem struct {
 	CreatedAt string `dynamodbav:"createdAt"`
 	AuditDays int64  `dynamodbav:"auditDays,omitempty"`
 	Admins    int64  `dynamodbav:"admins,omitempty"`
+	// The contract's end (see contract.go), in epoch seconds so that conditions can compare them.
+	EndsAt        int64  `dynamodbav:"endsAt,omitempty"`
+	Grace         int64  `dynamodbav:"grace,omitempty"`
+	Then          string `dynamodbav:"then,omitempty"`
+	PurgeAt       int64  `dynamodbav:"purgeAt,omitempty"`
+	EndedAt       int64  `dynamodbav:"endedAt,omitempty"`
+	ReturnArchive string `dynamodbav:"returnArchive,omitempty"`
 }
 
 // memberItem is a member of a tenant (pk T#<tenant>, sk USER#<user>).

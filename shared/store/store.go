@@ -31,6 +31,9 @@ type DynamoDB interface {
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	// Scan and BatchWriteItem serve the purge at a contract's end only (contract.go).
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
 }
 
 var _ DynamoDB = (*dynamodb.Client)(nil)
@@ -210,5 +213,6 @@ func (s *Store) Tenant(ctx context.Context, id string) (domain.Tenant, error) {
 		return domain.Tenant{}, fmt.Errorf("get tenant %s: %w", id, err)
 	}
 	return domain.Tenant{ID: id, Name: it.Name, WrappedKey: it.Wrapped, CreatedAt: parseTS(it.CreatedAt),
-		AuditRetentionDays: int(it.AuditDays)}, nil
+		AuditRetentionDays: int(it.AuditDays), Contract: domain.Contract{EndsAt: unixTime(it.EndsAt), GraceDays: int(it.Grace),
+			Then: it.Then, PurgeAt: unixTime(it.PurgeAt), EndedAt: unixTime(it.EndedAt), ReturnArchive: it.ReturnArchive}}, nil
 }
