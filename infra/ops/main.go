@@ -7,6 +7,8 @@
 //	go run ./infra/ops audit verify <tenant>
 //	go run ./infra/ops form put <form.json>
 //	go run ./infra/ops form get <formID>
+//	go run ./infra/ops tenant end <id> -on <date> -grace <days> -then delete|return
+//	go run ./infra/ops processor wind-up -confirm yes
 //	go run ./infra/ops subject-request relay <tenant> -kind <kind> -received <time> -channel <how> [-email <e-mail>] [-phone <number>]
 //
 // It reads the same environment as the functions (LEADVAULT_TABLE, LEADVAULT_KEY_ID, LEADVAULT_USER_POOL_ID,
@@ -57,7 +59,7 @@ const usage = `usage: ops [-local] <command>
   subject-request relay <tenant> -kind <kind> -received <RFC 3339 time> -channel <how> [-email <e-mail>] [-phone <number> [-region DK]]
                               record a data subject's request that reached the processor: it awaits the
                               controller's confirmation and the tenant's admins are mailed (the identifiers
-                              are never printed or logged)`
+                              are never printed or logged)` + contractUsage
 
 func main() {
 	local := flag.Bool("local", false, "use the local stack of `make run` (reads .leadvault/env)")
@@ -227,6 +229,14 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 		}
 		fmt.Fprintf(out, "request %s of tenant %s awaits the controller (due %s); its admins are mailed\n", r.ID, r.TenantID, r.DueAt.Format(time.RFC3339))
 		return nil
+	case "tenant end":
+		return endContract(ctx, st, args, out)
+	case "tenant status":
+		return contractStatus(ctx, st, args, out)
+	case "billing contact", "billing invoice":
+		return billing(ctx, st, args, out)
+	case "processor wind-up":
+		return windUp(ctx, st, args, out)
 	case "form get":
 		if len(args) != 3 {
 			return errUsage

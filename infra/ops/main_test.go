@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"leadvault/infra/local/cognitolocal"
 	"leadvault/infra/local/devissuer"
@@ -147,6 +148,62 @@ func TestRun_subjectRequestRelay(t *testing.T) {
 	} {
 		if out, err := ops(bad...); err == nil {
 			t.Errorf("relay %v = %q; want an error", bad[3:], out)
+		}
+	}
+}
+
+// TestRun_contractEnd: operators end a contract (grace 30-90 days, delete or return), see its status,
+// keep billing records, and wind the processor up: every tenant ends with its data returned.
+func TestRun_contractEnd(t *testing.T) {
+	ctx := context.Background()
+	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN}
+	ops := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		err := run(ctx, testenv.Env.AWS.Config, s, args, &out)
+		return out.String(), err
+	}
+	for _, id := range []string{"acme", "bravo"} {
+		if _, err := ops("tenant", "create", id, id+" ApS"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bad := range [][]string{
+		{"tenant", "end", "acme", "--on", "2027-01-31", "--grace", "91", "--then", "delete"},
+		{"tenant", "end", "acme", "--on", "2027-01-31", "--then", "keep"},
+		{"tenant", "end", "acme", "--on", "31/01/2027", "--then", "delete"},
+	} {
+		if _, err := ops(bad...); err == nil {
+			t.Errorf("%v = nil; want refused", bad)
+		}
+	}
+	out, err := ops("tenant", "end", "acme", "--on", "2027-01-31", "--grace", "90", "--then", "return")
+	if err != nil || !strings.Contains(out, "purged from 2027-05-01") {
+		t.Errorf("tenant end = %q, %v; want the purge 90 days after the end", out, err)
+	}
+	if out, err := ops("tenant", "status", "acme"); err != nil || !strings.Contains(out, "active") || !strings.Contains(out, "then     return") {
+		t.Errorf("tenant status = %q, %v", out, err)
+	}
+	if _, err := ops("billing", "contact", "acme", "-name", "Acme Bookkeeping", "-email", "billing@acme.dk"); err != nil {
+		t.Error(err)
+	}
+	if _, err := ops("billing", "invoice", "acme", "2026-17", "-issued", "2026-11-30", "-period", "2026-11"); err != nil {
+		t.Error(err)
+	}
+	st := store.New(testenv.Env.AWS.DynamoDB(), s.Table)
+	if b, err := st.Scoped("acme").Billing(ctx); err != nil || b.Contact == nil || len(b.Invoices) != 1 || b.KeptUntil.Year() != 2032 {
+		t.Errorf("billing = %+v, %v; want the contact and invoice kept until 2032", b, err)
+	}
+	if _, err := ops("processor", "wind-up"); err == nil {
+		t.Error("wind-up without -confirm = nil; want refused")
+	}
+	out, err = ops("processor", "wind-up", "-confirm", "yes")
+	if err != nil || !strings.Contains(out, "2 of 2 tenants ended") {
+		t.Errorf("wind-up = %q, %v", out, err)
+	}
+	for _, id := range []string{"acme", "bravo"} {
+		tn, err := st.Tenant(ctx, id)
+		if err != nil || tn.Contract.Then != domain.ContractThenReturn || tn.Contract.GraceDays != 30 || tn.Contract.State(time.Now().Add(time.Second)) != domain.ContractEnded {
+			t.Errorf("tenant %s after wind-up = %+v, %v; want ended now, returned, 30 days' grace", id, tn.Contract, err)
 		}
 	}
 }

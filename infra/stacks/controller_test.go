@@ -176,8 +176,16 @@ func TestFunctionPolicies_exactDataActions(t *testing.T) {
 			}
 			// Subject requests: archives under SSE-KMS, sent-mail copies an erasure deletes.
 			w["kms:GenerateDataKey"] = []string{dataKey[0] + ` if {"StringEquals":{"kms:ViaService":"s3.eu-north-1.amazonaws.com"}}`}
-			w["s3:PutObject"] = []string{objectsUnder(stacks.LogicalIDExportsBucket, layout.ExportPrefix)}
-			w["s3:DeleteObject"] = []string{objectsUnder(stacks.LogicalIDSentMailBucket, layout.SentPrefix)}
+			archives := []string{objectsUnder(stacks.LogicalIDExportsBucket, layout.ReturnPrefix), objectsUnder(stacks.LogicalIDExportsBucket, layout.ExportPrefix)}
+			w["s3:PutObject"] = archives
+			w["s3:DeleteObject"] = append(archives, objectsUnder(stacks.LogicalIDSentMailBucket, layout.SentPrefix))
+			// A tenant's purge at its contract's end: a walk of the table, the listing of its objects, and
+			// its users' sign-in accounts.
+			w["dynamodb:Scan"] = table
+			w["s3:ListBucket"] = []string{getAtt(stacks.LogicalIDExportsBucket, "Arn"), getAtt(stacks.LogicalIDSentMailBucket, "Arn")}
+			for _, a := range stacks.JobsUserPoolActions {
+				w[a] = userPool
+			}
 			for _, a := range []string{"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"} {
 				w[a] = queue
 			}
@@ -207,6 +215,8 @@ func TestFunctionPolicies_exactDataActions(t *testing.T) {
 	}
 }
 
+// TestFunctionPolicies_cognitoOnlyForController: only the controller manages users; the jobs function may
+// only delete a purged tenant's.
 func TestFunctionPolicies_cognitoOnlyForController(t *testing.T) {
 	for _, key := range []string{"staging/Stateless", "staging/Inbound", "production/Stateless", "production/Inbound"} {
 		tpl := getFixture(t).templates[key]
@@ -214,8 +224,13 @@ func TestFunctionPolicies_cognitoOnlyForController(t *testing.T) {
 			if props(fn)["Description"] == "Leadvault controller" {
 				continue
 			}
+			// The jobs function deletes a purged tenant's users' accounts, and nothing else.
+			jobs := props(fn)["Description"] == "Leadvault jobs"
 			for _, s := range roleStatements(t, key, tpl, lid) {
 				for _, a := range stringList(s["Action"]) {
+					if jobs && slices.Contains(stacks.JobsUserPoolActions, a) {
+						continue
+					}
 					if strings.HasPrefix(a, "cognito-idp:") && s["Effect"] == "Allow" {
 						t.Errorf("%s %s (%v) may %s; only the controller manages users", key, lid, props(fn)["Description"], a)
 					}

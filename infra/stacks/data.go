@@ -8,6 +8,8 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"leadvault/shared/domain"
+	"leadvault/shared/layout"
 	"leadvault/shared/store"
 )
 
@@ -56,6 +58,10 @@ type Data struct {
 // ExportsExpiry is the lifecycle backstop of the exports bucket, a day after
 // the sweeper deletes an archive (layout.ExportMaxAge).
 const ExportsExpiry = 8 // days
+
+// ReturnArchiveExpiry is the lifecycle backstop of return archives: a day after
+// the longest grace period, by which the tenant's purge has deleted them.
+const ReturnArchiveExpiry = domain.MaxGraceDays + 1 // days
 
 // NewData creates the customer-managed key, the leads table and the sent-mail
 // bucket with its access-log bucket.
@@ -141,7 +147,14 @@ func NewData(scope constructs.Construct, id string, _ *DataProps) *Data {
 		Versioned: jsii.Bool(false),
 		LifecycleRules: &[]*awss3.LifecycleRule{{
 			Id:                                  jsii.String("expire-exports"),
+			Prefix:                              jsii.String(layout.ExportPrefix),
 			Expiration:                          awscdk.Duration_Days(jsii.Number(ExportsExpiry)),
+			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
+		}, {
+			// A tenant's return archive lives through its grace period; its purge deletes it.
+			Id:                                  jsii.String("expire-contract-returns"),
+			Prefix:                              jsii.String(layout.ReturnPrefix),
+			Expiration:                          awscdk.Duration_Days(jsii.Number(ReturnArchiveExpiry)),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
 		}},
 		ServerAccessLogsBucket: d.AccessLogsBucket,

@@ -212,3 +212,16 @@ func TestMail(t *testing.T) {
 		}
 	}
 }
+
+// TestExportsBucket_lifecycle: subject-request archives expire a day after the sweeper deletes them (8
+// days); a tenant's return archive lives through the longest grace period (its purge deletes it sooner).
+func TestExportsBucket_lifecycle(t *testing.T) {
+	for _, stage := range stageNames {
+		p := props(statefulResource(t, stage, stacks.LogicalIDExportsBucket))
+		want := `{"Rules":[{"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":1},"ExpirationInDays":8,"Id":"expire-exports","Prefix":"subject-requests/","Status":"Enabled"},` +
+			`{"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":1},"ExpirationInDays":91,"Id":"expire-contract-returns","Prefix":"contract-returns/","Status":"Enabled"}]}`
+		if got := jsonString(p["LifecycleConfiguration"]); got != want {
+			t.Errorf("%s ExportsBucket LifecycleConfiguration = %s; want %s", stage, got, want)
+		}
+	}
+}

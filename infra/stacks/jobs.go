@@ -37,6 +37,8 @@ type JobsProps struct {
 	Stage    string
 	AssetDir string
 	Data     *Data
+	// Identity is the user pool whose accounts a tenant's purge deletes.
+	Identity *Identity
 	// Failures receives stream records and schedule events the function gave
 	// up on.
 	Failures *FailureQueue
@@ -55,6 +57,10 @@ type Jobs struct {
 	Retention awsevents.Rule
 }
 
+// JobsUserPoolActions are the Cognito actions a tenant's purge calls to delete
+// its users' sign-in accounts.
+var JobsUserPoolActions = []string{"cognito-idp:AdminUserGlobalSignOut", "cognito-idp:AdminDeleteUser"}
+
 // RetentionSweepMinutes is how often the retention sweep runs: leads go within
 // an hour of their expiry, not when DynamoDB's TTL gets to them (days).
 const RetentionSweepMinutes = 30
@@ -66,6 +72,9 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 	env := baseEnv(props.Stage, props.Data)
 	env[app.EnvExportBucket] = props.Data.ExportsBucket.BucketName()
 	env[app.EnvSentBucket] = props.Data.SentMailBucket.BucketName()
+	if props.Identity != nil {
+		env[app.EnvUserPoolID] = props.Identity.UserPool.UserPoolId()
+	}
 	fn := newFunction(c, functionSpec{
 		name:       "jobs",
 		assetDir:   props.AssetDir,
@@ -90,8 +99,18 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 	fn.addPolicy([]string{"kms:GenerateDataKey"}, jsii.Strings(*props.Data.Key.KeyArn()), map[string]interface{}{
 		"StringEquals": map[string]interface{}{"kms:ViaService": "s3." + Region + ".amazonaws.com"},
 	})
-	fn.addPolicy([]string{"s3:PutObject"}, jsii.Strings(*props.Data.ExportsBucket.ArnForObjects(jsii.String(layout.ExportPrefix + "*"))), nil)
+	fn.addPolicy([]string{"s3:PutObject", "s3:DeleteObject"}, jsii.Strings(
+		*props.Data.ExportsBucket.ArnForObjects(jsii.String(layout.ExportPrefix + "*")),
+		*props.Data.ExportsBucket.ArnForObjects(jsii.String(layout.ReturnPrefix + "*"))), nil)
 	fn.addPolicy([]string{"s3:DeleteObject"}, jsii.Strings(*props.Data.SentMailBucket.ArnForObjects(jsii.String(layout.SentPrefix + "*"))), nil)
+	// A tenant's purge (contract end): a walk of the table, the only proof
+	// that nothing of the tenant is left; the listing of its objects; the
+	// deletion of its users' sign-in accounts.
+	fn.addPolicy([]string{"dynamodb:Scan"}, jsii.Strings(*props.Data.Table.TableArn()), nil)
+	fn.addPolicy([]string{"s3:ListBucket"}, jsii.Strings(*props.Data.ExportsBucket.BucketArn(), *props.Data.SentMailBucket.BucketArn()), nil)
+	if props.Identity != nil {
+		fn.addPolicy(JobsUserPoolActions, jsii.Strings(*props.Identity.UserPool.UserPoolArn()), nil)
+	}
 
 	fn.Function.AddEventSource(awslambdaeventsources.NewDynamoEventSource(props.Data.Table, &awslambdaeventsources.DynamoEventSourceProps{
 		StartingPosition: awslambda.StartingPosition_LATEST,
@@ -141,9 +160,10 @@ func NewJobs(scope constructs.Construct, id string, props *JobsProps) *Jobs {
 
 	fn.suppressWildcards("Resource * carries only xray:PutTraceSegments/PutTelemetryRecords (Tracing: ACTIVE) and dynamodb:ListStreams (stream event source); none of them supports resource-level permissions and none reads or writes data.",
 		nagReason{
-			id:        "AwsSolutions-IAM5",
-			appliesTo: []string{"Resource::<" + LogicalIDExportsBucket + ".Arn>/" + layout.ExportPrefix + "*", "Resource::<" + LogicalIDSentMailBucket + ".Arn>/" + layout.SentPrefix + "*"},
-			reason:    "Archives are written under the exports prefix with keys named by tenant and request, and an erasure deletes sent-mail copies named by hour, tenant and lead: the objects are not known when the policy is written.",
+			id: "AwsSolutions-IAM5",
+			appliesTo: []string{"Resource::<" + LogicalIDExportsBucket + ".Arn>/" + layout.ExportPrefix + "*",
+				"Resource::<" + LogicalIDExportsBucket + ".Arn>/" + layout.ReturnPrefix + "*", "Resource::<" + LogicalIDSentMailBucket + ".Arn>/" + layout.SentPrefix + "*"},
+			reason: "Archives are written under the exports and contract-returns prefixes with keys named by tenant and request or time, and an erasure or a tenant's purge deletes sent-mail copies named by hour, tenant and lead: the objects are not known when the policy is written.",
 		})
 	return &Jobs{Construct: c, Function: fn.Function, Rule: rule, Reminders: reminders, Retention: retention}
 }

@@ -46,6 +46,7 @@ var wantSuppressed = []string{
 	"AwsSolutions-IAM5 Stateless/Controller/Role/DefaultPolicy/Resource [Resource::<ExportsBucket.Arn>/subject-requests/*]",
 	"AwsSolutions-IAM5 Stateless/Intake/Role/DefaultPolicy/Resource [Resource::*]",
 	"AwsSolutions-IAM5 Stateless/Jobs/Role/DefaultPolicy/Resource [Resource::*]",
+	"AwsSolutions-IAM5 Stateless/Jobs/Role/DefaultPolicy/Resource [Resource::<ExportsBucket.Arn>/contract-returns/*]",
 	"AwsSolutions-IAM5 Stateless/Jobs/Role/DefaultPolicy/Resource [Resource::<ExportsBucket.Arn>/subject-requests/*]",
 	"AwsSolutions-IAM5 Stateless/Jobs/Role/DefaultPolicy/Resource [Resource::<SentMailBucket.Arn>/sent/*]",
 	"AwsSolutions-IAM5 Stateless/Notifier/Role/DefaultPolicy/Resource [Resource::*]",

@@ -52,7 +52,7 @@ func NewStatelessStack(scope constructs.Construct, id string, props *StatelessSt
 		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Identity: props.Identity,
 	})
 	s.Jobs = NewJobs(stack, "Jobs", &JobsProps{
-		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Failures: s.Failures,
+		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Identity: props.Identity, Failures: s.Failures,
 	})
 	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
 		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures, AuditTable: props.Data.Table,

@@ -95,23 +95,29 @@ const (
 	maxTargets = 128  // a full page of 100 leads, plus the collection it came from
 )
 
-// Record is one audited event.
+// Record is one audited event. Its JSON form is the one the controller API and the return archive at a contract's end show.
 type Record struct {
-	Tenant, ActorID, ActorRole, Action string
+	Tenant    string `json:"-"`
+	ActorID   string `json:"actorID"`
+	ActorRole string `json:"actorRole"`
+	Action    string `json:"action"`
 	// Targets are IDs of what was touched: lead, form or campaign IDs, blind-index hashes.
-	Targets                               []string
-	Purpose, RequestID, SourceIP, GrantID string
+	Targets   []string `json:"targets,omitempty"`
+	Purpose   string   `json:"purpose,omitempty"`
+	RequestID string   `json:"requestID,omitempty"`
+	SourceIP  string   `json:"sourceIP,omitempty"`
+	GrantID   string   `json:"grantID,omitempty"`
 	// At is when it happened; Append sets it to now when zero and never lets it go back in time.
-	At time.Time
+	At time.Time `json:"at"`
 	// Seq is assigned by Append: 1, 2, 3 … per tenant.
-	Seq int64
+	Seq int64 `json:"seq"`
 	// PrevHash is the Hash of record Seq-1 ("" for Seq 1).
-	PrevHash string
+	PrevHash string `json:"prevHash"`
 	// Hash is the hex SHA-256 over the canonical encoding of every field above (see the package comment).
-	Hash string
+	Hash string `json:"hash"`
 	// Retention is how long the record is kept: the tenant's setting, or 0 for the log's default. It sets
 	// the record's expiry and is not part of the hash.
-	Retention time.Duration
+	Retention time.Duration `json:"-"`
 }
 
 // Query selects records for List. Records are returned newest first.

@@ -223,6 +223,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, rt *route) error
 	if why := rt.rule.refuse(c.caller.Role, c.d); why != "" {
 		return c.deny(why, "Your role may not "+rt.what+".")
 	}
+	if rt.method != http.MethodGet && !rt.whileEnded {
+		// A change reads the tenant afresh, so the end of its contract takes effect at once, whatever a warm
+		// function cached; reads, far more common, keep the cache.
+		t, err := h.Store.Tenant(c.ctx, tenant)
+		if err != nil {
+			return err
+		}
+		h.tenants.Add(tenant, t)
+		if t.Contract.State(h.Now()) != domain.ContractActive {
+			return readOnlyRefusal(t)
+		}
+	}
 	if err := rt.fn(c); err != nil {
 		var prob *problem.Problem
 		if !errors.As(err, &prob) {

@@ -49,10 +49,12 @@ type world struct {
 	audit  *audit.Log
 	issuer *devissuer.Issuer
 	idp    *cognitolocal.Server
-	jobs   *jobs.Runner
-	keys   map[string]*vault.TenantKey
-	ids    map[string]string // user name → the sub Cognito gave them
-	clock  func() time.Time
+	// users is the SDK client of the user pool stand-in.
+	users *cognitoidentityprovider.Client
+	jobs  *jobs.Runner
+	keys  map[string]*vault.TenantKey
+	ids   map[string]string // user name → the sub Cognito gave them
+	clock func() time.Time
 	// exports holds the archives of subject requests.
 	exports string
 }
@@ -81,6 +83,7 @@ func newWorld(t *testing.T) *world {
 		Region: "eu-north-1", BaseEndpoint: aws.String(idpSrv.URL),
 		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider("test", "test", "")),
 	})
+	w.users = idp
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	dir := directory.New(idp, "eu-north-1_test")
 	w.exports = testenv.Bucket(t)
@@ -92,7 +95,7 @@ func newWorld(t *testing.T) *world {
 	})
 	w.jobs = jobs.New(w.st, log, 0).WithSubjectRequests(w.vault, testenv.Env.AWS.S3(), w.audit, jobs.RequestConfig{
 		ExportBucket: w.exports, SentBucket: testenv.Bucket(t), KeyID: standins.LocalKeyAlias,
-		Processor: jobs.Processor, StorageLocation: jobs.StorageLocation("eu-north-1")})
+		Processor: jobs.Processor, StorageLocation: jobs.StorageLocation("eu-north-1")}).WithContracts(jobs.ContractConfig{Directory: dir})
 	api := gateway.New([]gateway.Route{{
 		Method: "ANY", Path: "/v1/{proxy+}", Handler: h.Handle,
 		Authorizer: &gateway.JWTAuthorizer{Issuer: issuerURL, Audience: []string{devissuer.DefaultClientID}, Keys: w.issuer.Key},

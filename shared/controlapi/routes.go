@@ -70,6 +70,10 @@ const (
 	ActionSubjectRequestConfirm  = "subject-request.confirm"  // target: request:<id> (a relayed request)
 	ActionSubjectRequestDecline  = "subject-request.decline"  // target: request:<id> (a relayed request)
 	ActionRetentionReport        = "retention.report"         // targets: from:<date>, to:<date>
+	ActionContractRead           = "contract.read"            // target: state:<state>
+	ActionContractClose          = "contract.close"           // targets: deleteCampaigns:<bool>, campaign:<id> of each remaining
+	ActionContractReturn         = "contract.return.download" // target: format:<json|csv>
+	ActionBillingRead            = "billing.read"
 )
 
 type route struct {
@@ -78,6 +82,9 @@ type route struct {
 	// what completes "Your role may not …" in a refusal.
 	what string
 	fn   func(*call) error
+	// whileEnded lets a route that changes something run after the tenant's contract has ended: deletions,
+	// data-subject requests and closing the account. Reads always may.
+	whileEnded bool
 }
 
 func (r *route) key() string {
@@ -99,31 +106,36 @@ var routes = []route{
 	{method: "POST", pattern: "/v1/campaigns", rule: adminOnly, what: "create campaigns", fn: createCampaign},
 	{method: "GET", pattern: "/v1/campaigns/{campaignID}", rule: readData, what: "read campaigns", fn: getCampaign},
 	{method: "PATCH", pattern: "/v1/campaigns/{campaignID}", rule: adminOnly, what: "rename campaigns", fn: renameCampaign},
-	{method: "DELETE", pattern: "/v1/campaigns/{campaignID}", rule: adminOnly, what: "delete campaigns", fn: deleteCampaign},
+	{method: "DELETE", pattern: "/v1/campaigns/{campaignID}", rule: adminOnly, what: "delete campaigns", fn: deleteCampaign, whileEnded: true},
 	{method: "GET", pattern: "/v1/campaigns/{campaignID}/deletion", rule: readData, what: "read deletion jobs", fn: getDeletion},
 	{method: "GET", pattern: "/v1/campaigns/{campaignID}/leads", rule: readData, what: "list leads", fn: listLeads},
 
 	{method: "GET", pattern: "/v1/leads/{leadID}", rule: readData, what: "read leads", fn: getLead},
 	{method: "PATCH", pattern: "/v1/leads/{leadID}", rule: writeLeads, what: "rectify leads", fn: rectifyLead},
-	{method: "DELETE", pattern: "/v1/leads/{leadID}", rule: writeLeads, what: "delete leads", fn: deleteLead},
+	{method: "DELETE", pattern: "/v1/leads/{leadID}", rule: writeLeads, what: "delete leads", fn: deleteLead, whileEnded: true},
 
 	{method: "GET", pattern: "/v1/users", rule: adminOnly, what: "list users", fn: listUsers},
 	{method: "POST", pattern: "/v1/users", rule: adminOnly, what: "invite users", fn: inviteUser},
 	{method: "PATCH", pattern: "/v1/users/{userID}", rule: adminOnly, what: "change users' roles", fn: changeRole},
-	{method: "DELETE", pattern: "/v1/users/{userID}", rule: adminOnly, what: "remove users", fn: removeUser},
+	{method: "DELETE", pattern: "/v1/users/{userID}", rule: adminOnly, what: "remove users", fn: removeUser, whileEnded: true},
 
 	{method: "GET", pattern: "/v1/access-grants", rule: adminOnly, what: "list access grants", fn: listGrants},
 	{method: "POST", pattern: "/v1/access-grants", rule: adminOnly, what: "grant access", fn: createGrant},
-	{method: "DELETE", pattern: "/v1/access-grants/{grantID}", rule: adminOnly, what: "revoke access grants", fn: revokeGrant},
+	{method: "DELETE", pattern: "/v1/access-grants/{grantID}", rule: adminOnly, what: "revoke access grants", fn: revokeGrant, whileEnded: true},
 
-	{method: "POST", pattern: "/v1/subject-requests", rule: staffOnly, what: "start data-subject requests", fn: createSubjectRequest},
+	{method: "POST", pattern: "/v1/subject-requests", rule: staffOnly, what: "start data-subject requests", fn: createSubjectRequest, whileEnded: true},
 	{method: "GET", pattern: "/v1/subject-requests", rule: staffOnly, what: "list data-subject requests", fn: listSubjectRequests},
 	{method: "GET", pattern: "/v1/subject-requests/{requestID}", rule: staffOnly, what: "read data-subject requests", fn: getSubjectRequest},
 	{method: "GET", pattern: "/v1/subject-requests/{requestID}/result", rule: staffOnly, what: "download data-subject archives", fn: downloadSubjectRequest},
-	{method: "POST", pattern: "/v1/subject-requests/{requestID}/confirm", rule: adminOnly, what: "confirm relayed requests", fn: confirmSubjectRequest},
-	{method: "POST", pattern: "/v1/subject-requests/{requestID}/decline", rule: adminOnly, what: "decline relayed requests", fn: declineSubjectRequest},
+	{method: "POST", pattern: "/v1/subject-requests/{requestID}/confirm", rule: adminOnly, what: "confirm relayed requests", fn: confirmSubjectRequest, whileEnded: true},
+	{method: "POST", pattern: "/v1/subject-requests/{requestID}/decline", rule: adminOnly, what: "decline relayed requests", fn: declineSubjectRequest, whileEnded: true},
 
 	{method: "GET", pattern: "/v1/retention/report", rule: adminOnly, what: "read the proof of deletion", fn: retentionReport},
+
+	{method: "GET", pattern: "/v1/contract", rule: staffOnly, what: "read the contract", fn: getContract},
+	{method: "POST", pattern: "/v1/contract/close", rule: adminOnly, what: "close the account", fn: closeContract, whileEnded: true},
+	{method: "GET", pattern: "/v1/contract/return", rule: adminOnly, what: "download the return archive", fn: downloadReturnArchive},
+	{method: "GET", pattern: "/v1/billing", rule: adminOnly, what: "read the billing records", fn: getBilling},
 
 	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},
 	{method: "GET", pattern: "/v1/audit/export", rule: adminOnly, what: "export the audit trail", fn: exportAudit},

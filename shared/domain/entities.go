@@ -58,6 +58,28 @@ type Tenant struct {
 	Contract Contract
 }
 
+// Billing is what bookkeeping needs of a tenant (C3): its billing contact and its invoices' references. It
+// is kept five years after the end of the financial year of the last invoice, whatever happens to the
+// tenant's other data, and the controller cannot delete it.
+type Billing struct {
+	Contact   *BillingContact
+	Invoices  []InvoiceRef
+	KeptUntil time.Time
+}
+
+// BillingContact is who the processor invoices.
+type BillingContact struct {
+	Name, Email, Address, VATNumber string
+}
+
+// InvoiceRef is an invoice's reference: its number, when it was issued, for which period.
+type InvoiceRef struct {
+	Number    string
+	IssuedOn  time.Time
+	Period    string
+	KeptUntil time.Time
+}
+
 // The states of a tenant's contract (see Contract.State).
 const (
 	ContractActive = "active" // no end, or an end still ahead

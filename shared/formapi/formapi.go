@@ -88,6 +88,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, intake.ErrFormNotFound) {
 		return problem.New(http.StatusNotFound, "form-not-found", "Form Not Found", "No enabled form has this ID.")
 	}
+	if errors.Is(err, intake.ErrContractEnded) {
+		return &formError{&form, contractEnded()}
+	}
 	if err != nil {
 		return fmt.Errorf("load form: %w", err)
 	}
@@ -165,6 +168,8 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request, form domain.For
 	case errors.Is(err, intake.ErrAttachmentsNotAccepted):
 		return problem.New(http.StatusUnsupportedMediaType, "attachments-not-accepted", "Attachments Not Accepted",
 			"This form does not accept file uploads; send the fields only.")
+	case errors.Is(err, intake.ErrContractEnded):
+		return contractEnded()
 	case errors.Is(err, intake.ErrIdempotencyConflict):
 		return problem.New(http.StatusUnprocessableEntity, "idempotency-key-reused", "Idempotency Key Reused",
 			"This Idempotency-Key was already used for a different submission.")
@@ -208,6 +213,13 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, p *proble
 		p.Allow = allowMethods
 	}
 	answer(w, p, httpapi.RequestID(r), negotiate(r), f)
+}
+
+// contractEnded is the answer of every form of a tenant whose contract has ended: 410, since the form will
+// not take submissions again, and nothing of the submission was stored.
+func contractEnded() *problem.Problem {
+	return problem.New(http.StatusGone, "contract-ended", "Form Closed",
+		"This form no longer takes submissions: its owner's service has ended. Nothing was stored; please contact the owner another way.")
 }
 
 func bodyProblem(err error) *problem.Problem {

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -379,5 +380,27 @@ func TestHandle_disabledForm(t *testing.T) {
 	e := setup(t, func(f *domain.Form) { f.Enabled = false })
 	if r := e.do(t, fixture(t, "urlencoded")); r.StatusCode != http.StatusNotFound {
 		t.Errorf("disabled form = %d; want 404", r.StatusCode)
+	}
+}
+
+// TestHandle_contractEnded: once the tenant's contract has ended its forms answer 410 with a problem (JSON)
+// or a page in the form's language (browsers), and nothing is stored.
+func TestHandle_contractEnded(t *testing.T) {
+	e := setup(t, nil)
+	if err := e.st.Scoped("demo").EndContract(context.Background(), domain.Contract{EndsAt: time.Now().Add(-time.Minute),
+		GraceDays: 30, Then: domain.ContractThenReturn}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(t, withHeader(fixture(t, "json"), "Accept", "application/json"))
+	if p := problemOf(t, r); r.StatusCode != http.StatusGone || p.Type == "" || !strings.HasSuffix(p.Type, "contract-ended") {
+		t.Errorf("JSON post after the end = %d %+v; want 410 contract-ended", r.StatusCode, p)
+	}
+	page := e.do(t, withHeader(fixture(t, "urlencoded"), "Accept", "text/html"))
+	if page.StatusCode != http.StatusGone || !strings.Contains(page.Body, "intet blev gemt") { // the demo form is Danish
+		t.Errorf("browser post after the end = %d; want 410 with a page saying nothing was stored:\n%s", page.StatusCode, page.Body)
+	}
+	leads, _, err := e.st.Scoped("demo").LeadsByCampaign(context.Background(), e.tk, "spring", store.Page{})
+	if err != nil || len(leads) != 0 {
+		t.Errorf("leads after the refused posts = %d, %v; want none", len(leads), err)
 	}
 }

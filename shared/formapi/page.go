@@ -85,6 +85,9 @@ var pages = map[string][2]text{
 	"form-not-found": {
 		{"Formularen findes ikke", "This form does not exist"},
 		{"Formularen modtager ikke henvendelser. Kontakt gerne sidens ejer på anden vis.", "This form does not take messages. Please contact the site's owner another way."}},
+	"contract-ended": {
+		{"Formularen er lukket", "This form is closed"},
+		{"Formularen modtager ikke længere henvendelser, og intet blev gemt. Kontakt gerne sidens ejer på anden vis.", "This form no longer takes messages, and nothing was stored. Please contact the site's owner another way."}},
 	"origin-not-allowed": {
 		{"Formularen blev ikke sendt", "Your message was not sent"},
 		{"Formularen modtager ikke henvendelser fra denne side. Kontakt gerne sidens ejer.", "This form does not take messages from this page. Please tell the site's owner."}},

@@ -66,6 +66,8 @@ var (
 	ErrFormNotFound           = errors.New("form not found or disabled")
 	ErrAttachmentsNotAccepted = errors.New("this form does not accept file attachments")
 	ErrIdempotencyConflict    = store.ErrIdempotencyConflict
+	// ErrContractEnded means the form's tenant's contract has ended: its forms take nothing more.
+	ErrContractEnded = store.ErrContractEnded
 )
 
 // FieldError is one validation problem, named by the posted field. Messages never repeat the value.
@@ -183,18 +185,35 @@ func (s *Service) Form(ctx context.Context, formID string) (domain.Form, error) 
 	if !f.Enabled {
 		return domain.Form{}, ErrFormNotFound
 	}
+	t, err := s.tenant(ctx, f.TenantID)
+	if err != nil {
+		return domain.Form{}, err
+	}
+	if t.Contract.State(s.now()) != domain.ContractActive {
+		// The form is returned with the error, so the refusal can be worded as the form asks. The store
+		// checks the end again inside the lead's transaction, whatever is cached here.
+		return f, ErrContractEnded
+	}
 	return f, nil
 }
 
+// tenant reads a tenant's record, cached like the forms.
+func (s *Service) tenant(ctx context.Context, tenantID string) (domain.Tenant, error) {
+	if t, ok := s.tenants.Get(tenantID); ok {
+		return t, nil
+	}
+	t, err := s.store.Tenant(ctx, tenantID)
+	if err != nil {
+		return domain.Tenant{}, fmt.Errorf("load tenant %s: %w", tenantID, err)
+	}
+	s.tenants.Add(tenantID, t)
+	return t, nil
+}
+
 func (s *Service) tenantKey(ctx context.Context, tenantID string) (*vault.TenantKey, error) {
-	t, ok := s.tenants.Get(tenantID)
-	if !ok {
-		var err error
-		t, err = s.store.Tenant(ctx, tenantID)
-		if err != nil {
-			return nil, fmt.Errorf("load tenant %s: %w", tenantID, err)
-		}
-		s.tenants.Add(tenantID, t)
+	t, err := s.tenant(ctx, tenantID)
+	if err != nil {
+		return nil, err
 	}
 	return s.keys.TenantKey(ctx, tenantID, t.WrappedKey)
 }

@@ -39,6 +39,7 @@ type Store interface {
 	Tenant(ctx context.Context, id string) (domain.Tenant, error)
 	SweepExpired(ctx context.Context, now time.Time) (store.SweepReport, error)
 	PendingRetentionChanges(ctx context.Context) ([]store.RetentionChange, error)
+	PendingContracts(ctx context.Context, now time.Time) ([]store.ContractDue, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -53,6 +54,8 @@ type Runner struct {
 	objects Objects
 	audit   Auditor
 	reqCfg  RequestConfig
+	// Contracts' ends and purges (see WithContracts).
+	contracts ContractConfig
 }
 
 // New returns a Runner that deletes step leads per step (0 = StepSize).

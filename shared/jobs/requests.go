@@ -31,11 +31,14 @@ type Keys interface {
 type Objects interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, opts ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	// ListObjectsV2 finds a purged tenant's objects.
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, opts ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 }
 
-// Auditor appends to a tenant's audit trail.
+// Auditor appends to a tenant's audit trail, and reads it for a return archive.
 type Auditor interface {
 	Append(ctx context.Context, r audit.Record) (audit.Record, error)
+	List(ctx context.Context, tenant string, q audit.Query) ([]audit.Record, string, error)
 }
 
 var (

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/cognitoidentityprovider"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -16,6 +17,7 @@ import (
 	"leadvault/shared/app"
 	"leadvault/shared/audit"
 	"leadvault/shared/awsconfig"
+	"leadvault/shared/directory"
 	"leadvault/shared/store"
 	"leadvault/shared/vault"
 )
@@ -32,10 +34,19 @@ func FromConfig(cfg awsconfig.Config, s app.Settings, log *slog.Logger) (*Runner
 	st := store.New(db, s.Table).WithDeletionSettle(DeletionSettle)
 	objects := s3.NewFromConfig(cfg.AWS, func(o *s3.Options) { o.UsePathStyle = cfg.Local() })
 	trail := audit.New(db, s.Table, 0)
+	var contracts ContractConfig
+	if s.UserPoolID != "" {
+		idp := cognitoidentityprovider.NewFromConfig(cfg.AWS, func(o *cognitoidentityprovider.Options) {
+			if s.CognitoEndpoint != "" {
+				o.BaseEndpoint = &s.CognitoEndpoint
+			}
+		})
+		contracts.Directory = directory.New(idp, s.UserPoolID)
+	}
 	return New(st, log, 0).WithSubjectRequests(vault.New(kms.NewFromConfig(cfg.AWS), s.KeyID), objects, trail, RequestConfig{
 		ExportBucket: s.ExportBucket, SentBucket: s.SentBucket, KeyID: s.KeyID,
 		Processor: Processor, StorageLocation: StorageLocation(cfg.AWS.Region),
-	}), nil
+	}).WithContracts(contracts), nil
 }
 
 // Processor is the processor as an access archive names it.
@@ -78,8 +89,12 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) error {
 		}
 		return r.HandleStream(ctx, ev)
 	case probe.Task == TaskRetentionSweep:
-		_, err := r.SweepRetention(ctx, time.Now().UTC())
-		return err
+		// The half-hourly run also carries out contracts' ends and purges that are due.
+		now := time.Now().UTC()
+		_, err := r.SweepRetention(ctx, now)
+		rep, cerr := r.RunContracts(ctx, now, ContractBudget)
+		r.log.Info("contracts", "ended", rep.Ended, "purged", rep.Purged, "waiting", rep.Waiting)
+		return errors.Join(err, cerr)
 	case probe.Task == TaskDeadlineReminders:
 		if r.keys == nil {
 			return fmt.Errorf("deadline reminders: the runner was not given subject requests")

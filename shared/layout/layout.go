@@ -14,6 +14,9 @@ const (
 	QuarantinePrefix = "quarantine/"
 	// ExportPrefix holds the archives of access and export requests in the exports bucket (≤ 7 days).
 	ExportPrefix = "subject-requests/"
+	// ReturnPrefix holds the return archives of tenants whose contract ended, in the exports bucket, until
+	// the tenant's purge (at most the longest grace period).
+	ReturnPrefix = "contract-returns/"
 )
 
 // ExportMaxAge is how long an access or export archive is kept before the sweeper deletes it.
@@ -30,9 +33,12 @@ func SentCopyKeys(tenant, lead string, sentAt time.Time) []string {
 	return keys
 }
 
+// SentHourPrefix begins the keys of the sent-mail copies written in at's hour; the tenant and lead follow.
+func SentHourPrefix(at time.Time) string { return SentPrefix + at.UTC().Format("2006/01/02/15") + "/" }
+
 // SentCopyKey is the key of the copy of the mail about a lead written at at.
 func SentCopyKey(tenant, lead string, at time.Time) string {
-	return SentPrefix + at.UTC().Format("2006/01/02/15") + "/" + tenant + "/" + lead + ".eml"
+	return SentHourPrefix(at) + tenant + "/" + lead + ".eml"
 }
 
 // ExportKey is the key of a subject request's archive in one format (json or csv).

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -406,5 +407,27 @@ func TestFlags_format(t *testing.T) {
 		if got := mailintake.Flags(&mailparse.Message{Defects: tt.defects}); !slices.Equal(got, tt.want) {
 			t.Errorf("Flags(%q) = %q; want %q", tt.defects, got, tt.want)
 		}
+	}
+}
+
+// TestProcess_contractEnded: mail to a form of a tenant whose contract has ended is rejected (logged and
+// counted as contract_ended), its raw copy deleted, and no lead stored.
+func TestProcess_contractEnded(t *testing.T) {
+	e := setup(t, nil)
+	ctx := context.Background()
+	if err := e.st.Scoped("acme").EndContract(ctx, domain.Contract{EndsAt: time.Now().Add(-time.Minute), GraceDays: 30,
+		Then: domain.ContractThenDelete}); err != nil {
+		t.Fatal(err)
+	}
+	key := e.deliver(t, "plain", "after-the-end")
+	got, err := e.svc.Process(ctx, e.bucket, key)
+	if err != nil || got != mailintake.ContractEnded {
+		t.Errorf("Process() = %q, %v; want %q", got, err, mailintake.ContractEnded)
+	}
+	if e.exists(t, key) {
+		t.Error("raw mail left after the rejection")
+	}
+	if ids, err := e.st.Scoped("acme").LeadIDsBySubject(ctx, e.tk, "jens@example.dk", ""); err != nil || len(ids) != 0 {
+		t.Errorf("leads after the rejection = %v, %v; want none", ids, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,8 @@ type contractQueueItem struct {
 	Cursor map[string]string `dynamodbav:"cursor,omitempty"`
 	// Counts is what the purge deleted so far, by kind of item.
 	Counts map[string]int64 `dynamodbav:"counts,omitempty"`
+	// Campaigns are the campaigns the tenant had when the purge started; the final record names them.
+	Campaigns []string `dynamodbav:"campaigns,omitempty"`
 }
 
 // Purge is a tenant's final record in the purge ledger: what was deleted and when, with no personal data.
@@ -84,18 +87,12 @@ type purgeItem struct {
 	ExpiresAt int64            `dynamodbav:"expiresAt"`
 }
 
+// unixTime is the time of epoch seconds sec; 0 is the zero time.
 func unixTime(sec int64) time.Time {
 	if sec == 0 {
 		return time.Time{}
 	}
 	return time.Unix(sec, 0).UTC()
-}
-
-func unixOf(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.Unix()
 }
 
 // contractOpen is the transaction item that lets a lead in only while the tenant's contract has not ended:
@@ -287,8 +284,10 @@ const (
 
 // PurgeProgress is where a tenant's purge stands after a step.
 type PurgeProgress struct {
-	Phase  string
-	Counts map[string]int64
+	Phase string
+	// Campaigns are the campaigns the tenant had when the purge started.
+	Campaigns []string
+	Counts    map[string]int64
 	// Done is true when the scan of the phase went through the whole table.
 	Done bool
 }
@@ -427,12 +426,15 @@ func (v *Scoped) PurgeStep(ctx context.Context, budget time.Duration) (PurgeProg
 		if t.Contract.PurgeAt.IsZero() || t.Contract.PurgeAt.After(v.s.now()) {
 			return PurgeProgress{}, fmt.Errorf("purge %s: %w", v.tenant, ErrContractActive)
 		}
+		if q.Campaigns, err = v.s.campaignIDs(ctx, v.tenant); err != nil {
+			return PurgeProgress{}, fmt.Errorf("purge %s: %w", v.tenant, err)
+		}
 		q.Phase = PurgePhaseData
 	}
 	if q.Counts == nil {
 		q.Counts = map[string]int64{}
 	}
-	prog := PurgeProgress{Phase: q.Phase, Counts: q.Counts}
+	prog := PurgeProgress{Phase: q.Phase, Counts: q.Counts, Campaigns: q.Campaigns}
 	if q.Phase == PurgePhaseNotice {
 		return prog, nil
 	}
@@ -481,10 +483,23 @@ func (v *Scoped) PurgeStep(ctx context.Context, budget time.Duration) (PurgeProg
 	return prog, err
 }
 
+// PurgePhase returns the phase of the tenant's purge: "" before it starts, then PurgePhaseData,
+// PurgePhaseNotice, PurgePhaseAccounts.
+func (v *Scoped) PurgePhase(ctx context.Context) (string, error) {
+	if err := v.check(); err != nil {
+		return "", err
+	}
+	var q contractQueueItem
+	if err := v.s.getItem(ctx, contractQueuePK, v.tenant, &q); err != nil {
+		return "", fmt.Errorf("purge phase of %s: %w", v.tenant, err)
+	}
+	return q.Phase, nil
+}
+
 // RecordPurge writes the tenant's final record to the purge ledger once the data phase is done, and moves
 // the purge on to its accounts phase. It returns the record, which the caller mails to the tenant's
 // admins before their accounts go.
-func (v *Scoped) RecordPurge(ctx context.Context, campaigns []string) (Purge, error) {
+func (v *Scoped) RecordPurge(ctx context.Context) (Purge, error) {
 	if err := v.check(); err != nil {
 		return Purge{}, err
 	}
@@ -500,6 +515,7 @@ func (v *Scoped) RecordPurge(ctx context.Context, campaigns []string) (Purge, er
 		return Purge{}, fmt.Errorf("record the purge of %s: %w", v.tenant, err)
 	}
 	now := v.s.now()
+	campaigns := q.Campaigns
 	p := Purge{Tenant: v.tenant, EndsAt: t.Contract.EndsAt, PurgedAt: now, Then: t.Contract.Then, Campaigns: campaigns, Counts: q.Counts}
 	q.Phase = PurgePhaseAccounts
 	_, err = v.s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
@@ -596,4 +612,30 @@ func (s *Store) ReplayPurges(ctx context.Context, ledger []Purge) (int, error) {
 		}
 	}
 	return deleted, nil
+}
+
+// TenantIDs lists every tenant in the table. A Scan, for the operators' rare commands over all tenants
+// (the processor winding up, a restore's checks); nothing on a request's path calls it.
+func (s *Store) TenantIDs(ctx context.Context) ([]string, error) {
+	ex := build(expression.NewBuilder().
+		WithFilter(expression.Name(AttrSK).Equal(expression.Value(skTenant)).And(expression.Name(AttrPK).BeginsWith("T#"))).
+		WithProjection(expression.NamesList(expression.Name(AttrPK))))
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.table, FilterExpression: ex.Filter(),
+		ProjectionExpression: ex.Projection(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()})
+	var ids []string
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list tenants: %w", err)
+		}
+		for _, item := range page.Items {
+			var k itemKey
+			if err := unmarshal(item, &k); err != nil {
+				return nil, fmt.Errorf("list tenants: %w", err)
+			}
+			ids = append(ids, strings.TrimPrefix(k.PK, "T#"))
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
 }

@@ -54,6 +54,8 @@ func seedTenant(t *testing.T, f fixture, tenant string, now time.Time) {
 	must(v.QueueMail(ctx, domain.Mail{TenantID: tenant, ID: "m1", Kind: domain.MailDeadlineReminder, To: []string{"admin@" + tenant + ".dk"},
 		Subject: "s", Text: "t", CreatedAt: now}))
 	must(v.CountDeletions(ctx, store.ReasonLead, 1, now))
+	must(v.PutBillingContact(ctx, domain.BillingContact{Name: "Bookkeeping", Email: "billing@" + tenant + ".dk", VATNumber: "DK12345678"}))
+	must(v.AddInvoice(ctx, domain.InvoiceRef{Number: "2026-0042", IssuedOn: now, Period: "2026-11"}))
 	if _, err := audit.New(testenv.Env.AWS.DynamoDB(), f.table, 0).Append(ctx, audit.Record{Tenant: tenant, ActorID: tenant + "-admin", ActorRole: "admin",
 		Action: "lead.read", Targets: []string{"lead:x"}, At: now}); err != nil {
 		t.Fatal(err)
@@ -160,8 +162,8 @@ func TestContract_endPurgeAndReplay(t *testing.T) {
 	if _, err := pa.Members(ctx); err != nil {
 		t.Errorf("Members() during the notice phase = %v; want them kept until the final record is mailed", err)
 	}
-	rec, err := pa.RecordPurge(ctx, campaigns)
-	if err != nil || rec.Counts["leads"] != 2 || rec.Counts["subjectKeys"] != 2 || rec.Counts["forms"] != 1 || rec.Counts["campaigns"] != 1 {
+	rec, err := pa.RecordPurge(ctx)
+	if err != nil || rec.Counts["leads"] != 2 || rec.Counts["subjectKeys"] != 2 || rec.Counts["forms"] != 1 || rec.Counts["campaigns"] != 1 || len(rec.Campaigns) != 1 {
 		t.Errorf("RecordPurge() = %+v, %v; want 2 leads, 2 subject keys, 1 form, 1 campaign", rec, err)
 	}
 	for i := 0; ; i++ {
@@ -177,9 +179,14 @@ func TestContract_endPurgeAndReplay(t *testing.T) {
 		}
 	}
 	for _, left := range tenantItems(t, f.table, "acme") {
-		if !strings.HasPrefix(left, "T#acme#AUDIT/") && !strings.HasPrefix(left, "T#acme#DELSTATS/") && left != "PURGED/acme" {
-			t.Errorf("after the purge, %s is left; want only the audit trail, the proof of deletion and the final record", left)
+		if !strings.HasPrefix(left, "T#acme#AUDIT/") && !strings.HasPrefix(left, "T#acme#DELSTATS/") && left != "PURGED/acme" &&
+			!strings.HasPrefix(left, "BILLING#acme/") {
+			t.Errorf("after the purge, %s is left; want only the audit trail, the proof of deletion, the billing hold and the final record", left)
 		}
+	}
+	bill, err := f.st.Scoped("acme").Billing(ctx)
+	if err != nil || bill.Contact == nil || len(bill.Invoices) != 1 || bill.KeptUntil.Year() != now.Year()+6 {
+		t.Errorf("Billing() after the purge = %+v, %v; want the contact and invoice held until 5 years after the invoice's year", bill, err)
 	}
 	if _, err := f.st.Tenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Tenant(purged) = %v; want ErrNotFound", err)
@@ -205,7 +212,8 @@ func TestContract_endPurgeAndReplay(t *testing.T) {
 		t.Fatalf("ReplayPurges() = %d, %v", n, err)
 	}
 	for _, left := range tenantItems(t, restored, "acme") {
-		if !strings.HasPrefix(left, "T#acme#AUDIT/") && !strings.HasPrefix(left, "T#acme#DELSTATS/") && left != "PURGED/acme" {
+		if !strings.HasPrefix(left, "T#acme#AUDIT/") && !strings.HasPrefix(left, "T#acme#DELSTATS/") && left != "PURGED/acme" &&
+			!strings.HasPrefix(left, "BILLING#acme/") {
 			t.Errorf("after replaying the purge, %s is left in the restored table", left)
 		}
 	}
