@@ -23,6 +23,8 @@ const contractUsage = `
                               set the billing contact kept for bookkeeping (5 years; the controller cannot delete it)
   billing invoice <id> <number> -issued <date> [-period <text>]
                               record an invoice's reference
+  migrate expiry-hours        give leads and subject keys stored before the retention sweep existed their
+                              expiry hour, so the sweep deletes them on time (once per deployment; idempotent)
   processor wind-up -confirm <yes> [-grace <days>] [-on <date|time>]
                               the processor stops (S5): end every tenant's contract with its data returned,
                               then purged after the grace period (see docs/runbook.md)`

@@ -237,6 +237,10 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 		return billing(ctx, st, args, out)
 	case "processor wind-up":
 		return windUp(ctx, st, args, out)
+	case "migrate expiry-hours":
+		n, err := st.BackfillExpiryHours(ctx)
+		fmt.Fprintf(out, "%d leads and subject keys given their expiry hour\n", n)
+		return err
 	case "form get":
 		if len(args) != 3 {
 			return errUsage

@@ -145,3 +145,50 @@ func (s *Store) deleteExpiredKey(ctx context.Context, k itemKey, now time.Time) 
 	}
 	return true, nil
 }
+
+// BackfillExpiryHours gives every lead and subject key stored before expiry hours existed its expiry hour,
+// so the retention sweep finds it rather than leaving it to TTL; it returns how many items it changed. A
+// Scan, run once per deployment by the operators (`ops migrate expiry-hours`); running it again changes
+// nothing. Each update is conditioned on the expiry it read, so a concurrent change is not overwritten.
+func (s *Store) BackfillExpiryHours(ctx context.Context) (int, error) {
+	sk, xh, exp := expression.Name(AttrSK), expression.Name(AttrExpiryHour), expression.Name(AttrExpiresAt)
+	ex := build(expression.NewBuilder().
+		WithFilter(expression.Or(sk.Equal(expression.Value(skLead)), sk.Equal(expression.Value(skKey))).
+			And(expression.AttributeNotExists(xh)).And(expression.AttributeExists(exp))).
+		WithProjection(expression.NamesList(expression.Name(AttrPK), sk, exp)))
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{TableName: &s.table, FilterExpression: ex.Filter(),
+		ProjectionExpression: ex.Projection(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()})
+	// An item that has expired already gets the current hour, which the next sweep reads whatever its
+	// checkpoint (as setLeadExpiry does).
+	now := s.now()
+	changed := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return changed, fmt.Errorf("backfill expiry hours: %w", err)
+		}
+		for _, item := range page.Items {
+			var it struct {
+				itemKey
+				ExpiresAt int64 `dynamodbav:"expiresAt"`
+			}
+			if err := unmarshal(item, &it); err != nil || it.ExpiresAt == 0 {
+				continue
+			}
+			uex := build(expression.NewBuilder().
+				WithCondition(exp.Equal(expression.Value(it.ExpiresAt)).And(expression.AttributeNotExists(xh))).
+				WithUpdate(expression.Set(xh, expression.Value(ExpiryHour(time.Unix(max(it.ExpiresAt, now.Unix()), 0))))))
+			_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &s.table, Key: key(it.PK, it.SK),
+				UpdateExpression: uex.Update(), ConditionExpression: uex.Condition(),
+				ExpressionAttributeNames: uex.Names(), ExpressionAttributeValues: uex.Values()})
+			if isConditionFailed(err) {
+				continue // changed meanwhile, by a writer that sets the hour itself
+			}
+			if err != nil {
+				return changed, fmt.Errorf("backfill expiry hours: %w", err)
+			}
+			changed++
+		}
+	}
+	return changed, nil
+}

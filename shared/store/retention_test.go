@@ -6,6 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"leadvault/infra/local/testenv"
 	"leadvault/shared/domain"
 	"leadvault/shared/store"
 )
@@ -106,8 +111,9 @@ func TestDeletionReport_byReason(t *testing.T) {
 }
 
 // TestRetentionChange_shortenAndLengthen: a form's changed retention applies to its stored leads through a
-// job: shortening brings their expiry forward (the sweep then deletes those whose time is up), lengthening
-// extends leads not yet expired, and their subject keys with them; expired and spam leads keep theirs.
+// job, in its current campaign and in one it fed earlier: shortening brings their expiry forward (the sweep
+// then deletes those whose time is up), lengthening extends leads not yet expired, and their subject keys
+// with them; expired and spam leads keep theirs.
 func TestRetentionChange_shortenAndLengthen(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
@@ -131,6 +137,15 @@ func TestRetentionChange_shortenAndLengthen(t *testing.T) {
 	old := put("old@example.dk", 200*day, false)
 	young := put("young@example.dk", 10*day, false)
 	spam := put("spam@example.dk", day, true)
+	// The form fed another campaign before spring: its leads there follow the change too.
+	if err := v.PutCampaign(ctx, domain.Campaign{ID: "winter", Name: "Winter", CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	winter := newLead("acme", domain.Personal{Email: "winter@example.dk"}, now.Add(-200*day))
+	winter.CampaignID = "winter"
+	if _, _, err := f.st.WithClock(func() time.Time { return winter.CreatedAt }).Scoped("acme").PutLead(ctx, f.a, winter, store.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
 	run := func(days int) {
 		t.Helper()
 		if err := v.StartRetentionChange(ctx, domain.Form{ID: "contact", TenantID: "acme", CampaignID: "spring", RetentionDays: days}); err != nil {
@@ -159,6 +174,9 @@ func TestRetentionChange_shortenAndLengthen(t *testing.T) {
 	if _, err := v.Lead(ctx, f.a, old.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("a lead past its shortened retention = %v; want deleted by the sweep", err)
 	}
+	if _, err := v.Lead(ctx, f.a, winter.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the form's lead in its earlier campaign = %v; want deleted by the sweep too", err)
+	}
 	got, err := v.Lead(ctx, f.a, young.ID)
 	if err != nil || !got.ExpiresAt.Equal(young.CreatedAt.Add(180*day).Truncate(time.Second)) {
 		t.Errorf("young lead = %v, %v; want kept, expiring 180 days after it came", got.ExpiresAt, err)
@@ -173,5 +191,49 @@ func TestRetentionChange_shortenAndLengthen(t *testing.T) {
 	}
 	if _, err := f.st.WithClock(func() time.Time { return now.Add(400 * day) }).Scoped("acme").Lead(ctx, f.a, young.ID); err != nil {
 		t.Errorf("young lead 400 days on = %v; want readable: its key lives as long as it does", err)
+	}
+}
+
+// TestBackfillExpiryHours_oldItemsSwept: a lead and its key stored before expiry hours existed get theirs
+// from the backfill, and the next sweep deletes them once expired; a second backfill changes nothing.
+func TestBackfillExpiryHours_oldItemsSwept(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	l := newLead("acme", domain.Personal{Email: "old@example.dk"}, now.Add(-48*time.Hour))
+	l.ExpiresAt = now.Add(-2 * time.Hour)
+	if _, _, err := f.st.WithClock(func() time.Time { return l.CreatedAt }).Scoped("acme").PutLead(ctx, f.a, l, store.Idempotency{}); err != nil {
+		t.Fatal(err)
+	}
+	// As stored before expiry hours: no xh on the lead or its key.
+	db := testenv.Env.AWS.DynamoDB()
+	for _, k := range [][2]string{{"T#acme#L#" + l.ID, "LEAD"}, {"T#acme#S#" + storedSubject(t, f, l.ID), "KEY"}} {
+		if _, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.table),
+			Key:              map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: k[0]}, "sk": &types.AttributeValueMemberS{Value: k[1]}},
+			UpdateExpression: aws.String("REMOVE xh")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep, err := f.st.SweepExpired(ctx, now); err != nil || rep.Leads != 0 {
+		t.Fatalf("sweep before the backfill = %+v, %v; want the old lead unseen", rep, err)
+	}
+	if n, err := f.st.BackfillExpiryHours(ctx); err != nil || n != 2 {
+		t.Fatalf("BackfillExpiryHours() = %d, %v; want the lead and its key", n, err)
+	}
+	if n, err := f.st.BackfillExpiryHours(ctx); err != nil || n != 0 {
+		t.Errorf("BackfillExpiryHours(again) = %d, %v; want nothing", n, err)
+	}
+	if _, err := f.st.Scoped("acme").Lead(ctx, f.a, l.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired lead read = %v; want hidden", err)
+	}
+	if n := len(itemsNaming(t, f.table, "#L#"+l.ID)); n == 0 {
+		t.Fatal("the lead is already gone; the test needs it stored")
+	}
+	// The sweep's checkpoint is past the lead's expiry hour already; it was given the current one.
+	if rep, err := f.st.SweepExpired(ctx, now.Add(time.Minute)); err != nil || rep.Leads != 1 || rep.Keys != 1 {
+		t.Errorf("sweep after the backfill = %+v, %v; want the lead and its key", rep, err)
+	}
+	if n := len(itemsNaming(t, f.table, "#L#"+l.ID)); n != 0 {
+		t.Errorf("after the backfill and a sweep the expired lead left %d items", n)
 	}
 }

@@ -28,12 +28,17 @@ type retentionJobItem struct {
 	itemKey
 	Form     string `dynamodbav:"form"`
 	Campaign string `dynamodbav:"campaign"`
-	Days     int    `dynamodbav:"days"`
-	SpamDays int    `dynamodbav:"spamDays"`
-	Cursor   string `dynamodbav:"cursor,omitempty"`
-	Changed  int64  `dynamodbav:"changed"`
-	Done     bool   `dynamodbav:"done"`
-	Started  string `dynamodbav:"started"`
+	// Campaigns are every campaign of the tenant when the change started, the form's current one first: a
+	// form may have fed others before, and their leads keep its retention too. Next indexes the one after
+	// Campaign.
+	Campaigns []string `dynamodbav:"campaigns,omitempty"`
+	Next      int      `dynamodbav:"next,omitempty"`
+	Days      int      `dynamodbav:"days"`
+	SpamDays  int      `dynamodbav:"spamDays"`
+	Cursor    string   `dynamodbav:"cursor,omitempty"`
+	Changed   int64    `dynamodbav:"changed"`
+	Done      bool     `dynamodbav:"done"`
+	Started   string   `dynamodbav:"started"`
 }
 
 // RetentionChange is the progress of applying a form's changed retention to its stored leads.
@@ -51,9 +56,20 @@ func (v *Scoped) StartRetentionChange(ctx context.Context, f domain.Form) error 
 		return err
 	}
 	s := v.s
+	all, err := s.campaignIDs(ctx, v.tenant)
+	if err != nil {
+		return fmt.Errorf("start retention change of form %s/%s: %w", v.tenant, f.ID, err)
+	}
+	campaigns := []string{f.CampaignID}
+	for _, c := range all {
+		if c != f.CampaignID {
+			campaigns = append(campaigns, c)
+		}
+	}
 	items := []types.TransactWriteItem{
 		{Put: &types.Put{TableName: &s.table, Item: marshal(retentionJobItem{itemKey: itemKey{PK: jobPK(v.tenant), SK: skRetentionPrefix + f.ID},
-			Form: f.ID, Campaign: f.CampaignID, Days: f.RetentionDays, SpamDays: f.SpamRetentionDays, Started: ts(s.now())})}},
+			Form: f.ID, Campaign: f.CampaignID, Campaigns: campaigns, Next: 1, Days: f.RetentionDays, SpamDays: f.SpamRetentionDays,
+			Started: ts(s.now())})}},
 		{Put: &types.Put{TableName: &s.table, Item: marshal(jobQueueItem{itemKey: itemKey{PK: jobQueuePK, SK: v.tenant + "#" + skRetentionPrefix + f.ID},
 			Tenant: v.tenant, Job: f.ID})}},
 	}
@@ -88,7 +104,8 @@ func (s *Store) PendingRetentionChanges(ctx context.Context) ([]RetentionChange,
 }
 
 // RetentionChangeStep applies the form's new retention to up to max more of its stored leads (found
-// through its campaign's index) and records the progress; call it until Done. A lead that has expired
+// through the campaign index, campaign by campaign: its current one, then every other the tenant had when
+// the change started) and records the progress; call it until Done. A lead that has expired
 // already is left to the sweep; a lead whose new expiry has passed gets the current hour as its expiry
 // hour, so the next sweep deletes it.
 func (v *Scoped) RetentionChangeStep(ctx context.Context, form string, max int) (RetentionChange, error) {
@@ -154,10 +171,16 @@ func (v *Scoped) RetentionChangeStep(ctx context.Context, form string, max int) 
 	done := out.LastEvaluatedKey == nil
 	// Conditioned on the job being the one read: a newer change restarts it rather than being marked done.
 	same := expression.Name("started").Equal(expression.Value(started))
-	up := expression.Add(expression.Name("changed"), expression.Value(changed)).Set(expression.Name("done"), expression.Value(done))
-	if cursor != "" {
+	up := expression.Add(expression.Name("changed"), expression.Value(changed))
+	if done && job.Next > 0 && job.Next < len(job.Campaigns) {
+		// This campaign is through: on to the next one the form may have fed.
+		done = false
+		up = up.Set(expression.Name("campaign"), expression.Value(job.Campaigns[job.Next])).
+			Set(expression.Name("next"), expression.Value(job.Next+1)).Remove(expression.Name("cursor"))
+	} else if cursor != "" {
 		up = up.Set(expression.Name("cursor"), expression.Value(cursor))
 	}
+	up = up.Set(expression.Name("done"), expression.Value(done))
 	uex := build(expression.NewBuilder().WithCondition(same).WithUpdate(up))
 	items := []types.TransactWriteItem{{Update: &types.Update{TableName: &s.table, Key: key(jobPK(v.tenant), skRetentionPrefix+form),
 		UpdateExpression: uex.Update(), ConditionExpression: uex.Condition(), ExpressionAttributeNames: uex.Names(), ExpressionAttributeValues: uex.Values()}}}
