@@ -212,3 +212,60 @@ func BenchmarkRetentionSweep(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTenantPurge purges a tenant of 1,000 leads (with their subject keys) from a table that also holds
+// benchOthers() leads of another tenant, as the jobs function does at the end of a grace period: a walk of
+// the whole table, its requests and time growing with the table, not with the tenant. Each iteration seeds
+// a fresh tenant.
+func BenchmarkTenantPurge(b *testing.B) {
+	ctx := context.Background()
+	calls := testenv.NewCalls()
+	cfg := calls.Config()
+	table := testenv.Table(b)
+	st := store.New(cfg.DynamoDB(), table)
+	v := vault.New(cfg.KMS(), testenv.Env.Standins.KeyARN)
+	now := time.Now().UTC()
+	seed := func(tk *vault.TenantKey, id, email string) map[string]types.AttributeValue {
+		tenant := tk.Tenant()
+		l := domain.Lead{TenantID: tenant, ID: id, FormID: "contact", CampaignID: "spring", Source: domain.SourceForm,
+			CreatedAt: now.Add(-time.Hour), ExpiresAt: now.AddDate(1, 0, 0), Personal: domain.Personal{Name: "Person", Email: email}}
+		if _, _, err := st.Scoped(tenant).PutLead(ctx, tk, l, store.Idempotency{}); err != nil {
+			b.Fatal(err)
+		}
+		out, err := testenv.Env.AWS.DynamoDB().GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "T#" + tenant + "#L#" + id}, "sk": &types.AttributeValueMemberS{Value: store.SKLead}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return out.Item
+	}
+	other := testenv.Tenant(b, st, v, "bravo")
+	cloneLeads(b, table, other, seed(other, "live", "live@example.dk"), "live", benchOthers(), otherPeople)
+	runner := jobs.New(st, slog.New(slog.NewJSONHandler(io.Discard, nil)), 0)
+	const leads = 1000
+	b.Run(fmt.Sprintf("table=%d/tenant=%d", benchOthers(), leads), func(b *testing.B) {
+		var ddb, runs int
+		for b.Loop() {
+			b.StopTimer()
+			tenant := fmt.Sprintf("gone%d", runs)
+			tk := testenv.Tenant(b, st, v, tenant)
+			cloneLeads(b, table, tk, seed(tk, "first", "first@example.dk"), "lead", leads-1, otherPeople)
+			if err := st.Scoped(tenant).EndContract(ctx, domain.Contract{EndsAt: now.AddDate(0, 0, -31), GraceDays: 30, Then: domain.ContractThenDelete}); err != nil {
+				b.Fatal(err)
+			}
+			t, err := st.Tenant(ctx, tenant)
+			if err != nil {
+				b.Fatal(err)
+			}
+			calls.Reset()
+			b.StartTimer()
+			done, err := runner.Purge(ctx, t, now, 10*time.Minute)
+			if err != nil || !done {
+				b.Fatalf("Purge() = %t, %v", done, err)
+			}
+			ddb += calls.Count("DynamoDB")
+			runs++
+		}
+		b.ReportMetric(float64(ddb)/float64(runs), "ddb-calls/run")
+	})
+}
