@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,8 +90,8 @@ func contractStatus(ctx context.Context, st *store.Store, args []string, out io.
 			return err
 		}
 		fmt.Fprintf(out, "tenant %s: purged %s (contract ended %s, %s)\n", p.Tenant, p.PurgedAt.Format(time.RFC3339), p.EndsAt.Format(time.RFC3339), p.Then)
-		for k, n := range p.Counts {
-			fmt.Fprintf(out, "  %-22s %d\n", k, n)
+		for _, k := range slices.Sorted(maps.Keys(p.Counts)) {
+			fmt.Fprintf(out, "  %-22s %d\n", k, p.Counts[k])
 		}
 		return nil
 	}

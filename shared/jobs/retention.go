@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,6 +13,15 @@ import (
 
 // TaskRetentionSweep is the task of the hourly retention schedule's event (see Handle).
 const TaskRetentionSweep = "retention-sweep"
+
+// RetentionRun is the half-hourly retention task: the sweep, then the contracts' ends and purges that are
+// due.
+func (r *Runner) RetentionRun(ctx context.Context, now time.Time) error {
+	_, err := r.SweepRetention(ctx, now)
+	rep, cerr := r.RunContracts(ctx, now, ContractBudget)
+	r.log.Info("contracts", "ended", rep.Ended, "purged", rep.Purged, "waiting", rep.Waiting)
+	return errors.Join(err, cerr)
+}
 
 // SweepRetention deletes what expired (store.SweepExpired), adds it to each tenant's proof of deletion and
 // reports it as the LeadsDeleted metric (Reason retention) and SubjectKeysDeleted.

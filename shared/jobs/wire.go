@@ -89,12 +89,7 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) error {
 		}
 		return r.HandleStream(ctx, ev)
 	case probe.Task == TaskRetentionSweep:
-		// The half-hourly run also carries out contracts' ends and purges that are due.
-		now := time.Now().UTC()
-		_, err := r.SweepRetention(ctx, now)
-		rep, cerr := r.RunContracts(ctx, now, ContractBudget)
-		r.log.Info("contracts", "ended", rep.Ended, "purged", rep.Purged, "waiting", rep.Waiting)
-		return errors.Join(err, cerr)
+		return r.RetentionRun(ctx, time.Now().UTC())
 	case probe.Task == TaskDeadlineReminders:
 		if r.keys == nil {
 			return fmt.Errorf("deadline reminders: the runner was not given subject requests")

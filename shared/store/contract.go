@@ -318,7 +318,16 @@ func kindOf(tenant, pk, sk string) string {
 		return "subjectKeys"
 	}
 	kind, _, _ := strings.Cut(strings.TrimPrefix(rest, "#"), "#")
+	if name, ok := partitionKinds[kind]; ok {
+		return name
+	}
 	return strings.ToLower(kind)
+}
+
+// partitionKinds name the tenant's other partitions (T#<t>#<KIND>…) in the purge's counts.
+var partitionKinds = map[string]string{
+	"IDEM": "idempotencyRecords", "RL": "rateCounters", "JOB": "jobsAndRequests", "GRANT": "accessGrants",
+	"MARK": "subjectMarkers", "MAIL": "mails",
 }
 
 // kept reports whether the purge leaves an item: the audit trail and the proof of deletion follow their

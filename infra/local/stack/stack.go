@@ -457,7 +457,7 @@ func (s *Stack) schedule(ctx context.Context, every time.Duration, log *slog.Log
 		if _, err := s.Jobs.Resume(ctx); err != nil && ctx.Err() == nil {
 			log.Error("scheduled job resumption failed", "error", err.Error())
 		}
-		if _, err := s.Jobs.SweepRetention(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
+		if err := s.Jobs.RetentionRun(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
 			log.Error("scheduled retention sweep failed", "error", err.Error())
 		}
 		if _, err := s.Jobs.RemindDeadlines(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
