@@ -453,9 +453,9 @@ func (v *Scoped) PurgeStep(ctx context.Context, budget time.Duration) (PurgeProg
 	}
 	sel := func(pk, sk string) bool { return !accountItem(v.tenant, pk, sk) }
 	if q.Phase == PurgePhaseAccounts {
-		sel = func(pk, sk string) bool {
-			return accountItem(v.tenant, pk, sk) && !(pk == tenantPK(v.tenant) && sk == skTenant)
-		}
+		// The members and the mail, and anything a step that was still running wrote behind the data
+		// phase's scan: this second walk leaves nothing but the tenant item, deleted last below.
+		sel = func(pk, sk string) bool { return !(pk == tenantPK(v.tenant) && sk == skTenant) }
 	}
 	before := q.Counts["leads"]
 	cursor, err := v.s.purgeScan(ctx, v.tenant, cursor, sel, q.Counts, time.Now().Add(budget))
