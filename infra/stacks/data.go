@@ -10,6 +10,7 @@ import (
 
 	"leadvault/shared/domain"
 	"leadvault/shared/layout"
+	"leadvault/shared/posture"
 	"leadvault/shared/store"
 )
 
@@ -85,6 +86,7 @@ func NewData(scope constructs.Construct, id string, _ *DataProps) *Data {
 		TimeToLiveAttribute: jsii.String(TTLAttribute),
 		PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{
 			PointInTimeRecoveryEnabled: jsii.Bool(true),
+			RecoveryPeriodInDays:       jsii.Number(posture.PITRWindowDays),
 		},
 		DeletionProtection: jsii.Bool(true),
 		Encryption:         awsdynamodb.TableEncryption_CUSTOMER_MANAGED,

@@ -54,7 +54,7 @@ func TestLeadsTable(t *testing.T) {
 			{"BillingMode", p["BillingMode"], "PAY_PER_REQUEST"},
 			{"KeySchema", jsonString(p["KeySchema"]), `[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]`},
 			{"TimeToLiveSpecification", jsonString(p["TimeToLiveSpecification"]), `{"AttributeName":"expiresAt","Enabled":true}`},
-			{"PointInTimeRecoverySpecification", jsonString(p["PointInTimeRecoverySpecification"]), `{"PointInTimeRecoveryEnabled":true}`},
+			{"PointInTimeRecoverySpecification", jsonString(p["PointInTimeRecoverySpecification"]), `{"PointInTimeRecoveryEnabled":true,"RecoveryPeriodInDays":35}`},
 			{"DeletionProtectionEnabled", p["DeletionProtectionEnabled"], true},
 			{"SSESpecification", jsonString(p["SSESpecification"]), `{"KMSMasterKeyId":{"Fn::GetAtt":["DataKey","Arn"]},"SSEEnabled":true,"SSEType":"KMS"}`},
 			{"StreamSpecification", jsonString(p["StreamSpecification"]), `{"StreamViewType":"KEYS_ONLY"}`},

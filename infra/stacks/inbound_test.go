@@ -442,6 +442,10 @@ func TestCrossRegionReferences_noCustomResources(t *testing.T) {
 	forEachTemplate(t, func(t *testing.T, key string, tpl cfnTemplate) {
 		for lid, r := range tpl.resources("") {
 			typ, _ := r["Type"].(string)
+			// The one custom resource is the backup's region setting, which CloudFormation has no resource for.
+			if strings.HasSuffix(key, "/Stateful") && typ == "Custom::AWS" && strings.HasPrefix(lid, "BackupAdvancedDynamoDBBackup") {
+				continue
+			}
 			if strings.HasPrefix(typ, "Custom::") || typ == "AWS::CloudFormation::CustomResource" {
 				t.Errorf("%s has custom resource %s (%s)", key, lid, typ)
 			}

@@ -17,8 +17,8 @@ type StatefulStackProps struct {
 }
 
 // StatefulStack holds everything that must survive a redeploy: the data key,
-// the leads table, the sent-mail buckets, the mail delivery evidence and the
-// user pool. Those are retained when the stack is deleted; the user pool's
+// the leads table, the sent-mail buckets, the mail delivery evidence, the
+// user pool and the table's backups. Those are retained when the stack is deleted; the user pool's
 // pre-token-generation trigger (function, role, log group), which lives here
 // because the pool refers to it, holds no state and is not.
 type StatefulStack struct {
@@ -26,6 +26,7 @@ type StatefulStack struct {
 	Data     *Data
 	Mail     *Mail
 	Identity *Identity
+	Backup   *Backup
 }
 
 // NewStatefulStack creates the stateful stack.
@@ -40,6 +41,7 @@ func NewStatefulStack(scope constructs.Construct, id string, props *StatefulStac
 		Mail:     NewMail(stack, "Mail", nil),
 		Identity: NewIdentity(stack, "Identity", &IdentityProps{Stage: props.Stage, AssetDir: props.AssetDir}),
 	}
+	s.Backup = NewBackup(stack, "Backup", &BackupProps{Data: s.Data})
 	// The operators' CLI (infra/ops) needs these to onboard tenants, forms and staff.
 	for name, out := range map[string]struct{ value, description string }{
 		"TableName":        {*s.Data.Table.TableName(), "LEADVAULT_TABLE for infra/ops"},
@@ -47,6 +49,8 @@ func NewStatefulStack(scope constructs.Construct, id string, props *StatefulStac
 		"SentMailBucket":   {*s.Data.SentMailBucket.BucketName(), "where copies of sent notifications live for at most 24 hours"},
 		"UserPoolId":       {*s.Identity.UserPool.UserPoolId(), "Cognito user pool of the controller API's users (LEADVAULT_USER_POOL_ID)"},
 		"UserPoolClientId": {*s.Identity.Client.UserPoolClientId(), "App client the sign-in page uses; the controller API accepts only its tokens"},
+		"BackupVaultName":  {*s.Backup.Vault.BackupVaultName(), "AWS Backup vault of the table's daily backups (35 days, its own KMS key)"},
+		"RestoreRoleArn":   {*s.Backup.RestoreRole.RoleArn(), "Role the operators assume (with MFA) to run ops restore"},
 	} {
 		awscdk.NewCfnOutput(stack, jsii.String(name), &awscdk.CfnOutputProps{
 			Value: jsii.String(out.value), Description: jsii.String(out.description),

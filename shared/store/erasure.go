@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"leadvault/shared/domain"
+	"leadvault/shared/posture"
 )
 
 // The erasure ledger (Art. 17 erasure that survives a restore): for every identifier erased on a subject
@@ -23,8 +24,8 @@ import (
 // PITRWindow and BackupRetention are how far back the table can be restored: point-in-time recovery's
 // window and the retention of the daily backups (infra/stacks configures both from these).
 const (
-	PITRWindow      = 35 * 24 * time.Hour
-	BackupRetention = 35 * 24 * time.Hour
+	PITRWindow      = posture.PITRWindowDays * 24 * time.Hour
+	BackupRetention = posture.BackupRetentionDays * 24 * time.Hour
 )
 
 // ErasureLedgerRetention is how long a ledger entry is kept: as long as the oldest restorable copy can hold
