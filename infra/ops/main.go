@@ -59,7 +59,7 @@ const usage = `usage: ops [-local] <command>
   subject-request relay <tenant> -kind <kind> -received <RFC 3339 time> -channel <how> [-email <e-mail>] [-phone <number> [-region DK]]
                               record a data subject's request that reached the processor: it awaits the
                               controller's confirmation and the tenant's admins are mailed (the identifiers
-                              are never printed or logged)` + contractUsage
+                              are never printed or logged)` + contractUsage + restoreUsage
 
 func main() {
 	local := flag.Bool("local", false, "use the local stack of `make run` (reads .leadvault/env)")
@@ -100,6 +100,15 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 	db := dynamodb.NewFromConfig(cfg.AWS)
 	st := store.New(db, s.Table)
 	keys := vault.New(kms.NewFromConfig(cfg.AWS), s.KeyID)
+	if len(args) > 0 {
+		// One-word commands with flags.
+		switch args[0] {
+		case "backup":
+			return takeBackup(ctx, cfg, s, args, out)
+		case "restore":
+			return restore(ctx, cfg, s, args, out)
+		}
+	}
 	switch strings.Join(first(args, 2), " ") {
 	case "tenant create":
 		if len(args) != 4 {

@@ -17,6 +17,7 @@ const (
 	EnvKeyID            = "LEADVAULT_KEY_ID"
 	EnvSentBucket       = "LEADVAULT_SENT_BUCKET"
 	EnvExportBucket     = "LEADVAULT_EXPORT_BUCKET"
+	EnvBackupBucket     = "LEADVAULT_BACKUP_BUCKET"
 	EnvNotifyFrom       = "LEADVAULT_NOTIFY_FROM"
 	EnvConfigurationSet = "LEADVAULT_SES_CONFIGURATION_SET"
 	EnvInboundBucket    = "LEADVAULT_INBOUND_BUCKET"
@@ -34,6 +35,7 @@ type Settings struct {
 	KeyID            string `env:"LEADVAULT_KEY_ID"` // the stage CMK
 	SentBucket       string `env:"LEADVAULT_SENT_BUCKET"`
 	ExportBucket     string `env:"LEADVAULT_EXPORT_BUCKET"` // archives of access and export requests
+	BackupBucket     string `env:"LEADVAULT_BACKUP_BUCKET"` // logical backups (ops backup, ops restore -from)
 	NotifyFrom       string `env:"LEADVAULT_NOTIFY_FROM"`
 	ConfigurationSet string `env:"LEADVAULT_SES_CONFIGURATION_SET"`
 	InboundBucket    string `env:"LEADVAULT_INBOUND_BUCKET"` // where SES stores received mail

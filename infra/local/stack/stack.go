@@ -60,6 +60,8 @@ const (
 	SentBucket = "leadvault-sent-local"
 	// ExportBucket holds the archives of access and export requests.
 	ExportBucket = "leadvault-exports-local"
+	// BackupBucket holds the logical backups of `ops -local backup` (DynamoDB Local has no PITR or AWS Backup).
+	BackupBucket = "leadvault-backups-local"
 	// InboundBucket and InboundDomain stand in for SES receiving: mail to <alias>@InboundDomain.
 	InboundBucket = "leadvault-inbound-local"
 	InboundDomain = "in.localhost"
@@ -409,7 +411,7 @@ func (s *Stack) provision(ctx context.Context) error {
 	if err := store.CreateTable(ctx, s.AWS.DynamoDB(), Table); err != nil {
 		return err
 	}
-	for _, bucket := range []string{SentBucket, ExportBucket, InboundBucket} {
+	for _, bucket := range []string{SentBucket, ExportBucket, InboundBucket, BackupBucket} {
 		_, err := s.AWS.S3().CreateBucket(ctx, &s3.CreateBucketInput{
 			Bucket:                    aws.String(bucket),
 			CreateBucketConfiguration: &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(awsconfig.Region)},
@@ -492,7 +494,7 @@ func (s *Stack) AdminToken() (string, error) {
 // WriteEnv writes the environment a function needs to reach this stack (used by `make invoke`).
 func (s *Stack) WriteEnv(path string) error {
 	lines := append(s.Standins.Env(),
-		app.EnvStage+"=local", app.EnvTable+"="+Table, app.EnvSentBucket+"="+SentBucket, app.EnvExportBucket+"="+ExportBucket,
+		app.EnvStage+"=local", app.EnvTable+"="+Table, app.EnvSentBucket+"="+SentBucket, app.EnvExportBucket+"="+ExportBucket, app.EnvBackupBucket+"="+BackupBucket,
 		app.EnvNotifyFrom+"="+NotifyFrom, app.EnvInboundBucket+"="+InboundBucket, app.EnvInboundDomain+"="+InboundDomain,
 		envfile.IssuerEnv+"="+s.Issuer.URL(), envfile.IssuerKeyEnv+"="+s.IssuerKey,
 		app.EnvUserPoolID+"="+UserPoolID, app.EnvCognitoEndpoint+"="+s.Settings.CognitoEndpoint)
