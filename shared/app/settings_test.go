@@ -18,7 +18,7 @@ import (
 )
 
 // constants lists every exported name constant; the test below keeps it and the tags one set.
-var constants = []string{app.EnvStage, app.EnvTable, app.EnvKeyID, app.EnvSentBucket, app.EnvExportBucket, app.EnvNotifyFrom,
+var constants = []string{app.EnvStage, app.EnvTable, app.EnvKeyID, app.EnvSentBucket, app.EnvExportBucket, app.EnvBackupBucket, app.EnvNotifyFrom,
 	app.EnvConfigurationSet, app.EnvInboundBucket, app.EnvInboundDomain, app.EnvDataRegion, app.EnvUserPoolID,
 	app.EnvCognitoEndpoint}
 
