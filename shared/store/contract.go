@@ -252,25 +252,14 @@ type ContractDue struct {
 // PendingContracts lists the tenants whose contract has work due at or before now: its end to carry out,
 // or its purge to start or continue. One Query of the queue partition.
 func (s *Store) PendingContracts(ctx context.Context, now time.Time) ([]ContractDue, error) {
-	ex := build(expression.NewBuilder().
-		WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(contractQueuePK))).
-		WithFilter(expression.Name("due").LessThanEqual(expression.Value(now.Unix()))))
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: ex.KeyCondition(), FilterExpression: ex.Filter(),
-		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()})
-	var out []ContractDue
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("pending contracts: %w", err)
-		}
-		for _, item := range page.Items {
-			var it contractQueueItem
-			if err := unmarshal(item, &it); err != nil {
-				return nil, fmt.Errorf("pending contracts: %w", err)
-			}
-			out = append(out, ContractDue{Tenant: it.Tenant, Due: unixTime(it.Due), Phase: it.Phase})
-		}
+	due := expression.Name("due").LessThanEqual(expression.Value(now.Unix()))
+	items, err := partition[contractQueueItem](ctx, s, contractQueuePK, &due)
+	if err != nil {
+		return nil, fmt.Errorf("pending contracts: %w", err)
+	}
+	out := make([]ContractDue, 0, len(items))
+	for _, it := range items {
+		out = append(out, ContractDue{Tenant: it.Tenant, Due: unixTime(it.Due), Phase: it.Phase})
 	}
 	return out, nil
 }
@@ -555,23 +544,13 @@ func (s *Store) updatePurgeCounts(ctx context.Context, tenant string, counts map
 // PurgeLedger lists the final records of purged tenants. A restore reads it from the live table and
 // replays it on the restored one (ReplayPurges).
 func (s *Store) PurgeLedger(ctx context.Context) ([]Purge, error) {
-	ex := build(expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(purgedPK))))
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()})
-	var out []Purge
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read the purge ledger: %w", err)
-		}
-		for _, item := range page.Items {
-			var it purgeItem
-			if err := unmarshal(item, &it); err != nil {
-				return nil, fmt.Errorf("read the purge ledger: %w", err)
-			}
-			out = append(out, Purge{Tenant: it.Tenant, EndsAt: parseTS(it.EndsAt), PurgedAt: parseTS(it.PurgedAt), Then: it.Then,
-				Campaigns: it.Campaigns, Counts: it.Counts})
-		}
+	items, err := partition[purgeItem](ctx, s, purgedPK, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read the purge ledger: %w", err)
+	}
+	out := make([]Purge, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.purge())
 	}
 	return out, nil
 }
@@ -582,8 +561,12 @@ func (s *Store) Purged(ctx context.Context, tenant string) (Purge, error) {
 	if err := s.getItem(ctx, purgedPK, tenant, &it); err != nil {
 		return Purge{}, fmt.Errorf("purge record of %s: %w", tenant, err)
 	}
+	return it.purge(), nil
+}
+
+func (it purgeItem) purge() Purge {
 	return Purge{Tenant: it.Tenant, EndsAt: parseTS(it.EndsAt), PurgedAt: parseTS(it.PurgedAt), Then: it.Then,
-		Campaigns: it.Campaigns, Counts: it.Counts}, nil
+		Campaigns: it.Campaigns, Counts: it.Counts}
 }
 
 // ReplayPurges purges, from this store's table (typically one restored from a backup or a point in

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -115,35 +114,23 @@ func (v *Scoped) RecordErasure(ctx context.Context, idx domain.SubjectIndex, req
 // ErasureLedger returns every unexpired entry of the erasure ledger, by tenant. It queries one partition,
 // never scans.
 func (s *Store) ErasureLedger(ctx context.Context) ([]Erasure, error) {
-	ex := build(expression.NewBuilder().
-		WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(erasedPK))).
-		WithFilter(expression.Name(AttrExpiresAt).GreaterThan(expression.Value(s.now().Unix()))))
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
-		TableName: &s.table, ConsistentRead: aws.Bool(true), FilterExpression: ex.Filter(),
-		KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values(),
-	})
+	live := expression.Name(AttrExpiresAt).GreaterThan(expression.Value(s.now().Unix()))
+	items, err := partition[erasureItem](ctx, s, erasedPK, &live)
+	if err != nil {
+		return nil, fmt.Errorf("read the erasure ledger: %w", err)
+	}
 	var out []Erasure
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read the erasure ledger: %w", err)
+	for _, it := range items {
+		e := Erasure{Tenant: it.Tenant, ErasedAt: parseTS(it.ErasedAt), Request: it.Request}
+		switch it.Kind {
+		case "E":
+			e.Subject.Email = it.Index
+		case "P":
+			e.Subject.Phone = it.Index
+		default:
+			continue
 		}
-		for _, item := range page.Items {
-			var it erasureItem
-			if err := unmarshal(item, &it); err != nil {
-				return nil, fmt.Errorf("read the erasure ledger: %w", err)
-			}
-			e := Erasure{Tenant: it.Tenant, ErasedAt: parseTS(it.ErasedAt), Request: it.Request}
-			switch it.Kind {
-			case "E":
-				e.Subject.Email = it.Index
-			case "P":
-				e.Subject.Phone = it.Index
-			default:
-				continue
-			}
-			out = append(out, e)
-		}
+		out = append(out, e)
 	}
 	return out, nil
 }

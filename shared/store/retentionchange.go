@@ -81,23 +81,14 @@ func (v *Scoped) StartRetentionChange(ctx context.Context, f domain.Form) error 
 
 // PendingRetentionChanges returns the unfinished retention changes of all tenants (tenant, form).
 func (s *Store) PendingRetentionChanges(ctx context.Context) ([]RetentionChange, error) {
-	ex := build(expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(jobQueuePK))))
-	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true),
-		KeyConditionExpression: ex.KeyCondition(), ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()})
+	items, err := partition[jobQueueItem](ctx, s, jobQueuePK, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list pending retention changes: %w", err)
+	}
 	var out []RetentionChange
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list pending retention changes: %w", err)
-		}
-		for _, item := range page.Items {
-			var it jobQueueItem
-			if err := unmarshal(item, &it); err != nil {
-				return nil, fmt.Errorf("list pending retention changes: %w", err)
-			}
-			if strings.HasPrefix(it.SK, it.Tenant+"#"+skRetentionPrefix) {
-				out = append(out, RetentionChange{Tenant: it.Tenant, Form: it.Job})
-			}
+	for _, it := range items {
+		if strings.HasPrefix(it.SK, it.Tenant+"#"+skRetentionPrefix) {
+			out = append(out, RetentionChange{Tenant: it.Tenant, Form: it.Job})
 		}
 	}
 	return out, nil

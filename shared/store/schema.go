@@ -406,3 +406,31 @@ type jobQueueItem struct {
 	Campaign string `dynamodbav:"campaign,omitempty"` // a campaign deletion's; a subject request's has none
 	Job      string `dynamodbav:"job"`
 }
+
+// partition reads every item of partition pk, strongly consistent, that filter (if not nil) keeps, as T:
+// the queues and ledgers (CONTRACTS, PURGED, ERASED, JOBQ) that schedulers and restores read whole.
+func partition[T any](ctx context.Context, s *Store, pk string, filter *expression.ConditionBuilder) ([]T, error) {
+	b := expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(pk)))
+	if filter != nil {
+		b = b.WithFilter(*filter)
+	}
+	ex := build(b)
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{TableName: &s.table, ConsistentRead: aws.Bool(true),
+		KeyConditionExpression: ex.KeyCondition(), FilterExpression: ex.Filter(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()})
+	var out []T
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("read partition %s: %w", pk, err)
+		}
+		for _, item := range page.Items {
+			var it T
+			if err := unmarshal(item, &it); err != nil {
+				return nil, fmt.Errorf("read partition %s: %w", pk, err)
+			}
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}
