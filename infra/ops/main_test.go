@@ -23,14 +23,19 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-func TestRun_onboarding(t *testing.T) {
-	ctx := context.Background()
-	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN}
-	ops := func(args ...string) (string, error) {
+// cli runs the operators' CLI with settings s and returns what it printed.
+func cli(ctx context.Context, s app.Settings) func(args ...string) (string, error) {
+	return func(args ...string) (string, error) {
 		var out bytes.Buffer
 		err := run(ctx, testenv.Env.AWS.Config, s, args, &out)
 		return out.String(), err
 	}
+}
+
+func TestRun_onboarding(t *testing.T) {
+	ctx := context.Background()
+	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN}
+	ops := cli(ctx, s)
 	for _, want := range []string{"tenant acme created", "tenant acme exists"} {
 		if out, err := ops("tenant", "create", "acme", "Acme ApS"); err != nil || !strings.Contains(out, want) {
 			t.Errorf("tenant create = %q, %v; want %q", out, err, want)
@@ -77,11 +82,7 @@ func TestRun_usersAndAudit(t *testing.T) {
 	srv := httptest.NewServer(pool)
 	defer srv.Close()
 	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN, UserPoolID: "eu-north-1_ops", CognitoEndpoint: srv.URL}
-	ops := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, testenv.Env.AWS.Config, s, args, &out)
-		return out.String(), err
-	}
+	ops := cli(ctx, s)
 	if _, err := ops("tenant", "create", "acme", "Acme ApS"); err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +117,7 @@ func TestRun_usersAndAudit(t *testing.T) {
 func TestRun_subjectRequestRelay(t *testing.T) {
 	ctx := context.Background()
 	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN}
-	ops := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, testenv.Env.AWS.Config, s, args, &out)
-		return out.String(), err
-	}
+	ops := cli(ctx, s)
 	if _, err := ops("tenant", "create", "acme", "Acme ApS"); err != nil {
 		t.Fatal(err)
 	}
@@ -157,11 +154,7 @@ func TestRun_subjectRequestRelay(t *testing.T) {
 func TestRun_contractEnd(t *testing.T) {
 	ctx := context.Background()
 	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN}
-	ops := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, testenv.Env.AWS.Config, s, args, &out)
-		return out.String(), err
-	}
+	ops := cli(ctx, s)
 	for _, id := range []string{"acme", "bravo"} {
 		if _, err := ops("tenant", "create", id, id+" ApS"); err != nil {
 			t.Fatal(err)
@@ -217,11 +210,7 @@ func TestRun_contractEnd(t *testing.T) {
 func TestRun_backupRestore(t *testing.T) {
 	ctx := context.Background()
 	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN, BackupBucket: testenv.Bucket(t)}
-	ops := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := run(ctx, testenv.Env.AWS.Config, s, args, &out)
-		return out.String(), err
-	}
+	ops := cli(ctx, s)
 	for _, id := range []string{"acme", "bravo"} {
 		if _, err := ops("tenant", "create", id, id+" ApS"); err != nil {
 			t.Fatal(err)

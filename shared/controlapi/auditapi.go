@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"time"
 
 	"leadvault/shared/audit"
 	"leadvault/shared/problem"
@@ -14,26 +13,6 @@ import (
 // maxExport is how many records one export answer holds; Lambda answers are at most 6 MB, and a record
 // is well under 1 KB. The rest follows with the cursor in NextCursorHeader.
 const maxExport = 5000
-
-type auditView struct {
-	Seq       int64     `json:"seq"`
-	At        time.Time `json:"at"`
-	ActorID   string    `json:"actorID"`
-	ActorRole string    `json:"actorRole"`
-	Action    string    `json:"action"`
-	Targets   []string  `json:"targets,omitempty"`
-	Purpose   string    `json:"purpose,omitempty"`
-	RequestID string    `json:"requestID,omitempty"`
-	SourceIP  string    `json:"sourceIP,omitempty"`
-	GrantID   string    `json:"grantID,omitempty"`
-	PrevHash  string    `json:"prevHash"`
-	Hash      string    `json:"hash"`
-}
-
-func viewAudit(r audit.Record) auditView {
-	return auditView{Seq: r.Seq, At: r.At, ActorID: r.ActorID, ActorRole: r.ActorRole, Action: r.Action, Targets: r.Targets,
-		Purpose: r.Purpose, RequestID: r.RequestID, SourceIP: r.SourceIP, GrantID: r.GrantID, PrevHash: r.PrevHash, Hash: r.Hash}
-}
 
 func (c *call) auditQuery() (audit.Query, *problem.Problem) {
 	limit, cursor, p := c.page()
@@ -63,11 +42,10 @@ func listAudit(c *call) error {
 	if err != nil {
 		return err
 	}
-	items := make([]auditView, len(recs))
-	for i, r := range recs {
-		items[i] = viewAudit(r)
+	if recs == nil {
+		recs = []audit.Record{} // an empty page is [], not null
 	}
-	return c.json(http.StatusOK, list[auditView]{Items: items, Next: next})
+	return c.json(http.StatusOK, list[audit.Record]{Items: recs, Next: next})
 }
 
 // exportAudit answers the selected records as JSON lines (application/x-ndjson), newest first, up to
@@ -93,7 +71,7 @@ func exportAudit(c *call) error {
 			return err
 		}
 		for _, r := range recs {
-			if err := enc.Encode(viewAudit(r)); err != nil {
+			if err := enc.Encode(r); err != nil {
 				return err
 			}
 		}

@@ -149,14 +149,7 @@ func downloadReturnArchive(c *call) error {
 	if err := c.record(ActionContractReturn, "format:"+format); err != nil {
 		return err
 	}
-	now := c.h.Now()
-	link, err := c.h.Links.GetURL(c.ctx, c.h.ExportBucket, t.Contract.ReturnArchive+"."+format,
-		"leadvault-"+t.ID+"-return."+format, DownloadLinkTTL, now)
-	if err != nil {
-		return err
-	}
-	c.w.Header().Set("Location", link)
-	return c.write(http.StatusSeeOther, "", nil)
+	return c.download(t.Contract.ReturnArchive+"."+format, "leadvault-"+t.ID+"-return."+format)
 }
 
 // readOnlyRefusal is the answer to a change while the contract has ended: only reads, exports and

@@ -362,8 +362,13 @@ func downloadSubjectRequest(c *call) error {
 	if err := c.record(ActionSubjectRequestDownload, requestTarget(r.ID), "format:"+format); err != nil {
 		return err
 	}
-	link, err := c.h.Links.GetURL(c.ctx, c.h.ExportBucket, layout.ExportKey(c.tenant.ID, r.ID, format),
-		"subject-export-"+r.ID+"."+format, DownloadLinkTTL, now)
+	return c.download(layout.ExportKey(c.tenant.ID, r.ID, format), "subject-export-"+r.ID+"."+format)
+}
+
+// download answers 303 with a DownloadLinkTTL link to an object of the exports bucket, saved as filename.
+// The caller has audited the download.
+func (c *call) download(key, filename string) error {
+	link, err := c.h.Links.GetURL(c.ctx, c.h.ExportBucket, key, filename, DownloadLinkTTL, c.h.Now())
 	if err != nil {
 		return err
 	}

@@ -173,11 +173,20 @@ func (v *Scoped) CloseContract(ctx context.Context, deleteCampaigns bool) ([]str
 	if !t.Contract.PurgeAt.After(now) {
 		return campaigns, nil
 	}
-	ex := build(expression.NewBuilder().WithCondition(exists()).
-		WithUpdate(expression.Set(expression.Name(attrPurgeAt), expression.Value(now.Unix()))))
+	err = v.updateContract(ctx, expression.Set(expression.Name(attrPurgeAt), expression.Value(now.Unix())), now)
+	if err != nil {
+		return campaigns, fmt.Errorf("close the account of %s: %w", v.tenant, err)
+	}
+	return campaigns, nil
+}
+
+// updateContract applies up to the tenant item and makes the contract's queue item due at due, in one
+// transaction; both must exist.
+func (v *Scoped) updateContract(ctx context.Context, up expression.UpdateBuilder, due time.Time) error {
+	ex := build(expression.NewBuilder().WithCondition(exists()).WithUpdate(up))
 	q := build(expression.NewBuilder().WithCondition(exists()).
-		WithUpdate(expression.Set(expression.Name("due"), expression.Value(now.Unix()))))
-	_, err = v.s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		WithUpdate(expression.Set(expression.Name("due"), expression.Value(due.Unix()))))
+	_, err := v.s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: &v.s.table, Key: key(tenantPK(v.tenant), skTenant),
 			UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
 			ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}},
@@ -185,10 +194,7 @@ func (v *Scoped) CloseContract(ctx context.Context, deleteCampaigns bool) ([]str
 			UpdateExpression: q.Update(), ConditionExpression: q.Condition(),
 			ExpressionAttributeNames: q.Names(), ExpressionAttributeValues: q.Values()}},
 	}})
-	if err != nil {
-		return campaigns, fmt.Errorf("close the account of %s: %w", v.tenant, err)
-	}
-	return campaigns, nil
+	return err
 }
 
 // campaignIDs lists the IDs of all of a tenant's campaigns.
@@ -224,18 +230,7 @@ func (v *Scoped) ContractEnded(ctx context.Context, archive string, at time.Time
 	if archive != "" {
 		up = up.Set(expression.Name("returnArchive"), expression.Value(archive))
 	}
-	ex := build(expression.NewBuilder().WithCondition(exists()).WithUpdate(up))
-	q := build(expression.NewBuilder().WithCondition(exists()).
-		WithUpdate(expression.Set(expression.Name("due"), expression.Value(t.Contract.PurgeAt.Unix()))))
-	_, err = v.s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: &types.Update{TableName: &v.s.table, Key: key(tenantPK(v.tenant), skTenant),
-			UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
-			ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()}},
-		{Update: &types.Update{TableName: &v.s.table, Key: key(contractQueuePK, v.tenant),
-			UpdateExpression: q.Update(), ConditionExpression: q.Condition(),
-			ExpressionAttributeNames: q.Names(), ExpressionAttributeValues: q.Values()}},
-	}})
-	if err != nil {
+	if err := v.updateContract(ctx, up, t.Contract.PurgeAt); err != nil {
 		return fmt.Errorf("record the end of the contract of %s: %w", v.tenant, err)
 	}
 	return nil
