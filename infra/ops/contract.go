@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"leadvault/shared/domain"
+	"leadvault/shared/posture"
+	"leadvault/shared/record"
 	"leadvault/shared/store"
 )
 
@@ -199,4 +201,29 @@ func windUp(ctx context.Context, st *store.Store, args []string, out io.Writer) 
 	}
 	fmt.Fprintf(out, "%d of %d tenants ended; the jobs function writes their archives and mails their admins within 30 minutes\n", ended, len(tenants))
 	return errors.Join(errs...)
+}
+
+// processingRecord is `record <tenant>`: the tenant's record of processing activities, as
+// GET /v1/records/processing writes it.
+func processingRecord(ctx context.Context, st *store.Store, args []string, out io.Writer) error {
+	if len(args) != 2 {
+		return errUsage
+	}
+	t, err := st.Tenant(ctx, args[1])
+	if err != nil {
+		return err
+	}
+	v := st.Scoped(t.ID)
+	forms, err := v.AllForms(ctx)
+	if err != nil {
+		return err
+	}
+	contact := ""
+	if b, err := v.Billing(ctx); err != nil {
+		return err
+	} else if b.Contact != nil {
+		contact = b.Contact.Email
+	}
+	_, err = io.WriteString(out, record.Build(t, forms, contact, posture.DefaultInboundRegion, time.Now()).Markdown())
+	return err
 }

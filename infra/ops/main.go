@@ -41,6 +41,7 @@ import (
 	"leadvault/shared/directory"
 	"leadvault/shared/domain"
 	"leadvault/shared/normalize"
+	"leadvault/shared/posture"
 	"leadvault/shared/provision"
 	"leadvault/shared/relay"
 	"leadvault/shared/store"
@@ -59,7 +60,10 @@ const usage = `usage: ops [-local] <command>
   subject-request relay <tenant> -kind <kind> -received <RFC 3339 time> -channel <how> [-email <e-mail>] [-phone <number> [-region DK]]
                               record a data subject's request that reached the processor: it awaits the
                               controller's confirmation and the tenant's admins are mailed (the identifiers
-                              are never printed or logged)` + contractUsage + restoreUsage
+                              are never printed or logged)` + contractUsage + restoreUsage + `
+  measures                    print the technical and organisational measures (docs/measures.md) as configured
+  subprocessors               print the register of sub-processors (docs/subprocessors.json, the public document)
+  record <tenant>             print the record of processing activities for a controller (Art. 30(2)), from its live forms`
 
 func main() {
 	local := flag.Bool("local", false, "use the local stack of `make run` (reads .leadvault/env)")
@@ -94,6 +98,12 @@ func main() {
 var errUsage = errors.New(usage)
 
 func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []string, out io.Writer) error {
+	if len(args) == 1 && (args[0] == "measures" || args[0] == "subprocessors") {
+		// Documents generated from the code: no table needed.
+		doc := map[string]func() string{"measures": posture.MeasuresMarkdown, "subprocessors": posture.SubprocessorsJSON}[args[0]]
+		_, err := io.WriteString(out, doc())
+		return err
+	}
 	if err := s.Require(app.EnvTable, app.EnvKeyID); err != nil {
 		return fmt.Errorf("%w (the stage's stack outputs), or use -local", err)
 	}
@@ -107,6 +117,8 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 			return takeBackup(ctx, cfg, s, args, out)
 		case "restore":
 			return restore(ctx, cfg, s, args, out)
+		case "record":
+			return processingRecord(ctx, st, args, out)
 		}
 	}
 	switch strings.Join(first(args, 2), " ") {

@@ -186,6 +186,9 @@ func TestRun_contractEnd(t *testing.T) {
 	if b, err := st.Scoped("acme").Billing(ctx); err != nil || b.Contact == nil || len(b.Invoices) != 1 || b.KeptUntil.Year() != 2032 {
 		t.Errorf("billing = %+v, %v; want the contact and invoice kept until 2032", b, err)
 	}
+	if out, err := ops("record", "acme"); err != nil || !strings.Contains(out, "# Record of processing activities") || !strings.Contains(out, "acme ApS") {
+		t.Errorf("record = %q, %v", out, err)
+	}
 	if out, err := ops("migrate", "expiry-hours"); err != nil || !strings.Contains(out, "0 leads and subject keys") {
 		t.Errorf("migrate expiry-hours = %q, %v; want nothing to do on a new table", out, err)
 	}

@@ -116,7 +116,7 @@ func NewBackup(scope constructs.Construct, id string, props *BackupProps) *Backu
 	}})
 	b.Key = awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("Leadvault backup vault key: encrypts the table's backups (AWS Backup, advanced DynamoDB backup)"),
-		EnableKeyRotation: jsii.Bool(true),
+		EnableKeyRotation: jsii.Bool(posture.KeyRotation),
 		Alias:             jsii.String("alias/" + *stack.StackName() + "-backup"),
 		Policy:            policy,
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,

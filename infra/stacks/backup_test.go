@@ -127,3 +127,61 @@ func TestBackup_everyPersonalDataStore(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestMeasures_matchTheStacks: what the measures document states (shared/posture) is what every template
+// configures: key rotation, the TLS floor of every bucket, the function logs' retention, the sweep's rate,
+// the region.
+func TestMeasures_matchTheStacks(t *testing.T) {
+	forEachTemplate(t, func(t *testing.T, key string, tpl cfnTemplate) {
+		for lid, k := range tpl.resources("AWS::KMS::Key") {
+			if props(k)["EnableKeyRotation"] != posture.KeyRotation {
+				t.Errorf("%s %s EnableKeyRotation = %v; the measures say %t", key, lid, props(k)["EnableKeyRotation"], posture.KeyRotation)
+			}
+		}
+		for lid, p := range tpl.resources("AWS::S3::BucketPolicy") {
+			if doc := jsonString(props(p)["PolicyDocument"]); !strings.Contains(doc, `"NumericLessThan":{"s3:TlsVersion":`+strconv.FormatFloat(posture.TLSMinimum, 'f', -1, 64)+`}`) {
+				t.Errorf("%s %s does not refuse TLS below %.1f: %s", key, lid, posture.TLSMinimum, doc)
+			}
+		}
+		for lid, g := range tpl.resources("AWS::Logs::LogGroup") {
+			days, _ := props(g)["RetentionInDays"].(float64)
+			if strings.Contains(lid, "DeliveryLog") {
+				continue // the mail delivery evidence, a year (E5), not function logs
+			}
+			if int(days) != posture.FunctionLogRetentionDays {
+				t.Errorf("%s %s RetentionInDays = %v; the measures say %d", key, lid, days, posture.FunctionLogRetentionDays)
+			}
+		}
+	})
+	if stacks.Region != posture.Region || stacks.RetentionSweepMinutes != posture.RetentionSweepMinutes {
+		t.Errorf("stacks region %s, sweep %d min; the measures say %s, %d", stacks.Region, stacks.RetentionSweepMinutes, posture.Region, posture.RetentionSweepMinutes)
+	}
+}
+
+// TestSubprocessors_coverTheStacks: every AWS service the stacks use is on the register of sub-processors
+// (shared/posture), and every location on it is in the EU.
+func TestSubprocessors_coverTheStacks(t *testing.T) {
+	known := map[string]bool{}
+	for _, sp := range posture.Subprocessors() {
+		for _, ns := range sp.Namespaces {
+			known[ns] = true
+		}
+		for _, loc := range sp.Locations {
+			if !posture.EULocation(loc) {
+				t.Errorf("sub-processor %s processes data in %s, outside the EU", sp.Name, loc)
+			}
+		}
+	}
+	forEachTemplate(t, func(t *testing.T, key string, tpl cfnTemplate) {
+		for lid, r := range tpl.resources("") {
+			typ, _ := r["Type"].(string)
+			parts := strings.Split(typ, "::")
+			if parts[0] == "Custom" || parts[0] == "AWS" && parts[1] == "CDK" {
+				continue // run by Lambda (Custom::AWS), or CDK's metadata
+			}
+			if len(parts) < 3 || parts[0] != "AWS" || !known[parts[1]] {
+				t.Errorf("%s %s is %s: a service not on the register of sub-processors", key, lid, typ)
+			}
+		}
+	})
+}

@@ -72,7 +72,7 @@ func NewData(scope constructs.Construct, id string, _ *DataProps) *Data {
 
 	d.Key = awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("Leadvault data key: leads table, sent-mail copies and application-level field encryption"),
-		EnableKeyRotation: jsii.Bool(true),
+		EnableKeyRotation: jsii.Bool(posture.KeyRotation),
 		// The alias name derives from the (generated) stack name, so stages never collide.
 		Alias:         jsii.String("alias/" + *awscdk.Stack_Of(c).StackName() + "-data"),
 		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
@@ -122,7 +122,7 @@ func NewData(scope constructs.Construct, id string, _ *DataProps) *Data {
 		BucketKeyEnabled:  jsii.Bool(true),
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
-		MinimumTLSVersion: jsii.Number(1.2),
+		MinimumTLSVersion: jsii.Number(posture.TLSMinimum),
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		// No versioning: a deleted copy must be gone, not kept as a noncurrent version.
 		Versioned: jsii.Bool(false),
@@ -143,7 +143,7 @@ func NewData(scope constructs.Construct, id string, _ *DataProps) *Data {
 		BucketKeyEnabled:  jsii.Bool(true),
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
-		MinimumTLSVersion: jsii.Number(1.2),
+		MinimumTLSVersion: jsii.Number(posture.TLSMinimum),
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		// No versioning: an archive the sweeper deletes must be gone.
 		Versioned: jsii.Bool(false),
@@ -185,7 +185,7 @@ func newAccessLogsBucket(scope constructs.Construct, id, logicalID string) awss3
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
-		MinimumTLSVersion: jsii.Number(1.2),
+		MinimumTLSVersion: jsii.Number(posture.TLSMinimum),
 		// Log delivery is authorised by bucket policy, so ACLs stay disabled.
 		ObjectOwnership: awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		LifecycleRules: &[]*awss3.LifecycleRule{{

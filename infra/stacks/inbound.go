@@ -14,6 +14,7 @@ import (
 
 	"leadvault/shared/app"
 	"leadvault/shared/layout"
+	"leadvault/shared/posture"
 )
 
 // Stable CloudFormation logical IDs of the inbound stack's retained resources
@@ -111,7 +112,7 @@ func NewInboundMail(scope constructs.Construct, id string, props *InboundMailPro
 
 	m.Key = awskms.NewKey(c, jsii.String("Key"), &awskms.KeyProps{
 		Description:       jsii.String("Leadvault inbound mail key: raw mail stored by SES receiving, until email-intake has read it"),
-		EnableKeyRotation: jsii.Bool(true),
+		EnableKeyRotation: jsii.Bool(posture.KeyRotation),
 		Alias:             jsii.String("alias/" + *stack.StackName() + "-mail"),
 		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
 	})
@@ -133,7 +134,7 @@ func NewInboundMail(scope constructs.Construct, id string, props *InboundMailPro
 		BucketKeyEnabled:  jsii.Bool(true),
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
 		EnforceSSL:        jsii.Bool(true),
-		MinimumTLSVersion: jsii.Number(1.2),
+		MinimumTLSVersion: jsii.Number(posture.TLSMinimum),
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		// No versioning: deleted or expired mail must be gone, not kept as a noncurrent version.
 		Versioned: jsii.Bool(false),

@@ -12,6 +12,7 @@ import (
 	"leadvault/shared/app"
 	"leadvault/shared/jobs"
 	"leadvault/shared/layout"
+	"leadvault/shared/posture"
 	"leadvault/shared/store"
 )
 
@@ -63,7 +64,7 @@ var JobsUserPoolActions = []string{"cognito-idp:AdminUserGlobalSignOut", "cognit
 
 // RetentionSweepMinutes is how often the retention sweep runs: leads go within
 // an hour of their expiry, not when DynamoDB's TTL gets to them (days).
-const RetentionSweepMinutes = 30
+const RetentionSweepMinutes = posture.RetentionSweepMinutes
 
 // NewJobs creates the jobs function, its stream event source and its
 // schedule.

@@ -17,22 +17,24 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"leadvault/shared/posture"
 )
 
 // Region is the AWS region of Leadvault's data and of everything but the
 // inbound mail path (obligation E4: hosted at AWS in Sweden).
-const Region = "eu-north-1"
+const Region = posture.Region
 
 // DefaultInboundRegion is where SES receives mail unless StageProps says
 // otherwise: the AWS material we can read lists SES classic email receiving in
 // the EU for eu-west-1 (Ireland) and not for eu-north-1.
-const DefaultInboundRegion = "eu-west-1"
+const DefaultInboundRegion = posture.DefaultInboundRegion
 
 // InboundRegions are the regions the inbound stack may be deployed to; each is
 // a processing location for raw inbound mail only (obligations E4, S21).
 // eu-north-1 is listed for the day SES offers receiving there, which takes
 // Ireland off the path.
-var InboundRegions = []string{"eu-west-1", "eu-north-1", "eu-central-1"}
+var InboundRegions = posture.InboundRegions
 
 // Project is the value of the project tag on every resource.
 const Project = "leadvault"

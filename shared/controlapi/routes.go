@@ -74,6 +74,9 @@ const (
 	ActionContractClose          = "contract.close"           // targets: deleteCampaigns:<bool>, campaign:<id> of each remaining
 	ActionContractReturn         = "contract.return.download" // target: format:<json|csv>
 	ActionBillingRead            = "billing.read"
+	ActionMeasuresRead           = "measures.read"
+	ActionSubprocessorsRead      = "subprocessors.read"
+	ActionProcessingRecordRead   = "processing-record.read"
 )
 
 type route struct {
@@ -136,6 +139,10 @@ var routes = []route{
 	{method: "POST", pattern: "/v1/contract/close", rule: adminOnly, what: "close the account", fn: closeContract, whileEnded: true},
 	{method: "GET", pattern: "/v1/contract/return", rule: adminOnly, what: "download the return archive", fn: downloadReturnArchive},
 	{method: "GET", pattern: "/v1/billing", rule: adminOnly, what: "read the billing records", fn: getBilling},
+
+	{method: "GET", pattern: "/v1/measures", rule: readData, what: "read the measures", fn: getMeasures},
+	{method: "GET", pattern: "/v1/subprocessors", rule: readData, what: "read the sub-processors", fn: getSubprocessors},
+	{method: "GET", pattern: "/v1/records/processing", rule: adminOnly, what: "read the record of processing", fn: getProcessingRecord},
 
 	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},
 	{method: "GET", pattern: "/v1/audit/export", rule: adminOnly, what: "export the audit trail", fn: exportAudit},

@@ -171,15 +171,8 @@ func (r *Runner) writeReturnArchive(ctx context.Context, v *store.Scoped, t doma
 	}
 	in := export.TenantInput{Tenant: t, Processor: r.reqCfg.Processor, StorageLocation: r.reqCfg.StorageLocation, Now: now,
 		Notified: map[string]domain.Notification{}}
-	for cursor := ""; ; {
-		page, next, err := v.Forms(ctx, store.MaxPage, cursor)
-		if err != nil {
-			return "", nil, err
-		}
-		in.Forms = append(in.Forms, page...)
-		if cursor = next; cursor == "" {
-			break
-		}
+	if in.Forms, err = v.AllForms(ctx); err != nil {
+		return "", nil, err
 	}
 	for cursor := ""; ; {
 		page, next, err := v.Campaigns(ctx, store.MaxPage, cursor)

@@ -309,3 +309,18 @@ func (v *Scoped) AdminEmails(ctx context.Context) ([]string, error) {
 	}
 	return admins, nil
 }
+
+// AllForms lists all of the tenant's forms, page after page (the record of processing, a return archive).
+func (v *Scoped) AllForms(ctx context.Context) ([]domain.Form, error) {
+	var forms []domain.Form
+	for cursor := ""; ; {
+		page, next, err := v.Forms(ctx, MaxPage, cursor)
+		if err != nil {
+			return nil, err
+		}
+		forms = append(forms, page...)
+		if cursor = next; cursor == "" {
+			return forms, nil
+		}
+	}
+}
