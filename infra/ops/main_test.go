@@ -258,3 +258,31 @@ func TestRun_backupRestore(t *testing.T) {
 		t.Error("the purged tenant came back")
 	}
 }
+
+// TestRun_subprocessorChange: operators announce a change (a month ahead; sooner is refused), list the
+// changes and the objections.
+func TestRun_subprocessorChange(t *testing.T) {
+	ctx := context.Background()
+	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN}
+	ops := cli(ctx, s)
+	if _, err := ops("tenant", "create", "acme", "Acme ApS"); err != nil {
+		t.Fatal(err)
+	}
+	soon := time.Now().AddDate(0, 0, 10).Format(time.DateOnly)
+	if _, err := ops("subprocessor", "propose", "-name", "Mailer GmbH", "-service", "mail", "-location", "eu-central-1", "-effective", soon); err == nil {
+		t.Error("propose 10 days ahead = nil; want refused")
+	}
+	later := time.Now().AddDate(0, 1, 2).Format(time.DateOnly)
+	out, err := ops("subprocessor", "propose", "-name", "Mailer GmbH", "-service", "mail", "-location", "eu-central-1", "-effective", later)
+	if err != nil || !strings.Contains(out, "announced to 0 tenants") { // acme has no admin yet to mail
+		t.Errorf("propose = %q, %v; want the change announced", out, err)
+	}
+	list, err := ops("subprocessor", "changes")
+	if err != nil || !strings.Contains(list, "Mailer GmbH (eu-central-1)") {
+		t.Fatalf("changes = %q, %v", list, err)
+	}
+	id := strings.Fields(list)[0]
+	if out, err := ops("subprocessor", "objections", id); err != nil || !strings.Contains(out, "0 objection(s)") {
+		t.Errorf("objections = %q, %v", out, err)
+	}
+}

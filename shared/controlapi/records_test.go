@@ -1,11 +1,16 @@
 package controlapi_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"leadvault/shared/domain"
 	"leadvault/shared/posture"
+	"leadvault/shared/store"
+	"leadvault/shared/subproc"
 )
 
 // TestProcessingRecord_followsTheForms: the record of processing is built from the tenant's live forms,
@@ -75,4 +80,57 @@ func TestMeasuresAndSubprocessors_served(t *testing.T) {
 	if len(sp) != len(posture.Subprocessors()) || !strings.Contains(sp[0].(map[string]any)["name"].(string), "Amazon Web Services") {
 		t.Errorf("subprocessors = %v", sp)
 	}
+}
+
+// TestSubprocessorChange_noticeAndObjection: a change less than a month ahead is refused; a change a month
+// ahead is mailed to every tenant's admins and recorded in their trails; an admin's objection on day 6 is
+// accepted, on day 8 refused with the deadline; the operators see the objections.
+func TestSubprocessorChange_noticeAndObjection(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	change := domain.SubprocessorChange{ID: "chg-1", Kind: "add", Name: "Mailer GmbH", Address: "Berlin", Service: "e-mail delivery",
+		Data: "notification e-mails", Location: "eu-central-1", ProposedAt: now, EffectiveAt: now.AddDate(0, 0, 20)}
+	if _, _, err := subproc.Propose(ctx, w.st, w.audit, change, "operator:test"); !errors.Is(err, store.ErrTooSoon) {
+		t.Fatalf("Propose(20 days ahead) = %v; want ErrTooSoon", err)
+	}
+	outside := change
+	outside.EffectiveAt, outside.Location = now.AddDate(0, 2, 0), "us-east-1"
+	if _, _, err := subproc.Propose(ctx, w.st, w.audit, outside, "operator:test"); !errors.Is(err, store.ErrOutsideEU) {
+		t.Fatalf("Propose(us-east-1) = %v; want ErrOutsideEU", err)
+	}
+	change.EffectiveAt = now.AddDate(0, 1, 1)
+	c, told, err := subproc.Propose(ctx, w.st, w.audit, change, "operator:test")
+	if err != nil || told != 2 || !c.ObjectionDeadline.Equal(now.Add(7*24*time.Hour)) {
+		t.Fatalf("Propose() = %+v, %d, %v; want both tenants told, deadline in 7 days", c, told, err)
+	}
+	for _, tenant := range []string{"acme", "bravo"} {
+		m, err := w.st.Scoped(tenant).Mail(ctx, "subprocessor-chg-1")
+		if err != nil || len(m.To) != 1 || !strings.Contains(m.Text, "Mailer GmbH") || !strings.Contains(m.Text, "/v1/subprocessors/changes/chg-1/objections") {
+			t.Errorf("%s notice = %+v, %v", tenant, m, err)
+		}
+		if rec := w.last(tenant); rec.Action != subproc.ActionProposed {
+			t.Errorf("%s audit = %+v; want %s", tenant, rec, subproc.ActionProposed)
+		}
+	}
+
+	admin := w.token("acme-admin")
+	w.clock = func() time.Time { return now.Add(6 * 24 * time.Hour) }
+	w.must(403, w.token("acme-member"), "POST", "/v1/subprocessors/changes/chg-1/objections", map[string]any{"reason": "no"})
+	w.must(422, admin, "POST", "/v1/subprocessors/changes/chg-1/objections", map[string]any{"reason": " "})
+	w.must(201, admin, "POST", "/v1/subprocessors/changes/chg-1/objections", map[string]any{"reason": "Our DPA forbids new recipients of customer data."})
+	items := w.must(200, w.token("acme-member"), "GET", "/v1/subprocessors/changes", nil).items(t)
+	if len(items) != 1 || items[0]["objectionOpen"] != true || items[0]["objection"] == nil {
+		t.Errorf("changes on day 6 = %v; want open, with acme's objection", items)
+	}
+	w.clock = func() time.Time { return now.Add(8 * 24 * time.Hour) }
+	p := w.must(409, w.token("bravo-admin"), "POST", "/v1/subprocessors/changes/chg-1/objections", map[string]any{"reason": "late"}).json(t)
+	if !strings.HasSuffix(p["type"].(string), "objection-closed") || !strings.Contains(p["detail"].(string), now.Add(7*24*time.Hour).Format(time.RFC3339)) {
+		t.Errorf("objection on day 8 = %v; want 409 naming the deadline", p)
+	}
+	objs, err := w.st.Objections(ctx, "chg-1")
+	if err != nil || len(objs) != 1 || objs[0].Tenant != "acme" {
+		t.Errorf("Objections() = %+v, %v; want acme's", objs, err)
+	}
+	w.must(404, admin, "POST", "/v1/subprocessors/changes/nope/objections", map[string]any{"reason": "x"})
 }

@@ -77,6 +77,8 @@ const (
 	ActionMeasuresRead           = "measures.read"
 	ActionSubprocessorsRead      = "subprocessors.read"
 	ActionProcessingRecordRead   = "processing-record.read"
+	ActionSubprocessorChanges    = "subprocessor.changes.read" // targets: change:<id> of each listed
+	ActionSubprocessorObjection  = "subprocessor.objection"    // target: change:<id>
 )
 
 type route struct {
@@ -142,6 +144,8 @@ var routes = []route{
 
 	{method: "GET", pattern: "/v1/measures", rule: readData, what: "read the measures", fn: getMeasures},
 	{method: "GET", pattern: "/v1/subprocessors", rule: readData, what: "read the sub-processors", fn: getSubprocessors},
+	{method: "GET", pattern: "/v1/subprocessors/changes", rule: readData, what: "read the planned sub-processor changes", fn: listSubprocessorChanges},
+	{method: "POST", pattern: "/v1/subprocessors/changes/{changeID}/objections", rule: adminOnly, what: "object to sub-processor changes", fn: objectToChange},
 	{method: "GET", pattern: "/v1/records/processing", rule: adminOnly, what: "read the record of processing", fn: getProcessingRecord},
 
 	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},

@@ -80,6 +80,30 @@ type InvoiceRef struct {
 	KeptUntil time.Time
 }
 
+// SubprocessorChange is a planned addition, replacement or removal of a sub-processor (Art. 28(2)):
+// announced to every controller at least SubprocessorNoticeMonths ahead, open to objections for
+// ObjectionPeriod.
+type SubprocessorChange struct {
+	ID string
+	// Kind is add, replace or remove.
+	Kind                                       string
+	Name, Address, Service, Data, Location     string
+	Replaces                                   string
+	EffectiveAt, ProposedAt, ObjectionDeadline time.Time
+}
+
+// Objection is a controller's objection to a sub-processor change.
+type Objection struct {
+	Change, Tenant, Reason, By string
+	At                         time.Time
+}
+
+// The notice and objection periods of a sub-processor change.
+const (
+	SubprocessorNoticeMonths = 1
+	ObjectionPeriod          = 7 * 24 * time.Hour
+)
+
 // The states of a tenant's contract (see Contract.State).
 const (
 	ContractActive = "active" // no end, or an end still ahead
@@ -150,9 +174,10 @@ type Mail struct {
 
 // The kinds of Mail.
 const (
-	MailRecipientNotice  = "recipient-notice"  // Art. 19: a lead already sent was rectified, erased or restricted
-	MailRelayedRequest   = "relayed-request"   // a data subject's request reached the processor (S7)
-	MailDeadlineReminder = "deadline-reminder" // subject requests due within 7 days or overdue
-	MailContractEnd      = "contract-end"      // the contract has ended: read-only, the grace period, the archive
-	MailContractPurged   = "contract-purged"   // the final record: what was deleted and when
+	MailRecipientNotice  = "recipient-notice"    // Art. 19: a lead already sent was rectified, erased or restricted
+	MailRelayedRequest   = "relayed-request"     // a data subject's request reached the processor (S7)
+	MailDeadlineReminder = "deadline-reminder"   // subject requests due within 7 days or overdue
+	MailContractEnd      = "contract-end"        // the contract has ended: read-only, the grace period, the archive
+	MailContractPurged   = "contract-purged"     // the final record: what was deleted and when
+	MailSubprocessor     = "subprocessor-change" // a planned change of sub-processors, open to objection
 )

@@ -248,7 +248,7 @@ type ContractDue struct {
 // or its purge to start or continue. One Query of the queue partition.
 func (s *Store) PendingContracts(ctx context.Context, now time.Time) ([]ContractDue, error) {
 	due := expression.Name("due").LessThanEqual(expression.Value(now.Unix()))
-	items, err := partition[contractQueueItem](ctx, s, contractQueuePK, &due)
+	items, err := partition[contractQueueItem](ctx, s, contractQueuePK, "", &due)
 	if err != nil {
 		return nil, fmt.Errorf("pending contracts: %w", err)
 	}
@@ -539,7 +539,7 @@ func (s *Store) updatePurgeCounts(ctx context.Context, tenant string, counts map
 // PurgeLedger lists the final records of purged tenants. A restore reads it from the live table and
 // replays it on the restored one (ReplayPurges).
 func (s *Store) PurgeLedger(ctx context.Context) ([]Purge, error) {
-	items, err := partition[purgeItem](ctx, s, purgedPK, nil)
+	items, err := partition[purgeItem](ctx, s, purgedPK, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("read the purge ledger: %w", err)
 	}

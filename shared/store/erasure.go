@@ -115,7 +115,7 @@ func (v *Scoped) RecordErasure(ctx context.Context, idx domain.SubjectIndex, req
 // never scans.
 func (s *Store) ErasureLedger(ctx context.Context) ([]Erasure, error) {
 	live := expression.Name(AttrExpiresAt).GreaterThan(expression.Value(s.now().Unix()))
-	items, err := partition[erasureItem](ctx, s, erasedPK, &live)
+	items, err := partition[erasureItem](ctx, s, erasedPK, "", &live)
 	if err != nil {
 		return nil, fmt.Errorf("read the erasure ledger: %w", err)
 	}

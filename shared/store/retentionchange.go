@@ -81,7 +81,7 @@ func (v *Scoped) StartRetentionChange(ctx context.Context, f domain.Form) error 
 
 // PendingRetentionChanges returns the unfinished retention changes of all tenants (tenant, form).
 func (s *Store) PendingRetentionChanges(ctx context.Context) ([]RetentionChange, error) {
-	items, err := partition[jobQueueItem](ctx, s, jobQueuePK, nil)
+	items, err := partition[jobQueueItem](ctx, s, jobQueuePK, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("list pending retention changes: %w", err)
 	}

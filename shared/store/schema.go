@@ -407,10 +407,15 @@ type jobQueueItem struct {
 	Job      string `dynamodbav:"job"`
 }
 
-// partition reads every item of partition pk, strongly consistent, that filter (if not nil) keeps, as T:
-// the queues and ledgers (CONTRACTS, PURGED, ERASED, JOBQ) that schedulers and restores read whole.
-func partition[T any](ctx context.Context, s *Store, pk string, filter *expression.ConditionBuilder) ([]T, error) {
-	b := expression.NewBuilder().WithKeyCondition(expression.Key(AttrPK).Equal(expression.Value(pk)))
+// partition reads every item of partition pk whose sort key begins with skPrefix ("" for all), strongly
+// consistent, that filter (if not nil; non-key attributes only) keeps, as T: the queues and ledgers
+// (CONTRACTS, PURGED, ERASED, JOBQ, SUBPROC) that schedulers, restores and operators read whole.
+func partition[T any](ctx context.Context, s *Store, pk, skPrefix string, filter *expression.ConditionBuilder) ([]T, error) {
+	key := expression.Key(AttrPK).Equal(expression.Value(pk))
+	if skPrefix != "" {
+		key = inPartition(pk, skPrefix)
+	}
+	b := expression.NewBuilder().WithKeyCondition(key)
 	if filter != nil {
 		b = b.WithFilter(*filter)
 	}
