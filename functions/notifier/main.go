@@ -1,5 +1,5 @@
 // Command notifier is the Lambda function on the table's stream that e-mails new leads to the form's
-// recipients.
+// recipients, and records SES's delivery events of those mails against their leads.
 package main
 
 import (
@@ -16,6 +16,6 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		return n.HandleStream, nil
+		return n.Handle, nil
 	})
 }

@@ -185,3 +185,27 @@ func TestSubprocessors_coverTheStacks(t *testing.T) {
 		}
 	})
 }
+
+// TestNotifier_sesEvents: SES's delivery events of the configuration set reach the notifier (E5), with
+// retries and a dead-letter queue.
+func TestNotifier_sesEvents(t *testing.T) {
+	for _, stage := range stageNames {
+		tpl := getFixture(t).templates[stage+"/Stateless"]
+		var found bool
+		for _, r := range tpl.resources("AWS::Events::Rule") {
+			p := props(r)
+			pattern := jsonString(p["EventPattern"])
+			if !strings.Contains(pattern, `"eventType":["Delivery","Bounce","Complaint","Reject","DeliveryDelay"]`) {
+				continue
+			}
+			found = true
+			targets := jsonString(p["Targets"])
+			if !strings.Contains(targets, "NotifierFunction") || !strings.Contains(targets, "DeadLetterConfig") || !strings.Contains(pattern, `"source":["aws.ses"]`) {
+				t.Errorf("%s SES events rule = %s → %s; want the notifier, with a dead-letter queue", stage, pattern, targets)
+			}
+		}
+		if !found {
+			t.Errorf("%s/Stateless has no rule routing SES's delivery events to the notifier", stage)
+		}
+	}
+}

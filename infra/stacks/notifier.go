@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -26,11 +28,17 @@ type NotifierProps struct {
 type Notifier struct {
 	constructs.Construct
 	Function awslambda.Function
+	// SesEvents routes SES's events of the notifications to the function (E5).
+	SesEvents awsevents.Rule
 }
+
+// SesDeliveryEvents are the SES event types recorded against a lead's notification.
+var SesDeliveryEvents = []string{"Delivery", "Bounce", "Complaint", "Reject", "DeliveryDelay"}
 
 // NewNotifier creates the notifier function and its stream event source.
 func NewNotifier(scope constructs.Construct, id string, props *NotifierProps) *Notifier {
 	c := constructs.NewConstruct(scope, jsii.String(id))
+	b := &Notifier{}
 	env := baseEnv(props.Stage, props.Data)
 	env[app.EnvSentBucket] = props.Data.SentMailBucket.BucketName()
 	env[app.EnvNotifyFrom] = jsii.String("notifications@" + props.NotifyDomain)
@@ -84,12 +92,31 @@ func NewNotifier(scope constructs.Construct, id string, props *NotifierProps) *N
 		OnFailure:               awslambdaeventsources.NewSqsDlq(props.Failures.Queue),
 	}))
 
+	// SES's events of the configuration set's mail go to the function too: each is recorded against its
+	// lead's recipient log (E5). EventBridge retries a failed invocation, then parks the event.
+	b.SesEvents = awsevents.NewRule(c, jsii.String("SesEvents"), &awsevents.RuleProps{
+		Description: jsii.String("SES delivery, bounce, complaint, reject and delay events of Leadvault's notifications, recorded per lead"),
+		EventPattern: &awsevents.EventPattern{
+			Source: jsii.Strings("aws.ses"),
+			Detail: &map[string]interface{}{
+				"eventType": jsii.Strings(SesDeliveryEvents...),
+				"mail": map[string]interface{}{
+					"tags": map[string]interface{}{"ses:configuration-set": []*string{props.Mail.ConfigurationSet.ConfigurationSetName()}},
+				},
+			},
+		},
+	})
+	b.SesEvents.AddTarget(awseventstargets.NewLambdaFunction(fn.Function, &awseventstargets.LambdaFunctionProps{
+		RetryAttempts: jsii.Number(4), DeadLetterQueue: props.Failures.Queue, MaxEventAge: awscdk.Duration_Hours(jsii.Number(6)),
+	}))
+
 	fn.suppressWildcards("Resource * carries only xray:PutTraceSegments/PutTelemetryRecords (Tracing: ACTIVE) and dynamodb:ListStreams (stream event source); none of them supports resource-level permissions and none reads or writes data.",
 		nagReason{
 			id:        "AwsSolutions-IAM5",
 			reason:    "Sent-mail copies are written under per-message object keys, so s3:PutObject needs the bucket's object ARN pattern; it is the only action on it.",
 			appliesTo: []string{"Resource::<SentMailBucket.Arn>/*"},
 		})
-	suppress(fn.Function, false, nagReason{id: "Serverless-LambdaDLQ", reason: "Invoked synchronously by the DynamoDB stream event source mapping; failed batches go to its on-failure SQS destination instead."})
-	return &Notifier{Construct: c, Function: fn.Function}
+	suppress(fn.Function, false, nagReason{id: "Serverless-LambdaDLQ", reason: "Invoked by the DynamoDB stream event source mapping (failed batches go to its on-failure SQS destination) and by the SES-events rule, whose target has its own dead-letter queue."})
+	b.Construct, b.Function = c, fn.Function
+	return b
 }

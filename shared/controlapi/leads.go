@@ -34,6 +34,49 @@ type leadView struct {
 	Flags      []string              `json:"flags,omitempty"`
 	// Restricted leads (Art. 18, 21) are shown to admins only.
 	Restricted bool `json:"restricted,omitempty"`
+	// Notification is the lead's notification and what SES reported of it (E5); one lead's read only.
+	Notification *notificationView `json:"notification,omitempty"`
+}
+
+type notificationView struct {
+	MessageID  string         `json:"messageId"`
+	Recipients []string       `json:"recipients"`
+	SentAt     time.Time      `json:"sentAt"`
+	Deliveries []deliveryView `json:"deliveries"`
+}
+
+type deliveryView struct {
+	Event      string    `json:"event"`
+	Recipients []string  `json:"recipients,omitempty"`
+	At         time.Time `json:"at"`
+	Detail     string    `json:"detail,omitempty"`
+}
+
+// notification is the lead's notification record with its delivery events, recipients masked for
+// support staff without a grant; nil when the lead was not (yet) sent.
+func (c *call) notification(leadID string) (*notificationView, error) {
+	n, err := c.data.Notified(c.ctx, leadID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	mask := func(to []string) []string {
+		if !c.d.Masked {
+			return to
+		}
+		out := make([]string, len(to))
+		for i, r := range to {
+			out[i] = access.MaskEmail(r)
+		}
+		return out
+	}
+	v := &notificationView{MessageID: n.MessageID, Recipients: mask(n.Recipients), SentAt: n.SentAt.UTC(), Deliveries: []deliveryView{}}
+	for _, d := range n.Deliveries {
+		v.Deliveries = append(v.Deliveries, deliveryView{Event: d.Event, Recipients: mask(d.Recipients), At: d.At.UTC(), Detail: d.Detail})
+	}
+	return v, nil
 }
 
 type maskedPersonal struct {
@@ -128,7 +171,11 @@ func getLead(c *call) error {
 	if err := c.record(ActionLeadRead, l.ID); err != nil {
 		return err
 	}
-	return c.json(http.StatusOK, c.view(l))
+	v := c.view(l)
+	if v.Notification, err = c.notification(l.ID); err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, v)
 }
 
 // leadPatch is a JSON merge patch (RFC 7396) of a lead's personal data: a field set to a string replaces

@@ -134,3 +134,33 @@ func TestSubprocessorChange_noticeAndObjection(t *testing.T) {
 	}
 	w.must(404, admin, "POST", "/v1/subprocessors/changes/nope/objections", map[string]any{"reason": "x"})
 }
+
+// TestGetLead_deliveryEvidence: a lead's readers see its notification and what SES reported of it (E5);
+// support staff without a grant see the recipients masked.
+func TestGetLead_deliveryEvidence(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.campaign("acme", "spring")
+	l := w.lead("acme", "spring", "jens@example.dk")
+	w.notify(l, "sales@acme.example")
+	n, err := w.st.Scoped("acme").Notified(ctx, l.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.st.Scoped("acme").RecordDelivery(ctx, l.ID, n.MessageID, domain.Delivery{Event: "Bounce", Recipients: []string{"sales@acme.example"},
+		At: time.Now(), Detail: "Permanent/General"}); err != nil {
+		t.Fatal(err)
+	}
+	got := w.must(200, w.token("acme-member"), "GET", "/v1/leads/"+l.ID, nil).json(t)
+	nv, _ := got["notification"].(map[string]any)
+	if nv == nil || nv["messageId"] != n.MessageID || len(nv["deliveries"].([]any)) != 1 {
+		t.Fatalf("lead = %v; want its notification with the bounce", got)
+	}
+	if d := nv["deliveries"].([]any)[0].(map[string]any); d["event"] != "Bounce" || d["detail"] != "Permanent/General" {
+		t.Errorf("delivery = %v", d)
+	}
+	staff := w.must(200, w.token("staff-1"), "GET", "/v1/leads/"+l.ID, nil, "Leadvault-Tenant", "acme").json(t)
+	if r := staff["notification"].(map[string]any)["recipients"].([]any)[0].(string); strings.Contains(r, "sales@") {
+		t.Errorf("support without a grant sees recipient %q; want it masked", r)
+	}
+}

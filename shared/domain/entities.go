@@ -32,6 +32,17 @@ type Notification struct {
 	TenantID, LeadID, MessageID string
 	Recipients                  []string
 	SentAt, ExpiresAt           time.Time
+	// Deliveries are what SES reported of the mail (E5): delivered, bounced, complained, rejected, delayed.
+	Deliveries []Delivery
+}
+
+// Delivery is one SES event of a notification: its type, the recipients it concerns, when, and a short
+// detail (bounce type, complaint type, reject reason, SMTP status) without the mail's content.
+type Delivery struct {
+	Event      string
+	Recipients []string
+	At         time.Time
+	Detail     string
 }
 
 // Member is one of a tenant's back-end users. Identities live in the identity provider; the member item is

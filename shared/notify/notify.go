@@ -140,6 +140,8 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 		Content:          &sestypes.EmailContent{Raw: &sestypes.RawMessage{Data: raw}},
 		Destination:      &sestypes.Destination{ToAddresses: form.Recipients},
 		FromEmailAddress: aws.String(s.cfg.From),
+		// SES's events of this mail carry these, so they find the lead's recipient log (HandleSESEvent).
+		EmailTags: []sestypes.MessageTag{{Name: aws.String(TagTenant), Value: aws.String(tenantID)}, {Name: aws.String(TagLead), Value: aws.String(leadID)}},
 	}
 	if s.cfg.ConfigurationSet != "" {
 		in.ConfigurationSetName = aws.String(s.cfg.ConfigurationSet)

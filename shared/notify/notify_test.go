@@ -251,3 +251,45 @@ func TestSendMail_outboxStream(t *testing.T) {
 		t.Errorf("SES received %+v; want the notice once", mails)
 	}
 }
+
+// TestHandleSESEvent_fixtures: SES's delivery and bounce events (events/notifier/ses-*.json, as
+// EventBridge delivers them) are appended to the lead's recipient log by the tags the notifier sets, without
+// the SMTP text; an event of another message or of no lead is dropped, not retried.
+func TestHandleSESEvent_fixtures(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	const lead, msg = "01938b6e-0000-7000-8000-000000000001", "0100018c3f2a9b7e-5e1c2d3f-aaaa-bbbb-cccc-000000000000-000000"
+	if err := e.st.Scoped("acme").PutNotification(ctx, domain.Notification{TenantID: "acme", LeadID: lead, MessageID: msg,
+		Recipients: []string{"sales@acme.dk"}, SentAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ses-delivery", "ses-bounce"} {
+		raw, err := os.ReadFile("../../events/notifier/" + f + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Handle(ctx, raw); err != nil {
+			t.Fatalf("Handle(%s) = %v", f, err)
+		}
+	}
+	n, err := e.st.Scoped("acme").Notified(ctx, lead)
+	if err != nil || len(n.Deliveries) != 2 {
+		t.Fatalf("Notified() = %+v, %v; want two delivery events", n, err)
+	}
+	if d := n.Deliveries[0]; d.Event != "Delivery" || d.Detail != "smtp 250" || d.Recipients[0] != "sales@acme.dk" || d.At.IsZero() {
+		t.Errorf("delivery = %+v", d)
+	}
+	if d := n.Deliveries[1]; d.Event != "Bounce" || d.Detail != "Permanent/General" {
+		t.Errorf("bounce = %+v", d)
+	}
+	other := []byte(`{"source":"aws.ses","detail":{"eventType":"Delivery","mail":{"messageId":"x","tags":{"tenant":["acme"],"lead":["` + lead + `"]}},"delivery":{"recipients":["a@b.dk"],"smtpResponse":"250 ok"}}}`)
+	outbox := []byte(`{"source":"aws.ses","detail":{"eventType":"Delivery","mail":{"messageId":"y","tags":{}},"delivery":{"recipients":["a@b.dk"]}}}`)
+	for _, raw := range [][]byte{other, outbox} {
+		if _, err := e.svc.Handle(ctx, raw); err != nil {
+			t.Errorf("Handle(%s) = %v; want dropped without error", raw, err)
+		}
+	}
+	if n, _ := e.st.Scoped("acme").Notified(ctx, lead); len(n.Deliveries) != 2 {
+		t.Errorf("an event of another message was recorded: %+v", n.Deliveries)
+	}
+}

@@ -394,8 +394,37 @@ func (s *Store) notified(ctx context.Context, tenant, leadID string) (domain.Not
 	if err := s.getItem(ctx, leadPK(tenant, leadID), skNotified, &it); err != nil {
 		return domain.Notification{}, fmt.Errorf("get notification %s/%s: %w", tenant, leadID, err)
 	}
-	return domain.Notification{TenantID: tenant, LeadID: leadID, MessageID: it.MessageID, Recipients: it.To,
-		SentAt: parseTS(it.SentAt), ExpiresAt: time.Unix(it.ExpiresAt, 0).UTC()}, nil
+	n := domain.Notification{TenantID: tenant, LeadID: leadID, MessageID: it.MessageID, Recipients: it.To,
+		SentAt: parseTS(it.SentAt), ExpiresAt: time.Unix(it.ExpiresAt, 0).UTC()}
+	for _, d := range it.Deliveries {
+		n.Deliveries = append(n.Deliveries, domain.Delivery{Event: d.Event, Recipients: d.To, At: parseTS(d.At), Detail: d.Detail})
+	}
+	return n, nil
+}
+
+// RecordDelivery appends an SES event to the recipient-log item of the lead's notification, if that
+// notification is the message the event is about (ErrNotFound otherwise: no record yet, or another
+// message). The event holds no content; its recipients are the form's recipients.
+func (v *Scoped) RecordDelivery(ctx context.Context, leadID, messageID string, d domain.Delivery) error {
+	if err := v.check(); err != nil {
+		return err
+	}
+	list := expression.Name("deliveries")
+	item := deliveryItem{Event: d.Event, To: d.Recipients, At: ts(d.At), Detail: d.Detail}
+	ex := build(expression.NewBuilder().
+		WithCondition(exists().And(expression.Name("msg").Equal(expression.Value(messageID)))).
+		WithUpdate(expression.Set(list, expression.ListAppend(expression.IfNotExists(list, expression.Value([]deliveryItem{})),
+			expression.Value([]deliveryItem{item})))))
+	_, err := v.s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &v.s.table, Key: key(leadPK(v.tenant, leadID), skNotified),
+		UpdateExpression: ex.Update(), ConditionExpression: ex.Condition(),
+		ExpressionAttributeNames: ex.Names(), ExpressionAttributeValues: ex.Values()})
+	if isConditionFailed(err) {
+		return fmt.Errorf("record delivery of %s/%s: %w", v.tenant, leadID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("record delivery of %s/%s: %w", v.tenant, leadID, err)
+	}
+	return nil
 }
 
 // rectifyLead replaces the personal data of one of the key's tenant's leads with p (GDPR art. 16); the

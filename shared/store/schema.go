@@ -383,10 +383,19 @@ type idemItem struct {
 // notificationItem is a lead's notification record (pk T#<tenant>#L#<lead>, sk NOTIFIED).
 type notificationItem struct {
 	itemKey
-	MessageID string   `dynamodbav:"msg"`
-	To        []string `dynamodbav:"to,stringset"`
-	SentAt    string   `dynamodbav:"sentAt"`
-	ExpiresAt int64    `dynamodbav:"expiresAt"`
+	MessageID  string         `dynamodbav:"msg"`
+	To         []string       `dynamodbav:"to,stringset"`
+	SentAt     string         `dynamodbav:"sentAt"`
+	ExpiresAt  int64          `dynamodbav:"expiresAt"`
+	Deliveries []deliveryItem `dynamodbav:"deliveries,omitempty"`
+}
+
+// deliveryItem is one SES event of a notification, appended to its recipient-log item (E5).
+type deliveryItem struct {
+	Event  string   `dynamodbav:"event"`
+	To     []string `dynamodbav:"to,omitempty"`
+	At     string   `dynamodbav:"at"`
+	Detail string   `dynamodbav:"detail,omitempty"`
 }
 
 // jobItem is a campaign deletion job (pk T#<tenant>#JOB, sk DELCAMP#<campaign>).
