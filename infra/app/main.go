@@ -6,7 +6,8 @@
 // build writes them> (default dist), -c inboundRegion=<region SES receives
 // mail in> (default eu-west-1; see stacks.InboundRegions) and
 // -c inboundDomain=<domain whose mail becomes leads> (default
-// in.<notifyDomain>).
+// in.<notifyDomain>), -c operatorEmail=<address for the operators' alerts>
+// (default none: the topic has no subscription).
 // It exits non-zero if a stage cannot be built or synthesis reports an error,
 // including every unsuppressed cdk-nag finding.
 package main
@@ -54,7 +55,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	operatorEmail, err := contextString(app, "operatorEmail", "")
+	if err != nil {
+		return err
+	}
 	props := stacks.StageProps{
+		OperatorEmail: operatorEmail,
 		Account:       os.Getenv("CDK_DEFAULT_ACCOUNT"),
 		Region:        stacks.Region,
 		NotifyDomain:  domain,

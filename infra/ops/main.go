@@ -60,7 +60,7 @@ const usage = `usage: ops [-local] <command>
   subject-request relay <tenant> -kind <kind> -received <RFC 3339 time> -channel <how> [-email <e-mail>] [-phone <number> [-region DK]]
                               record a data subject's request that reached the processor: it awaits the
                               controller's confirmation and the tenant's admins are mailed (the identifiers
-                              are never printed or logged)` + contractUsage + restoreUsage + subprocessorUsage + `
+                              are never printed or logged)` + contractUsage + restoreUsage + subprocessorUsage + incidentUsage + `
   measures                    print the technical and organisational measures (docs/measures.md) as configured
   subprocessors               print the register of sub-processors (docs/subprocessors.json, the public document)
   record <tenant>             print the record of processing activities for a controller (Art. 30(2)), from its live forms`
@@ -121,6 +121,8 @@ func run(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []strin
 			return processingRecord(ctx, st, args, out)
 		case "subprocessor":
 			return subprocessor(ctx, st, audit.New(db, s.Table, 0), args, out)
+		case "incident":
+			return incidents(ctx, st, audit.New(db, s.Table, 0), args, out)
 		}
 	}
 	switch strings.Join(first(args, 2), " ") {

@@ -286,3 +286,32 @@ func TestRun_subprocessorChange(t *testing.T) {
 		t.Errorf("objections = %q, %v", out, err)
 	}
 }
+
+// TestRun_incident: operators open an incident (its scope printed), send the detailed notice, list what is
+// due and close it.
+func TestRun_incident(t *testing.T) {
+	ctx := context.Background()
+	s := app.Settings{Table: testenv.Table(t), KeyID: testenv.Env.Standins.KeyARN}
+	ops := cli(ctx, s)
+	if _, err := ops("tenant", "create", "acme", "Acme ApS"); err != nil {
+		t.Fatal(err)
+	}
+	discovered := time.Now().UTC().Add(-35 * time.Hour).Format(time.RFC3339)
+	out, err := ops("incident", "open", "-discovered", discovered, "-nature", "Lost laptop", "-tenant", "acme")
+	if err != nil || !strings.Contains(out, "1 tenant(s) affected") {
+		t.Fatalf("incident open = %q, %v", out, err)
+	}
+	id := strings.Fields(out)[1]
+	if out, err := ops("incident", "list"); err != nil || !strings.Contains(out, "detailed notice of "+id+" to acme: due") {
+		t.Errorf("incident list = %q, %v; want the detailed notice due", out, err)
+	}
+	if _, err := ops("incident", "notice", id, "-detailed", "-consequences", "Phishing risk.", "-measures", "Disk was encrypted."); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := ops("incident", "list"); strings.Contains(out, "due") {
+		t.Errorf("after the detailed notice the list = %q; want nothing due", out)
+	}
+	if out, err := ops("incident", "close", id); err != nil || !strings.Contains(out, "closed") {
+		t.Errorf("incident close = %q, %v", out, err)
+	}
+}

@@ -209,3 +209,37 @@ func TestNotifier_sesEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestAlerts_incidentDeadlines: a schedule has the jobs function watch breach notices' deadlines, and two
+// alarms on its metrics (due within 2 hours, late) notify the operators' topic, encrypted and TLS-only.
+func TestAlerts_incidentDeadlines(t *testing.T) {
+	for _, stage := range stageNames {
+		tpl := stateless(t, stage)
+		fnLID := functionLID(t, stage+"/Stateless", tpl, "jobs")
+		rule := props(ruleTargeting(t, tpl, fnLID, "rate(10 "))
+		if got := jsonString(rule["Targets"].([]any)[0].(map[string]any)["Input"]); got != `"{\"task\":\"incident-deadlines\"}"` {
+			t.Errorf("%s incident rule Input = %s", stage, got)
+		}
+		var topic string
+		for lid, tp := range tpl.resources("AWS::SNS::Topic") {
+			topic = lid
+			if props(tp)["KmsMasterKeyId"] == nil {
+				t.Errorf("%s %s is not encrypted", stage, lid)
+			}
+		}
+		found := map[string]bool{}
+		for _, a := range tpl.resources("AWS::CloudWatch::Alarm") {
+			p := props(a)
+			if p["Namespace"] != "Leadvault" {
+				continue
+			}
+			found[p["MetricName"].(string)] = true
+			if !strings.Contains(jsonString(p["AlarmActions"]), topic) {
+				t.Errorf("%s alarm %v does not notify the operators' topic", stage, p["MetricName"])
+			}
+		}
+		if !found[stacks.MetricIncidentDueSoon] || !found[stacks.MetricIncidentLate] {
+			t.Errorf("%s incident alarms = %v; want due-soon and late", stage, found)
+		}
+	}
+}

@@ -59,6 +59,9 @@ type StageProps struct {
 	// InboundDomain is the domain whose mail becomes leads (<alias>@InboundDomain);
 	// its MX record points at InboundRegion. Empty means "in." + NotifyDomain.
 	InboundDomain string
+	// OperatorEmail receives the operators' alerts (breach notices due or late); empty creates the topic
+	// without a subscription.
+	OperatorEmail string
 }
 
 // inboundRegion returns InboundRegion or its default.
@@ -161,12 +164,13 @@ func NewStage(scope constructs.Construct, name string, props StageProps) (awscdk
 			Description: jsii.String(fmt.Sprintf("Leadvault %s: intake and controller APIs, notifier, sweeper and jobs functions", name)),
 			Tags:        &tags,
 		},
-		Stage:        name,
-		NotifyDomain: props.NotifyDomain,
-		AssetDir:     props.AssetDir,
-		Data:         stateful.Data,
-		Mail:         stateful.Mail,
-		Identity:     stateful.Identity,
+		Stage:         name,
+		OperatorEmail: props.OperatorEmail,
+		NotifyDomain:  props.NotifyDomain,
+		AssetDir:      props.AssetDir,
+		Data:          stateful.Data,
+		Mail:          stateful.Mail,
+		Identity:      stateful.Identity,
 	})
 	inboundEnv := &awscdk.Environment{Region: jsii.String(props.inboundRegion()), Account: env.Account}
 	NewInboundStack(stage, "Inbound", &InboundStackProps{

@@ -15,7 +15,9 @@ type StatelessStackProps struct {
 	// Stage is the stage name passed to the functions as LEADVAULT_STAGE.
 	Stage        string
 	NotifyDomain string
-	AssetDir     string
+	// OperatorEmail receives the operators' alerts by e-mail (see StageProps).
+	OperatorEmail string
+	AssetDir      string
 	// Data, Mail and Identity come from the stage's StatefulStack.
 	Data     *Data
 	Mail     *Mail
@@ -31,6 +33,7 @@ type StatelessStack struct {
 	Notifier   *Notifier
 	Sweeper    *Sweeper
 	Jobs       *Jobs
+	Alerts     *Alerts
 	// Failures is the dead-letter queue shared by the notifier, the sweeper
 	// and the jobs function.
 	Failures *FailureQueue
@@ -54,6 +57,7 @@ func NewStatelessStack(scope constructs.Construct, id string, props *StatelessSt
 	s.Jobs = NewJobs(stack, "Jobs", &JobsProps{
 		Stage: props.Stage, AssetDir: props.AssetDir, Data: props.Data, Identity: props.Identity, Failures: s.Failures,
 	})
+	s.Alerts = NewAlerts(stack, "Alerts", &AlertsProps{Jobs: s.Jobs, Failures: s.Failures, Email: props.OperatorEmail})
 	s.Sweeper = NewSweeper(stack, "Sweeper", &SweeperProps{
 		Stage: props.Stage, AssetDir: props.AssetDir, Failures: s.Failures, AuditTable: props.Data.Table,
 		Targets: []SweepTarget{{

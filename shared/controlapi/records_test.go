@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"leadvault/shared/domain"
+	"leadvault/shared/incident"
 	"leadvault/shared/posture"
 	"leadvault/shared/store"
 	"leadvault/shared/subproc"
@@ -163,4 +164,33 @@ func TestGetLead_deliveryEvidence(t *testing.T) {
 	if r := staff["notification"].(map[string]any)["recipients"].([]any)[0].(string); strings.Contains(r, "sales@") {
 		t.Errorf("support without a grant sees recipient %q; want it masked", r)
 	}
+}
+
+// TestIncidents_adminsReadTheirOwn: an incident that affects acme is readable by acme's admins with its
+// scope and notices; bravo's admins do not see it; members may not read incidents.
+func TestIncidents_adminsReadTheirOwn(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.campaign("acme", "spring")
+	w.form("acme", "contact", "spring")
+	w.lead("acme", "spring", "jens@example.dk")
+	svc := incident.New(w.st, w.audit, "operator:test")
+	now := time.Now().UTC()
+	if _, _, err := svc.Open(ctx, incident.Opening{ID: "inc-7", Nature: "Lost laptop", Discovered: now, Tenants: []string{"acme"}}, now); err != nil {
+		t.Fatal(err)
+	}
+	admin := w.token("acme-admin")
+	items := w.must(200, admin, "GET", "/v1/incidents", nil).items(t)
+	if len(items) != 1 || items[0]["id"] != "inc-7" || items[0]["scope"].(map[string]any)["approxLeads"] != 1.0 {
+		t.Fatalf("incidents = %v", items)
+	}
+	got := w.must(200, admin, "GET", "/v1/incidents/inc-7", nil).json(t)
+	if n := got["notices"].([]any); len(n) != 1 || !strings.Contains(n[0].(map[string]any)["text"].(string), "Art. 33") {
+		t.Errorf("incident = %v; want the initial notice with its drafts", got)
+	}
+	w.must(404, w.token("bravo-admin"), "GET", "/v1/incidents/inc-7", nil)
+	if items := w.must(200, w.token("bravo-admin"), "GET", "/v1/incidents", nil).items(t); len(items) != 0 {
+		t.Errorf("bravo sees %v", items)
+	}
+	w.must(403, w.token("acme-member"), "GET", "/v1/incidents", nil)
 }

@@ -79,6 +79,8 @@ const (
 	ActionProcessingRecordRead   = "processing-record.read"
 	ActionSubprocessorChanges    = "subprocessor.changes.read" // targets: change:<id> of each listed
 	ActionSubprocessorObjection  = "subprocessor.objection"    // target: change:<id>
+	ActionIncidentList           = "incident.list"             // targets: incident:<id> of each listed
+	ActionIncidentRead           = "incident.read"             // target: incident:<id>
 )
 
 type route struct {
@@ -146,6 +148,8 @@ var routes = []route{
 	{method: "GET", pattern: "/v1/subprocessors", rule: readData, what: "read the sub-processors", fn: getSubprocessors},
 	{method: "GET", pattern: "/v1/subprocessors/changes", rule: readData, what: "read the planned sub-processor changes", fn: listSubprocessorChanges},
 	{method: "POST", pattern: "/v1/subprocessors/changes/{changeID}/objections", rule: adminOnly, what: "object to sub-processor changes", fn: objectToChange},
+	{method: "GET", pattern: "/v1/incidents", rule: adminOnly, what: "read breach incidents", fn: listIncidents},
+	{method: "GET", pattern: "/v1/incidents/{incidentID}", rule: adminOnly, what: "read breach incidents", fn: getIncident},
 	{method: "GET", pattern: "/v1/records/processing", rule: adminOnly, what: "read the record of processing", fn: getProcessingRecord},
 
 	{method: "GET", pattern: "/v1/audit", rule: adminOnly, what: "read the audit trail", fn: listAudit},

@@ -115,6 +115,53 @@ const (
 	ObjectionPeriod          = 7 * 24 * time.Hour
 )
 
+// Incident is a personal-data breach the processor handles (Art. 33(2); S9, S8): what happened, when it
+// was discovered, the window and the actors concerned, the tenants affected and — in a tenant's view — its
+// scope there and the notices it was sent (appended, never overwritten).
+type Incident struct {
+	ID, Nature                string
+	Discovered, From, To      time.Time
+	Actors, Tenants           []string
+	State                     string
+	OpenedAt, ClosedAt        time.Time
+	InitialSent, DetailedSent []string
+	Scope                     IncidentScope
+	Notices                   []IncidentNotice
+}
+
+// IncidentScope is what an incident concerns in one tenant, computed from the system: approximate counts.
+type IncidentScope struct {
+	Forms, Campaigns, Categories []string
+	Leads, Notifications         int
+	Subjects                     int
+	// Access counts, by audit action, what the named actors did in the window.
+	Access map[string]int
+}
+
+// IncidentNotice is one notice to a tenant: initial, detailed, or an update.
+type IncidentNotice struct {
+	Kind string
+	At   time.Time
+	Text string
+}
+
+// The states of an incident and the kinds of its notices.
+const (
+	IncidentOpen   = "open"
+	IncidentClosed = "closed"
+	NoticeInitial  = "initial"
+	NoticeDetailed = "detailed"
+	NoticeUpdate   = "update"
+)
+
+// The deadlines of an incident's notices after its discovery (our agreements: 24 h and 36 h, so the
+// controller can notify its authority within 72 h), and how early the operators are warned.
+const (
+	InitialNoticeDue  = 24 * time.Hour
+	DetailedNoticeDue = 36 * time.Hour
+	NoticeWarning     = 2 * time.Hour
+)
+
 // The states of a tenant's contract (see Contract.State).
 const (
 	ContractActive = "active" // no end, or an end still ahead
@@ -191,4 +238,5 @@ const (
 	MailContractEnd      = "contract-end"        // the contract has ended: read-only, the grace period, the archive
 	MailContractPurged   = "contract-purged"     // the final record: what was deleted and when
 	MailSubprocessor     = "subprocessor-change" // a planned change of sub-processors, open to objection
+	MailIncident         = "incident"            // a breach notice (initial, detailed, update)
 )

@@ -40,6 +40,7 @@ type Store interface {
 	SweepExpired(ctx context.Context, now time.Time) (store.SweepReport, error)
 	PendingRetentionChanges(ctx context.Context) ([]store.RetentionChange, error)
 	PendingContracts(ctx context.Context, now time.Time) ([]store.ContractDue, error)
+	Incidents(ctx context.Context) ([]domain.Incident, error)
 }
 
 var _ Store = (*store.Store)(nil)

@@ -19,6 +19,7 @@ import (
 	"leadvault/shared/audit"
 	"leadvault/shared/domain"
 	"leadvault/shared/export"
+	"leadvault/shared/incident"
 	"leadvault/shared/jobs"
 	"leadvault/shared/layout"
 	"leadvault/shared/store"
@@ -327,5 +328,28 @@ func TestHandle_retentionSweepFixture(t *testing.T) {
 	days, err := f.st.Scoped("acme").DeletionReport(ctx, now, now)
 	if err != nil || len(days) != 1 || days[0].ByReason[store.ReasonRetention] != 3 || days[0].ByReason[store.ReasonErasure] != 3 {
 		t.Errorf("proof of deletion = %+v, %v; want 3 by retention, 3 by erasure today", days, err)
+	}
+}
+
+// TestHandle_incidentDeadlinesFixture: the deadline schedule's event (events/jobs/incident-deadlines.json)
+// finds an open incident's detailed notice due within two hours, and later late.
+func TestHandle_incidentDeadlinesFixture(t *testing.T) {
+	ctx := context.Background()
+	f := setupRequests(t, "acme", 0)
+	trail := audit.New(testenv.Env.AWS.DynamoDB(), f.table, 0)
+	discovered := time.Now().UTC().Add(-35 * time.Hour)
+	if _, _, err := incident.New(f.st, trail, "operator:test").Open(ctx, incident.Opening{ID: "inc-1", Nature: "test",
+		Discovered: discovered, Tenants: []string{"acme"}}, discovered); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.runner.Handle(ctx, fixture(t, "incident-deadlines.json")); err != nil {
+		t.Fatalf("Handle(incident-deadlines.json) = %v", err)
+	}
+	due, err := f.runner.WatchIncidents(ctx, time.Now().UTC())
+	if err != nil || len(due) != 1 || due[0].Kind != domain.NoticeDetailed || due[0].Late {
+		t.Errorf("WatchIncidents() = %+v, %v; want the detailed notice due soon", due, err)
+	}
+	if due, _ := f.runner.WatchIncidents(ctx, time.Now().UTC().Add(2*time.Hour)); len(due) != 1 || !due[0].Late {
+		t.Errorf("WatchIncidents(2 h later) = %+v; want it late", due)
 	}
 }

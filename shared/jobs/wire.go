@@ -90,6 +90,9 @@ func (r *Runner) Handle(ctx context.Context, raw json.RawMessage) error {
 		return r.HandleStream(ctx, ev)
 	case probe.Task == TaskRetentionSweep:
 		return r.RetentionRun(ctx, time.Now().UTC())
+	case probe.Task == TaskIncidentDeadlines:
+		_, err := r.WatchIncidents(ctx, time.Now().UTC())
+		return err
 	case probe.Task == TaskDeadlineReminders:
 		if r.keys == nil {
 			return fmt.Errorf("deadline reminders: the runner was not given subject requests")

@@ -40,12 +40,12 @@ func Subprocessors() []Subprocessor {
 		Address: "38 Avenue John F. Kennedy, L-1855 Luxembourg",
 		Service: "Cloud infrastructure: hosting, storage, encryption keys, e-mail sending and receiving, identity, backups, logs",
 		Services: []string{"AWS Lambda", "Amazon API Gateway", "Amazon DynamoDB", "AWS KMS", "Amazon S3", "Amazon SES (sending and receiving)",
-			"Amazon EventBridge", "Amazon SQS", "Amazon CloudWatch (logs, metrics, alarms)", "Amazon Cognito", "AWS Backup", "AWS X-Ray", "AWS IAM"},
+			"Amazon EventBridge", "Amazon SQS", "Amazon CloudWatch (logs, metrics, alarms)", "Amazon SNS (operators' alerts)", "Amazon Cognito", "AWS Backup", "AWS X-Ray", "AWS IAM"},
 		Data: "All personal data Leadvault processes for its controllers: leads (contact data, messages, consent), " +
 			"mail to and from them, controller staff accounts, audit records; stored encrypted under Leadvault's keys",
 		Locations:  append([]string{Region + " (Stockholm, Sweden)"}, inboundLocations()...),
 		Since:      "2026-11-01",
-		Namespaces: []string{"Lambda", "ApiGatewayV2", "DynamoDB", "KMS", "S3", "SES", "Events", "SQS", "Logs", "CloudWatch", "Cognito", "Backup", "IAM"},
+		Namespaces: []string{"Lambda", "ApiGatewayV2", "DynamoDB", "KMS", "S3", "SES", "Events", "SQS", "Logs", "CloudWatch", "SNS", "Cognito", "Backup", "IAM"},
 	}}
 }
 

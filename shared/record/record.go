@@ -62,6 +62,27 @@ var categoryNames = map[string]string{
 	domain.FieldAddress: "postal address", domain.FieldCompany: "company", domain.FieldMessage: "free-text message",
 }
 
+// Categories are the categories of personal data a form collects, from its field mapping.
+func Categories(f domain.Form) []string {
+	cats := map[string]bool{"technical: time, origin page": true}
+	for _, target := range f.Fields {
+		if name, ok := categoryNames[target]; ok {
+			cats[name] = true
+		} else if key, ok := strings.CutPrefix(target, domain.CustomPrefix); ok {
+			cats["custom field "+key] = true
+		}
+	}
+	if f.Consent != nil {
+		cats["consent given (version, time)"] = true
+	}
+	out := make([]string, 0, len(cats))
+	for c := range cats {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Build writes the record of tenant t from its forms. contact is the controller's contact (e.g. its
 // billing contact's e-mail), inboundRegion the stage's inbound mail region ("" if none).
 func Build(t domain.Tenant, forms []domain.Form, contact, inboundRegion string, now time.Time) Record {
@@ -85,22 +106,7 @@ func Build(t domain.Tenant, forms []domain.Form, contact, inboundRegion string, 
 		if f.InboundAlias != "" {
 			a.Channels = append(a.Channels, "e-mail to "+f.InboundAlias)
 		}
-		cats := map[string]bool{}
-		for _, target := range f.Fields {
-			if name, ok := categoryNames[target]; ok {
-				cats[name] = true
-			} else if key, ok := strings.CutPrefix(target, domain.CustomPrefix); ok {
-				cats["custom field "+key] = true
-			}
-		}
-		if f.Consent != nil {
-			cats["consent given (version, time)"] = true
-		}
-		cats["technical: time, origin page"] = true
-		for c := range cats {
-			a.Categories = append(a.Categories, c)
-		}
-		sort.Strings(a.Categories)
+		a.Categories = Categories(f)
 		for _, rc := range f.Recipients {
 			recipients[rc] = true
 		}

@@ -462,6 +462,9 @@ func (s *Stack) schedule(ctx context.Context, every time.Duration, log *slog.Log
 		if err := s.Jobs.RetentionRun(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
 			log.Error("scheduled retention sweep failed", "error", err.Error())
 		}
+		if _, err := s.Jobs.WatchIncidents(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
+			log.Error("scheduled incident deadlines failed", "error", err.Error())
+		}
 		if _, err := s.Jobs.RemindDeadlines(ctx, time.Now().UTC()); err != nil && ctx.Err() == nil {
 			log.Error("scheduled deadline reminders failed", "error", err.Error())
 		}
