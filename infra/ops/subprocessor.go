@@ -20,7 +20,8 @@ const subprocessorUsage = `
   subprocessor propose -kind add|replace|remove -name <n> -address <a> -service <s> -data <d> -location <region>
                        -effective <date> [-replaces <name>]
                               announce a change of sub-processors to every tenant's admins (at least one month
-                              ahead; objections for 7 days); EU locations only
+                              ahead; objections for 7 days); outside the EU only once every
+                              tenant has recorded its instruction (POST /v1/transfer-instructions)
   subprocessor changes        list the announced changes
   subprocessor objections <id>
                               list the tenants' objections to a change`

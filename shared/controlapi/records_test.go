@@ -96,9 +96,23 @@ func TestSubprocessorChange_noticeAndObjection(t *testing.T) {
 		t.Fatalf("Propose(20 days ahead) = %v; want ErrTooSoon", err)
 	}
 	outside := change
-	outside.EffectiveAt, outside.Location = now.AddDate(0, 2, 0), "us-east-1"
+	outside.ID, outside.EffectiveAt, outside.Location = "chg-us", now.AddDate(0, 2, 0), "us-east-1"
 	if _, _, err := subproc.Propose(ctx, w.st, w.audit, outside, "operator:test"); !errors.Is(err, store.ErrOutsideEU) {
 		t.Fatalf("Propose(us-east-1) = %v; want ErrOutsideEU", err)
+	}
+	// S6: a transfer outside the EU needs every controller's documented instruction.
+	w.must(422, w.token("acme-admin"), "POST", "/v1/transfer-instructions", map[string]any{"location": "eu-west-1", "reference": "x"})
+	w.must(403, w.token("acme-member"), "POST", "/v1/transfer-instructions", map[string]any{"location": "us-east-1", "reference": "SCC 2026-04"})
+	w.must(201, w.token("acme-admin"), "POST", "/v1/transfer-instructions", map[string]any{"location": "us-east-1", "reference": "SCC 2026-04"})
+	if _, _, err := subproc.Propose(ctx, w.st, w.audit, outside, "operator:test"); !errors.Is(err, store.ErrOutsideEU) || !strings.Contains(err.Error(), "bravo") {
+		t.Fatalf("Propose(us-east-1, acme instructed) = %v; want refused, naming bravo", err)
+	}
+	w.must(201, w.token("bravo-admin"), "POST", "/v1/transfer-instructions", map[string]any{"location": "us-east-1", "reference": "DPA annex 3"})
+	if items := w.must(200, w.token("bravo-admin"), "GET", "/v1/transfer-instructions", nil).items(t); len(items) != 1 || items[0]["reference"] != "DPA annex 3" {
+		t.Errorf("bravo's instructions = %v", items)
+	}
+	if _, _, err := subproc.Propose(ctx, w.st, w.audit, outside, "operator:test"); err != nil {
+		t.Fatalf("Propose(us-east-1, every tenant instructed) = %v; want accepted", err)
 	}
 	change.EffectiveAt = now.AddDate(0, 1, 1)
 	c, told, err := subproc.Propose(ctx, w.st, w.audit, change, "operator:test")
@@ -121,7 +135,13 @@ func TestSubprocessorChange_noticeAndObjection(t *testing.T) {
 	w.must(422, admin, "POST", "/v1/subprocessors/changes/chg-1/objections", map[string]any{"reason": " "})
 	w.must(201, admin, "POST", "/v1/subprocessors/changes/chg-1/objections", map[string]any{"reason": "Our DPA forbids new recipients of customer data."})
 	items := w.must(200, w.token("acme-member"), "GET", "/v1/subprocessors/changes", nil).items(t)
-	if len(items) != 1 || items[0]["objectionOpen"] != true || items[0]["objection"] == nil {
+	var chg1 map[string]any
+	for _, it := range items {
+		if it["id"] == "chg-1" {
+			chg1 = it
+		}
+	}
+	if len(items) != 2 || chg1 == nil || chg1["objectionOpen"] != true || chg1["objection"] == nil {
 		t.Errorf("changes on day 6 = %v; want open, with acme's objection", items)
 	}
 	w.clock = func() time.Time { return now.Add(8 * 24 * time.Hour) }

@@ -63,24 +63,26 @@ const (
 	ActionAuditExport    = "audit.export"
 	ActionAuditVerify    = "audit.verify"
 
-	ActionSubjectRequestCreate   = "subject-request.create"   // targets: request:<id>, kind:<kind>
-	ActionSubjectRequestList     = "subject-request.list"     // targets: request:<id> of each listed
-	ActionSubjectRequestRead     = "subject-request.read"     // target: request:<id>
-	ActionSubjectRequestDownload = "subject-request.download" // targets: request:<id>, format:<json|csv>
-	ActionSubjectRequestConfirm  = "subject-request.confirm"  // target: request:<id> (a relayed request)
-	ActionSubjectRequestDecline  = "subject-request.decline"  // target: request:<id> (a relayed request)
-	ActionRetentionReport        = "retention.report"         // targets: from:<date>, to:<date>
-	ActionContractRead           = "contract.read"            // target: state:<state>
-	ActionContractClose          = "contract.close"           // targets: deleteCampaigns:<bool>, campaign:<id> of each remaining
-	ActionContractReturn         = "contract.return.download" // target: format:<json|csv>
-	ActionBillingRead            = "billing.read"
-	ActionMeasuresRead           = "measures.read"
-	ActionSubprocessorsRead      = "subprocessors.read"
-	ActionProcessingRecordRead   = "processing-record.read"
-	ActionSubprocessorChanges    = "subprocessor.changes.read" // targets: change:<id> of each listed
-	ActionSubprocessorObjection  = "subprocessor.objection"    // target: change:<id>
-	ActionIncidentList           = "incident.list"             // targets: incident:<id> of each listed
-	ActionIncidentRead           = "incident.read"             // target: incident:<id>
+	ActionSubjectRequestCreate    = "subject-request.create"   // targets: request:<id>, kind:<kind>
+	ActionSubjectRequestList      = "subject-request.list"     // targets: request:<id> of each listed
+	ActionSubjectRequestRead      = "subject-request.read"     // target: request:<id>
+	ActionSubjectRequestDownload  = "subject-request.download" // targets: request:<id>, format:<json|csv>
+	ActionSubjectRequestConfirm   = "subject-request.confirm"  // target: request:<id> (a relayed request)
+	ActionSubjectRequestDecline   = "subject-request.decline"  // target: request:<id> (a relayed request)
+	ActionRetentionReport         = "retention.report"         // targets: from:<date>, to:<date>
+	ActionContractRead            = "contract.read"            // target: state:<state>
+	ActionContractClose           = "contract.close"           // targets: deleteCampaigns:<bool>, campaign:<id> of each remaining
+	ActionContractReturn          = "contract.return.download" // target: format:<json|csv>
+	ActionBillingRead             = "billing.read"
+	ActionMeasuresRead            = "measures.read"
+	ActionSubprocessorsRead       = "subprocessors.read"
+	ActionProcessingRecordRead    = "processing-record.read"
+	ActionSubprocessorChanges     = "subprocessor.changes.read"   // targets: change:<id> of each listed
+	ActionSubprocessorObjection   = "subprocessor.objection"      // target: change:<id>
+	ActionTransferInstruction     = "transfer-instruction.create" // target: location:<region>
+	ActionTransferInstructionList = "transfer-instruction.list"
+	ActionIncidentList            = "incident.list" // targets: incident:<id> of each listed
+	ActionIncidentRead            = "incident.read" // target: incident:<id>
 )
 
 type route struct {
@@ -148,6 +150,8 @@ var routes = []route{
 	{method: "GET", pattern: "/v1/subprocessors", rule: readData, what: "read the sub-processors", fn: getSubprocessors},
 	{method: "GET", pattern: "/v1/subprocessors/changes", rule: readData, what: "read the planned sub-processor changes", fn: listSubprocessorChanges},
 	{method: "POST", pattern: "/v1/subprocessors/changes/{changeID}/objections", rule: adminOnly, what: "object to sub-processor changes", fn: objectToChange},
+	{method: "GET", pattern: "/v1/transfer-instructions", rule: adminOnly, what: "read transfer instructions", fn: listTransferInstructions},
+	{method: "POST", pattern: "/v1/transfer-instructions", rule: adminOnly, what: "instruct transfers outside the EU", fn: recordTransferInstruction},
 	{method: "GET", pattern: "/v1/incidents", rule: adminOnly, what: "read breach incidents", fn: listIncidents},
 	{method: "GET", pattern: "/v1/incidents/{incidentID}", rule: adminOnly, what: "read breach incidents", fn: getIncident},
 	{method: "GET", pattern: "/v1/records/processing", rule: adminOnly, what: "read the record of processing", fn: getProcessingRecord},

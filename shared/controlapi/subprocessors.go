@@ -101,3 +101,74 @@ func objectToChange(c *call) error {
 	}
 	return c.json(http.StatusCreated, objectionView{Reason: body.Reason, At: now.UTC()})
 }
+
+type transferInstructionView struct {
+	Location  string    `json:"location"`
+	Reference string    `json:"reference"`
+	By        string    `json:"by"`
+	At        time.Time `json:"at"`
+}
+
+// validRegion reports whether s looks like an AWS region name.
+func validRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	if len(parts) < 3 || len(s) > 30 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// recordTransferInstruction records the controller's documented instruction that its data may be processed
+// in a region outside the EU (S6). Without one from every tenant, no sub-processor there can be announced.
+func recordTransferInstruction(c *call) error {
+	var body struct {
+		Location  string `json:"location"`
+		Reference string `json:"reference"`
+	}
+	if p := c.decode(&body); p != nil {
+		return p
+	}
+	body.Location, body.Reference = strings.TrimSpace(body.Location), strings.TrimSpace(body.Reference)
+	var errs []problem.FieldError
+	if !validRegion(body.Location) {
+		errs = append(errs, problem.FieldError{Field: "location", Code: "invalid", Message: "Name an AWS region, e.g. us-east-1."})
+	} else if strings.HasPrefix(body.Location, "eu-") {
+		errs = append(errs, problem.FieldError{Field: "location", Code: "invalid", Message: "EU regions need no instruction."})
+	}
+	if body.Reference == "" || len(body.Reference) > 500 {
+		errs = append(errs, problem.FieldError{Field: "reference", Code: "required", Message: "Reference the documented instruction (e.g. the signed clauses), at most 500 characters."})
+	}
+	if len(errs) > 0 {
+		return invalid(errs...)
+	}
+	if err := c.record(ActionTransferInstruction, "location:"+body.Location); err != nil {
+		return err
+	}
+	now := c.h.Now()
+	if err := c.data.RecordTransferInstruction(c.ctx, domain.TransferInstruction{Location: body.Location, Reference: body.Reference,
+		By: c.caller.UserID, At: now}); err != nil {
+		return err
+	}
+	return c.json(http.StatusCreated, transferInstructionView{Location: body.Location, Reference: body.Reference, By: c.caller.UserID, At: now.UTC()})
+}
+
+// listTransferInstructions shows the tenant's transfer instructions.
+func listTransferInstructions(c *call) error {
+	ins, err := c.data.TransferInstructions(c.ctx)
+	if err != nil {
+		return err
+	}
+	items := make([]transferInstructionView, 0, len(ins))
+	for _, in := range ins {
+		items = append(items, transferInstructionView{Location: in.Location, Reference: in.Reference, By: in.By, At: in.At.UTC()})
+	}
+	if err := c.record(ActionTransferInstructionList); err != nil {
+		return err
+	}
+	return c.json(http.StatusOK, list[transferInstructionView]{Items: items})
+}

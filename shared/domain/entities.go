@@ -109,6 +109,13 @@ type Objection struct {
 	At                         time.Time
 }
 
+// TransferInstruction is a controller's documented instruction that its data may be processed in a
+// location outside the EU (Art. 28(3)(a), 44; S6), with its reference (e.g. the signed SCCs).
+type TransferInstruction struct {
+	Tenant, Location, Reference, By string
+	At                              time.Time
+}
+
 // The notice and objection periods of a sub-processor change.
 const (
 	SubprocessorNoticeMonths = 1

@@ -27,8 +27,8 @@ var (
 	ErrTooSoon = errors.New("a sub-processor change takes effect at least one month after it is proposed")
 	// ErrObjectionClosed means the objection period of a change is over.
 	ErrObjectionClosed = errors.New("the objection period is over")
-	// ErrOutsideEU means a change would process data outside the EU, which needs every affected
-	// controller's documented instruction (S6); the register takes none today.
+	// ErrOutsideEU means a change would process data outside the EU without every affected controller's
+	// documented instruction (S6).
 	ErrOutsideEU = errors.New("a sub-processor outside the EU needs every controller's documented instruction")
 )
 
@@ -71,7 +71,18 @@ func (s *Store) ProposeSubprocessorChange(ctx context.Context, c domain.Subproce
 			c.EffectiveAt.Format(time.DateOnly), c.ProposedAt.Format(time.DateOnly))
 	}
 	if !strings.HasPrefix(c.Location, "eu-") {
-		return c, fmt.Errorf("propose %s in %s: %w", c.Name, c.Location, ErrOutsideEU)
+		// Every tenant is affected by a change of sub-processors: each must have instructed the transfer.
+		tenants, err := s.TenantIDs(ctx)
+		if err != nil {
+			return c, err
+		}
+		missing, err := s.uninstructed(ctx, c.Location, tenants)
+		if err != nil {
+			return c, err
+		}
+		if len(missing) > 0 {
+			return c, fmt.Errorf("propose %s in %s: %w; missing: %s", c.Name, c.Location, ErrOutsideEU, strings.Join(missing, ", "))
+		}
 	}
 	c.ObjectionDeadline = c.ProposedAt.Add(domain.ObjectionPeriod)
 	ex := onlyIf(absent())
@@ -174,4 +185,68 @@ func (v *Scoped) SubprocessorChange(ctx context.Context, id string) (domain.Subp
 		return domain.SubprocessorChange{}, err
 	}
 	return v.s.SubprocessorChange(ctx, id)
+}
+
+// Transfer instructions (S6): a controller's documented instruction that its data may be processed in a
+// location outside the EU (pk SUBPROC, sk INSTR#<location>#<tenant>). A sub-processor change to such a
+// location is refused until every tenant has given one.
+
+type instructionItem struct {
+	itemKey
+	Tenant    string `dynamodbav:"tenant"`
+	Location  string `dynamodbav:"location"`
+	Reference string `dynamodbav:"reference"`
+	By        string `dynamodbav:"by"`
+	At        string `dynamodbav:"at"`
+}
+
+// RecordTransferInstruction records the tenant's instruction for a location (a later one replaces it).
+func (v *Scoped) RecordTransferInstruction(ctx context.Context, in domain.TransferInstruction) error {
+	if err := v.check(); err != nil {
+		return err
+	}
+	_, err := v.s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &v.s.table, Item: marshal(instructionItem{
+		itemKey: itemKey{PK: subprocPK, SK: "INSTR#" + in.Location + "#" + v.tenant}, Tenant: v.tenant, Location: in.Location,
+		Reference: in.Reference, By: in.By, At: ts(in.At)})})
+	if err != nil {
+		return fmt.Errorf("record transfer instruction of %s: %w", v.tenant, err)
+	}
+	return nil
+}
+
+// TransferInstructions lists the tenant's instructions.
+func (v *Scoped) TransferInstructions(ctx context.Context) ([]domain.TransferInstruction, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
+	items, err := partition[instructionItem](ctx, v.s, subprocPK, "INSTR#", nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []domain.TransferInstruction
+	for _, it := range items {
+		if it.Tenant == v.tenant {
+			out = append(out, domain.TransferInstruction{Tenant: it.Tenant, Location: it.Location, Reference: it.Reference, By: it.By, At: parseTS(it.At)})
+		}
+	}
+	return out, nil
+}
+
+// uninstructed returns the tenants among tenants that gave no instruction for location.
+func (s *Store) uninstructed(ctx context.Context, location string, tenants []string) ([]string, error) {
+	items, err := partition[instructionItem](ctx, s, subprocPK, "INSTR#"+location+"#", nil)
+	if err != nil {
+		return nil, err
+	}
+	given := map[string]bool{}
+	for _, it := range items {
+		given[it.Tenant] = true
+	}
+	var missing []string
+	for _, t := range tenants {
+		if !given[t] {
+			missing = append(missing, t)
+		}
+	}
+	return missing, nil
 }
