@@ -2,6 +2,10 @@ package incident_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +18,7 @@ import (
 	"leadvault/shared/audit"
 	"leadvault/shared/domain"
 	"leadvault/shared/incident"
+	"leadvault/shared/notify"
 	"leadvault/shared/store"
 )
 
@@ -84,6 +89,19 @@ func TestIncident_endToEnd(t *testing.T) {
 	if strings.Contains(mails[0].Text, "jens@") {
 		t.Error("the notice names a data subject")
 	}
+	// The notifier sends it through SES (the stand-in), as it sends every mail of the outbox.
+	sender := notify.New(st, v, testenv.Env.AWS.SES(), testenv.Env.AWS.S3(), notify.Config{From: "Leadvault <notifications@leadvault.localhost>",
+		Bucket: testenv.Bucket(t), KeyID: testenv.Env.Standins.KeyARN}, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	if err := sender.SendMail(ctx, "acme", mails[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	sentMail, err := st.Scoped("acme").Mail(ctx, mails[0].ID)
+	if err != nil || sentMail.MessageID == "" {
+		t.Fatalf("outbox mail after sending = %+v, %v", sentMail, err)
+	}
+	if body := sesText(t, sentMail.MessageID); !strings.Contains(body, "1. Nature of the breach") || !strings.Contains(body, "5. Measures") {
+		t.Errorf("the SES stand-in holds %q; want the notice", body)
+	}
 	if _, err := st.Scoped("bravo").Incident(ctx, "inc-1"); err == nil {
 		t.Error("bravo, with nothing in the window, has the incident")
 	}
@@ -125,4 +143,31 @@ func TestIncident_endToEnd(t *testing.T) {
 	if len(recs) != 2 {
 		t.Errorf("acme's trail has %d notice records; want 2", len(recs))
 	}
+}
+
+// sesText returns the text of the mail the SES stand-in accepted as messageID.
+func sesText(t *testing.T, messageID string) string {
+	t.Helper()
+	resp, err := http.Get(testenv.Env.Standins.SESStoreURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Emails []struct {
+			MessageID string `json:"messageId"`
+			Body      struct {
+				Text string `json:"text"`
+			} `json:"body"`
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range got.Emails {
+		if m.MessageID == messageID {
+			return m.Body.Text
+		}
+	}
+	return ""
 }
