@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 
 	"leadvault/shared/ddb"
 )
@@ -169,6 +171,12 @@ func CreateTable(ctx context.Context, db TableAdmin, name string) error {
 		TableName:               aws.String(name),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrExpiresAt), Enabled: aws.Bool(true)},
 	})
+	// The SDK retries a call whose answer was lost (a busy machine, a slow endpoint); the retry of one that
+	// took effect is told TTL is on already, which is what was asked.
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" && strings.Contains(apiErr.ErrorMessage(), "already enabled") {
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("enable ttl on %s: %w", name, err)
 	}
