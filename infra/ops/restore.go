@@ -25,7 +25,9 @@ const restoreUsage = `
   restore -to <time> -into <table> [-from latest|<manifest-summary key>] [-prefix <p>]
                               restore the table as it was at -to into a new table: PITR on AWS, or a logical backup
                               with -from; then replay the live erasure and purge ledgers, count, verify every audit
-                              chain, and print what to switch (docs/runbook.md)`
+                              chain, and print what to switch (docs/runbook.md)
+  restore -restored -into <table>
+                              the same steps for a table restored by other means (an AWS Backup recovery point)`
 
 // backupPrefix is where logical backups go in the backup bucket.
 const backupPrefix = "backups"
@@ -61,8 +63,19 @@ func restore(ctx context.Context, cfg awsconfig.Config, s app.Settings, args []s
 	fs.SetOutput(io.Discard)
 	to, into := fs.String("to", "", ""), fs.String("into", "", "")
 	from, prefix := fs.String("from", "", ""), fs.String("prefix", backupPrefix, "")
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || *to == "" || *into == "" {
+	// -restored finishes a table restored by other means (an AWS Backup recovery point, the console).
+	restored := fs.Bool("restored", false, "")
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 || *into == "" || (*to == "" && !*restored) {
 		return errUsage
+	}
+	if *restored {
+		if *into == s.Table {
+			return errors.New("-into must name the restored table, not the live one")
+		}
+		rep, err := backup.Finish(ctx, dynamodb.NewFromConfig(cfg.AWS), store.New(dynamodb.NewFromConfig(cfg.AWS), s.Table), *into,
+			backup.Options{Settings: !cfg.Local(), Began: time.Now()})
+		printReport(out, "a restore outside ops ("+*into+")", rep)
+		return err
 	}
 	at, err := parseWhen(*to)
 	if err != nil {

@@ -344,7 +344,8 @@ func RestorePITR(ctx context.Context, db DB, live, into, keyID string, to time.T
 
 // Options says what Finish does beyond the ledgers and checks.
 type Options struct {
-	// Settings sets again what a point-in-time or backup restore does not carry: TTL, the stream, PITR.
+	// Settings sets again what a point-in-time or backup restore does not carry: TTL, the stream, deletion
+	// protection, PITR.
 	// An imported table has them from store.CreateTable already (and DynamoDB Local has no PITR).
 	Settings bool
 	// Began is when the restore began, for the report's duration.
@@ -392,6 +393,9 @@ func Finish(ctx context.Context, db DB, live *store.Store, restored string, opts
 		if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: &restored,
 			StreamSpecification: &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeKeysOnly}}); err != nil {
 			return rep, fmt.Errorf("restore: stream: %w", err)
+		}
+		if _, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: &restored, DeletionProtectionEnabled: aws.Bool(true)}); err != nil {
+			return rep, fmt.Errorf("restore: deletion protection: %w", err)
 		}
 		if _, err := db.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{TableName: &restored,
 			PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: aws.Bool(true)}}); err != nil {
