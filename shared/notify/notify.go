@@ -93,6 +93,11 @@ func (s *Service) Notify(ctx context.Context, tenantID, leadID string) error {
 		return fmt.Errorf("notify %s/%s: %w", tenantID, leadID, err)
 	}
 	t, err := s.store.Tenant(ctx, tenantID)
+	if errors.Is(err, store.ErrNotFound) {
+		// The tenant was purged (its contract ended) after the lead arrived: the lead is gone with it.
+		s.log.InfoContext(ctx, "notification skipped", "tenant", tenantID, "lead", leadID, "reason", "tenant gone")
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("notify %s/%s: %w", tenantID, leadID, err)
 	}

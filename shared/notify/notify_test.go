@@ -159,6 +159,9 @@ func TestHandleStream_reportsFailuresOnly(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	good := e.putLead(t, false)
+	if err := e.st.PutTenant(ctx, domain.Tenant{ID: "ghost", Name: "Ghost", WrappedKey: []byte("not a wrapped key"), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	b, err := os.ReadFile("../../events/notifier/insert.json")
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +179,7 @@ func TestHandleStream_reportsFailuresOnly(t *testing.T) {
 	}
 	ev.Records = []events.DynamoDBEventRecord{
 		record("T#acme#L#"+good.ID, "1"),
-		record("T#ghost#L#whatever", "2"), // unknown tenant: a real failure, to be retried
+		record("T#ghost#L#whatever", "2"), // a tenant key KMS cannot unwrap: a real failure, to be retried
 		record("FORM#junk", "3"),          // not a lead: ignored
 	}
 	resp, err := e.svc.HandleStream(ctx, ev)
@@ -291,5 +294,14 @@ func TestHandleSESEvent_fixtures(t *testing.T) {
 	}
 	if n, _ := e.st.Scoped("acme").Notified(ctx, lead); len(n.Deliveries) != 2 {
 		t.Errorf("an event of another message was recorded: %+v", n.Deliveries)
+	}
+}
+
+// TestNotify_tenantGone: a lead's insert that reaches the notifier after its tenant was purged is skipped,
+// not retried into the dead-letter queue.
+func TestNotify_tenantGone(t *testing.T) {
+	e := setup(t)
+	if err := e.svc.Notify(context.Background(), "purged-tenant", "01938b6e-0000-7000-8000-000000000009"); err != nil {
+		t.Errorf("Notify(purged tenant) = %v; want skipped", err)
 	}
 }
